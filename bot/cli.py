@@ -1,0 +1,70 @@
+"""The ``agentforge`` command line.
+
+Commands are registered in :mod:`bot.commands` and imported lazily, which keeps start-up
+fast. Errors AgentForge raises on purpose are printed as one clear line and exit with
+status 2 (bad input) or 1 (anything else that failed); tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from bot import __version__
+from bot.commands import COMMANDS
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, _, attr = entry[0].partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Use the registry's one-line help so --help imports no command module.
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="agentforge")
+def cli() -> None:
+    """AgentForge: a GitOps bot that turns issues into reviewed merge requests."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    from bot.errors import AgentForgeError, ConfigError, EventError, UnsafePath
+
+    try:
+        cli.main(args=argv, prog_name="agentforge", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (EventError, ConfigError, UnsafePath) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except AgentForgeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""The :class:`Forge` protocol and the value types it speaks.
+
+A forge adapter is stateless: every call names the repository (``owner/name`` or
+``group/sub/name``) and the issue or MR number explicitly. Adapters translate their
+SDK's exceptions into :mod:`bot.errors` (``NotFound``, ``Forbidden``, ``RateLimited``,
+``Conflict``, ``Unavailable``...). One contract suite (``tests/contract/``) runs
+unchanged against every adapter.
+
+Idempotent writes are built on the protocol here (``ensure_*``): they find the bot's
+earlier write by a hidden HTML marker before creating another, so a retried job never
+posts a second status comment or opens a second MR.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Permission(IntEnum):
+    """An actor's permission on a repository, on one scale for every forge.
+
+    GitLab access levels map as Guest→READ, Reporter→TRIAGE, Developer→WRITE,
+    Maintainer→MAINTAIN, Owner→ADMIN (Planner counts as TRIAGE).
+    """
+
+    NONE = 0
+    READ = 10
+    TRIAGE = 20
+    WRITE = 30
+    MAINTAIN = 40
+    ADMIN = 50
+
+
+class CommitState(StrEnum):
+    """A commit status, as both forges understand it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class User(_Value):
+    """A forge account."""
+
+    login: str
+    id: str = ""
+    is_bot: bool = False
+
+
+class Comment(_Value):
+    """A comment (GitHub issue comment, GitLab note) on an issue or MR."""
+
+    id: str
+    body: str
+    author: User
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    url: str | None = None
+
+
+class Issue(_Value):
+    """An issue."""
+
+    number: int
+    title: str
+    body: str = ""
+    state: str = "open"
+    labels: list[str] = Field(default_factory=list)
+    author: User
+    url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class MergeRequest(_Value):
+    """A merge (pull) request.
+
+    ``state`` is ``open``, ``closed`` or ``merged``.
+    """
+
+    number: int
+    title: str
+    body: str = ""
+    state: str = "open"
+    draft: bool = False
+    head_ref: str
+    base_ref: str
+    head_sha: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    author: User
+    url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Review(_Value):
+    """A review or approval on an MR.
+
+    ``state`` is one of ``approved``, ``changes_requested``, ``commented``,
+    ``dismissed``. ``commit_id`` is the head the review was made on (None when the
+    forge does not say): compare it with the MR's current head yourself.
+    """
+
+    id: str
+    author: User
+    state: str
+    body: str = ""
+    commit_id: str | None = None
+    submitted_at: datetime | None = None
+
+
+class CommitStatus(_Value):
+    """A status reported on a commit by some context (CI job, the bot...)."""
+
+    sha: str
+    state: CommitState
+    context: str
+    description: str = ""
+    target_url: str | None = None
+
+
+class RepoInfo(_Value):
+    """A repository as the forge describes it."""
+
+    full_name: str
+    id: str = ""
+    default_branch: str = "main"
+    clone_url: str
+    html_url: str | None = None
+    private: bool = False
+
+
+@runtime_checkable
+class Forge(Protocol):
+    """What AgentForge needs from a forge. Implemented by GitHub, GitLab and Local.
+
+    Every method raises :class:`bot.errors.ForgeError` subclasses on failure.
+    """
+
+    name: str
+    """``github``, ``gitlab`` or ``local``."""
+
+    def get_repo(self, repo: str) -> RepoInfo:
+        """Describe a repository."""
+        ...
+
+    def create_issue(
+        self, repo: str, title: str, body: str = "", labels: list[str] | None = None
+    ) -> Issue:
+        """Open an issue."""
+        ...
+
+    def get_issue(self, repo: str, number: int) -> Issue:
+        """Read one issue."""
+        ...
+
+    def list_comments(self, repo: str, number: int, *, is_mr: bool = False) -> list[Comment]:
+        """All comments on an issue or MR, oldest first."""
+        ...
+
+    def create_comment(self, repo: str, number: int, body: str, *, is_mr: bool = False) -> Comment:
+        """Comment on an issue or MR."""
+        ...
+
+    def edit_comment(
+        self, repo: str, number: int, comment_id: str, body: str, *, is_mr: bool = False
+    ) -> Comment:
+        """Replace a comment's text."""
+        ...
+
+    def add_labels(
+        self, repo: str, number: int, labels: list[str], *, is_mr: bool = False
+    ) -> list[str]:
+        """Add labels; returns the labels now on the issue or MR."""
+        ...
+
+    def remove_label(
+        self, repo: str, number: int, label: str, *, is_mr: bool = False
+    ) -> list[str]:
+        """Remove one label (absent is fine); returns the labels now present."""
+        ...
+
+    def add_reaction(
+        self,
+        repo: str,
+        number: int,
+        reaction: str,
+        *,
+        comment_id: str | None = None,
+        is_mr: bool = False,
+    ) -> None:
+        """React (``+1``, ``eyes``, ``rocket``...) to an issue/MR or one of its comments."""
+        ...
+
+    def get_mr(self, repo: str, number: int) -> MergeRequest:
+        """Read one merge request."""
+        ...
+
+    def list_mrs(
+        self, repo: str, *, state: str = "open", head: str | None = None
+    ) -> list[MergeRequest]:
+        """Merge requests in a state (``open``, ``closed``, ``merged``, ``all``), by branch."""
+        ...
+
+    def open_mr(
+        self,
+        repo: str,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str = "",
+        draft: bool = False,
+    ) -> MergeRequest:
+        """Open a merge request from ``head`` into ``base``."""
+        ...
+
+    def update_mr(
+        self,
+        repo: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> MergeRequest:
+        """Change an MR's title, description or state (``open`` / ``closed``)."""
+        ...
+
+    def mark_ready(self, repo: str, number: int) -> MergeRequest:
+        """Take an MR out of draft."""
+        ...
+
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        """Reviews and approvals on an MR, oldest first."""
+        ...
+
+    def get_permission(self, repo: str, login: str) -> Permission:
+        """An account's permission on the repository (``NONE`` when not a member)."""
+        ...
+
+    def set_commit_status(
+        self,
+        repo: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        description: str = "",
+        target_url: str | None = None,
+    ) -> CommitStatus:
+        """Report a status on a commit."""
+        ...
+
+    def list_commit_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        """Statuses reported on a commit, latest per context."""
+        ...
+
+    def clone_url(self, repo: str) -> str:
+        """A URL git can clone from and push to, with credentials embedded if needed."""
+        ...
+
+
+# --- idempotent writes built on the protocol ----------------------------------------
+
+_MARKER_RE = re.compile(r"<!--\s*agentforge:([A-Za-z0-9_.:/-]+)\s*-->")
+
+
+def marker(key: str) -> str:
+    """A hidden HTML comment that identifies one bot-written comment or MR body."""
+    if not re.fullmatch(r"[A-Za-z0-9_.:/-]+", key):
+        raise ValueError(f"marker key {key!r} may only hold letters, digits and _.:/-")
+    return f"<!-- agentforge:{key} -->"
+
+
+def markers_in(text: str | None) -> set[str]:
+    """Every marker key found in ``text``."""
+    return set(_MARKER_RE.findall(text or ""))
+
+
+def find_comment(
+    forge: Forge, repo: str, number: int, key: str, *, is_mr: bool = False
+) -> Comment | None:
+    """The first comment carrying marker ``key``, or None."""
+    for comment in forge.list_comments(repo, number, is_mr=is_mr):
+        if key in markers_in(comment.body):
+            return comment
+    return None
+
+
+def ensure_comment(
+    forge: Forge, repo: str, number: int, key: str, body: str, *, is_mr: bool = False
+) -> Comment:
+    """Create the comment marked ``key``, or edit it in place if it exists.
+
+    The marker is appended to ``body`` if missing, so the next call finds it.
+    """
+    if key not in markers_in(body):
+        body = f"{body}\n\n{marker(key)}"
+    existing = find_comment(forge, repo, number, key, is_mr=is_mr)
+    if existing is None:
+        return forge.create_comment(repo, number, body, is_mr=is_mr)
+    if existing.body == body:
+        return existing
+    return forge.edit_comment(repo, number, existing.id, body, is_mr=is_mr)
+
+
+def ensure_mr(
+    forge: Forge,
+    repo: str,
+    *,
+    head: str,
+    base: str,
+    title: str,
+    body: str = "",
+    draft: bool = False,
+) -> MergeRequest:
+    """Open an MR from ``head`` into ``base`` unless an open one already exists."""
+    for mr in forge.list_mrs(repo, state="open", head=head):
+        if mr.head_ref == head and mr.base_ref == base:
+            return mr
+    return forge.open_mr(repo, head=head, base=base, title=title, body=body, draft=draft)

@@ -1,0 +1,71 @@
+"""Webhook payload parsers: forge event name + raw body → :class:`bot.events.Event`.
+
+One module per forge, one registry line each. A parser never raises for an event it
+does not know: it returns an ``ignored`` event with a reason. It raises
+:class:`bot.errors.MalformedPayload` for bodies that are not UTF-8 JSON objects and
+:class:`bot.errors.PayloadShapeError` when a known event lacks a field it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bot.errors import MalformedPayload, PayloadError
+from bot.events import Event
+
+Parser = Callable[[str, dict[str, Any], str | None], Event]
+"""(event name, decoded payload, delivery id) -> Event."""
+
+
+def _registry() -> dict[str, Parser]:
+    from bot.parsers import github, gitlab
+
+    return {"github": github.parse, "gitlab": gitlab.parse}
+
+
+def decode_body(body: bytes | str) -> dict[str, Any]:
+    """Decode a webhook body into a JSON object, or raise :class:`MalformedPayload`."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedPayload(
+                f"payload is not UTF-8 (invalid byte at offset {exc.start})"
+            ) from None
+    else:
+        text = body
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedPayload(
+            f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedPayload(f"payload must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def parse_event(
+    forge: str,
+    event_name: str,
+    body: bytes | str | dict[str, Any],
+    delivery_id: str | None = None,
+) -> Event:
+    """Parse one delivery.
+
+    Args:
+        forge: ``github`` or ``gitlab``.
+        event_name: The ``X-GitHub-Event`` / ``X-Gitlab-Event`` header value.
+        body: The raw body (bytes or str) or an already-decoded JSON object.
+        delivery_id: ``X-GitHub-Delivery`` / GitLab ``Idempotency-Key`` if known.
+
+    Raises:
+        PayloadError: unknown forge, or a body that cannot be an event of that name.
+    """
+    parsers = _registry()
+    if forge not in parsers:
+        raise PayloadError(f"unknown forge {forge!r}; expected one of {', '.join(parsers)}")
+    payload = body if isinstance(body, dict) else decode_body(body)
+    return parsers[forge](event_name, payload, delivery_id)

@@ -1,0 +1,221 @@
+"""Process settings: one object, read from ``AGENTFORGE_*`` variables and an optional file.
+
+Settings are passed explicitly to whatever needs them; there is no global instance,
+so one repository's configuration can never leak into another's request. Repository
+behaviour (workflow, roles, routing, budgets) is *not* here: it lives in each
+repository's ``.agentforge/`` files (:mod:`bot.repoconfig`).
+
+Precedence: constructor arguments > environment > settings file > defaults. The file is
+YAML or TOML, named by ``AGENTFORGE_SETTINGS_FILE``; its keys are the field names below
+without the prefix (``data_dir: /var/lib/agentforge``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import SettingsError
+
+ENV_PREFIX = "AGENTFORGE_"
+SETTINGS_FILE_ENV = "AGENTFORGE_SETTINGS_FILE"
+
+SecretList = Annotated[list[SecretStr], NoDecode]
+StrList = Annotated[list[str], NoDecode]
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every process-level setting. Environment names are ``AGENTFORGE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".agentforge-data"),
+        description="Directory for the embedded stores (DuckDB records, LanceDB index, clones).",
+    )
+
+    # --- webhooks
+    github_webhook_secret: SecretList = Field(
+        default_factory=list,
+        description="GitHub webhook secrets, comma-separated (several during rotation).",
+    )
+    gitlab_webhook_token: SecretList = Field(
+        default_factory=list,
+        description="GitLab webhook secret tokens (X-Gitlab-Token), comma-separated.",
+    )
+    gitlab_signing_token: SecretList = Field(
+        default_factory=list,
+        description="GitLab signing tokens (Standard Webhooks, 'whsec_...'), comma-separated.",
+    )
+    webhook_timestamp_tolerance: int = Field(
+        default=300, ge=1, description="Seconds a signed webhook's timestamp may be off."
+    )
+    insecure_no_webhook_secret: bool = Field(
+        default=False,
+        description="Development only: accept unsigned webhooks when no secret is set.",
+    )
+    max_body_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Largest webhook body accepted."
+    )
+    repo_allowlist: StrList = Field(
+        default_factory=list,
+        description="Repositories (full names, '*' globs allowed) the bot acts on; empty = all.",
+    )
+
+    # --- forges
+    github_token: SecretStr | None = None
+    github_url: str = "https://api.github.com"
+    github_app_id: str | None = None
+    github_app_private_key: SecretStr | None = Field(
+        default=None, description="PEM text of the GitHub App private key."
+    )
+    github_app_private_key_path: Path | None = None
+    github_app_installation_id: int | None = None
+    gitlab_token: SecretStr | None = None
+    gitlab_url: str = "https://gitlab.com"
+    bot_login: str | None = Field(
+        default=None, description="The bot's own account name (its events are ignored)."
+    )
+
+    # --- worker
+    workers: int = Field(default=4, ge=1, le=256, description="In-process worker threads.")
+    job_max_attempts: int = Field(default=5, ge=1, le=100)
+    job_lease_seconds: int = Field(default=300, ge=5)
+    job_backoff_seconds: float = Field(default=5.0, ge=0)
+
+    # --- logging
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    @field_validator(
+        "github_webhook_secret",
+        "gitlab_webhook_token",
+        "gitlab_signing_token",
+        "repo_allowlist",
+        mode="before",
+    )
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("github_url", "gitlab_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment beats the settings file; the file beats defaults."""
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+    # --- derived paths
+
+    @property
+    def db_path(self) -> Path:
+        """The DuckDB records file."""
+        return self.data_dir / "agentforge.duckdb"
+
+    @property
+    def index_dir(self) -> Path:
+        """The LanceDB index directory."""
+        return self.data_dir / "index"
+
+    @property
+    def clones_dir(self) -> Path:
+        """Where cached clones live."""
+        return self.data_dir / "clones"
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Reads the optional settings file named by ``AGENTFORGE_SETTINGS_FILE``."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self._data = _read_settings_file(os.environ.get(SETTINGS_FILE_ENV))
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if v is not None}
+
+
+def _read_settings_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(
+            f"{SETTINGS_FILE_ENV}: cannot read settings file {file}: {exc.strerror}",
+            variable=SETTINGS_FILE_ENV,
+        ) from exc
+    try:
+        data = tomllib.loads(text) if file.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise SettingsError(
+            f"{file}: not valid {'TOML' if file.suffix == '.toml' else 'YAML'}: {exc}",
+            variable=SETTINGS_FILE_ENV,
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{file}: expected a mapping of settings at the top level")
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one :class:`SettingsError`.
+
+    The message names each bad variable (``AGENTFORGE_WORKERS``) and what is expected,
+    never the value of a secret.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        first = None
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            variable = f"{ENV_PREFIX}{field.upper()}"
+            first = first or variable
+            if err["type"] == "extra_forbidden":
+                problems.append(f"{field}: unknown setting (in {SETTINGS_FILE_ENV} file)")
+            else:
+                problems.append(f"{variable}: {err['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems), variable=first) from None

@@ -1,0 +1,123 @@
+"""The DuckDB schema, as an ordered list of migrations. This module alone owns it.
+
+A migration is applied once, in order, when the database is opened by its writer; the
+applied versions are recorded in ``schema_version``. Never edit a released migration:
+append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "deliveries, jobs, runs, phases, artifacts, model usage, audit log",
+        """
+        CREATE SEQUENCE IF NOT EXISTS job_id_seq START 1;
+        CREATE SEQUENCE IF NOT EXISTS usage_id_seq START 1;
+
+        -- One row per accepted webhook delivery. Both keys are UNIQUE so that dedupe is
+        -- an atomic insert, never check-then-insert.
+        CREATE TABLE IF NOT EXISTS deliveries (
+            delivery_key  TEXT PRIMARY KEY,      -- forge + delivery id
+            content_key   TEXT UNIQUE,           -- Event.content_key()
+            forge         TEXT NOT NULL,
+            delivery_id   TEXT NOT NULL,
+            event_name    TEXT NOT NULL,
+            repo          TEXT,
+            kind          TEXT,
+            action        TEXT,
+            job_id        BIGINT,
+            received_at   TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE IF NOT EXISTS jobs (
+            id               BIGINT PRIMARY KEY DEFAULT nextval('job_id_seq'),
+            delivery_id      TEXT,
+            forge            TEXT NOT NULL,
+            event_name       TEXT NOT NULL,
+            repo             TEXT,
+            subject          TEXT,               -- Event.subject(): one at a time per subject
+            payload          BLOB NOT NULL,      -- the verified raw body
+            headers          JSON,
+            state            TEXT NOT NULL DEFAULT 'queued',  -- queued|running|done|failed|dead
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            max_attempts     INTEGER NOT NULL DEFAULT 5,
+            available_at     TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            lease_owner      TEXT,
+            lease_expires_at TIMESTAMP,
+            last_error       TEXT,
+            result           JSON,
+            created_at       TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at       TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at      TIMESTAMP
+        );
+        CREATE INDEX IF NOT EXISTS jobs_state_idx ON jobs(state, available_at);
+        CREATE INDEX IF NOT EXISTS jobs_subject_idx ON jobs(subject);
+
+        CREATE TABLE IF NOT EXISTS runs (
+            id            TEXT PRIMARY KEY,
+            forge         TEXT NOT NULL,
+            repo          TEXT NOT NULL,
+            issue_number  INTEGER,
+            state         TEXT NOT NULL,
+            phase         TEXT,
+            estimate_usd  DOUBLE,
+            started_at    TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at    TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE IF NOT EXISTS phases (
+            run_id       TEXT NOT NULL,
+            name         TEXT NOT NULL,
+            role         TEXT,
+            state        TEXT NOT NULL,
+            gate         TEXT,
+            mr_number    INTEGER,
+            started_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at  TIMESTAMP,
+            PRIMARY KEY (run_id, name)
+        );
+
+        CREATE TABLE IF NOT EXISTS artifacts (
+            run_id      TEXT NOT NULL,
+            phase       TEXT NOT NULL,
+            path        TEXT NOT NULL,
+            kind        TEXT,
+            commit_sha  TEXT,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE IF NOT EXISTS model_usage (
+            id             BIGINT PRIMARY KEY DEFAULT nextval('usage_id_seq'),
+            run_id         TEXT,
+            phase          TEXT,
+            role           TEXT,
+            repo           TEXT,
+            issue_number   INTEGER,
+            provider       TEXT NOT NULL,
+            model          TEXT NOT NULL,
+            input_tokens   BIGINT NOT NULL DEFAULT 0,
+            output_tokens  BIGINT NOT NULL DEFAULT 0,
+            cached_tokens  BIGINT NOT NULL DEFAULT 0,
+            cost_usd       DOUBLE NOT NULL DEFAULT 0,
+            latency_ms     DOUBLE,
+            ok             BOOLEAN NOT NULL DEFAULT TRUE,
+            error          TEXT,
+            created_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        -- Append-only; each row carries the hash of the previous one.
+        CREATE TABLE IF NOT EXISTS audit_log (
+            seq        BIGINT PRIMARY KEY,
+            at         TIMESTAMP NOT NULL,
+            actor      TEXT NOT NULL,
+            action     TEXT NOT NULL,
+            subject    TEXT,
+            detail     JSON,
+            prev_hash  TEXT NOT NULL,
+            hash       TEXT NOT NULL
+        );
+        """,
+    ),
+]
+"""(version, description, SQL). Append only."""
