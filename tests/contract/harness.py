@@ -1,0 +1,42 @@
+"""What the Forge contract suite needs from each forge under test.
+
+The :class:`bot.forge.Forge` protocol is what the bot may do; a harness also does what
+*people* do on the forge (grant a permission, push a branch, review as someone else),
+which the bot's protocol deliberately lacks. Each forge under test (Local, GitHub fake,
+GitLab fake) provides one harness; ``tests/contract/harnesses.py`` lists the factories,
+one line per forge, and ``tests/contract/conftest.py`` parametrizes over them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.forge import Forge, Permission
+
+
+class ForgeHarness(Protocol):
+    """A forge under test plus the human-side operations the suite needs."""
+
+    forge: Forge
+    """The adapter under test, authenticated as the bot."""
+    repo: str
+    """Full name of a repository that exists, with one commit on ``main``."""
+    bot_login: str
+    """The login the adapter acts as."""
+
+    def grant(self, login: str, permission: Permission) -> None:
+        """Give ``login`` a permission on ``repo`` (creating the user if needed)."""
+        ...
+
+    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
+        """Create ``branch`` from ``base`` with ``files`` committed; returns the head sha."""
+        ...
+
+    def review(self, number: int, login: str, state: str, body: str = "") -> None:
+        """Submit a review on MR ``number`` as ``login`` (``approved``, ``changes_requested``,
+        ``commented``)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the harness holds."""
+        ...
