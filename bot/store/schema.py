@@ -109,7 +109,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         -- Append-only; each row carries the hash of the previous one.
         CREATE TABLE IF NOT EXISTS audit_log (
             seq        BIGINT PRIMARY KEY,
-            at         TIMESTAMP NOT NULL,
+            "at"       TIMESTAMP NOT NULL,  -- quoted: AT is a keyword since DuckDB 2.0
             actor      TEXT NOT NULL,
             action     TEXT NOT NULL,
             subject    TEXT,
