@@ -28,6 +28,7 @@ message text. ::
     │   ├── StoreLocked              another process holds the data directory
     │   ├── QueueUnavailable         the job queue cannot be written
     │   ├── IndexCorrupt             the search index cannot be read
+    │   ├── RecordNotFound           no run/phase with that id in the records
     │   └── AuditChainBroken         a hash-chained audit row was tampered with
     ├── ModelError                   a model call failed (carries provider + model)
     │   ├── NoProviderConfigured     no route or credentials for a role
@@ -201,8 +202,22 @@ class IndexCorrupt(StoreError):
     """The search index cannot be read and must be rebuilt."""
 
 
+class RecordNotFound(StoreError):
+    """A run or phase named by id is not in the records."""
+
+
 class AuditChainBroken(StoreError):
-    """An audit row's hash does not match its content or its predecessor."""
+    """An audit row's hash does not match its content or its predecessor.
+
+    Attributes:
+        seq: The first bad row's sequence number (None if unknown).
+        reason: ``content_changed``, ``chain_broken`` or ``seq_gap``.
+    """
+
+    def __init__(self, message: str, *, seq: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.reason = reason
 
 
 # --- models ------------------------------------------------------------------------
