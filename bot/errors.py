@@ -77,9 +77,7 @@ class RepoConfigError(ConfigError):
     def __init__(self, issues: list) -> None:
         self.issues = list(issues)
         lines = [str(i) for i in self.issues]
-        super().__init__(
-            f"{len(lines)} problem(s) in .agentforge/ config:\n" + "\n".join(lines)
-        )
+        super().__init__(f"{len(lines)} problem(s) in .agentforge/ config:\n" + "\n".join(lines))
 
 
 # --- events ------------------------------------------------------------------------

@@ -186,9 +186,7 @@ class Forge(Protocol):
         """Add labels; returns the labels now on the issue or MR."""
         ...
 
-    def remove_label(
-        self, repo: str, number: int, label: str, *, is_mr: bool = False
-    ) -> list[str]:
+    def remove_label(self, repo: str, number: int, label: str, *, is_mr: bool = False) -> list[str]:
         """Remove one label (absent is fine); returns the labels now present."""
         ...
 

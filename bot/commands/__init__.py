@@ -9,7 +9,10 @@ one line here.
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:attribute, one-line help shown by `agentforge --help`)
-    "parse-event": ("bot.commands.parse_event:parse_event", "Print a webhook payload as a normalised event."),
+    "parse-event": (
+        "bot.commands.parse_event:parse_event",
+        "Print a webhook payload as a normalised event.",
+    ),
     "config": ("bot.commands.config:config", "Validate a repository's .agentforge/ files."),
     "local": ("bot.commands.local:local", "Use the local forge: issues, comments, MRs, reviews."),
     "serve": ("bot.commands.serve:serve", "Run the webhook server and workers."),
