@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.errors import AgentForgeError, ConfigError, EventError, UnsafePath
 
     try:
-        cli.main(args=argv, prog_name="agentforge", standalone_mode=False)
+        # Without standalone mode click *returns* the code of ctx.exit(n) instead of
+        # raising it; pass it on so commands can exit non-zero (e.g. audit verify).
+        code = cli.main(args=argv, prog_name="agentforge", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 if __name__ == "__main__":
