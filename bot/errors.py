@@ -35,6 +35,7 @@ message text. ::
     │   ├── ModelRequestRejected     401/400: retrying cannot help
     │   ├── ContextTooLong           prompt exceeds the model's window
     │   ├── MalformedModelResponse   empty, truncated or invalid tool-call JSON
+    │   ├── ModelTransientError      429/5xx/timeout/connection: retry, then fall back
     │   └── ModelUnavailable         retries and fallbacks exhausted
     └── PolicyDenied                 a policy refused the work
         ├── BudgetExceeded           a run/phase/issue/monthly budget would be exceeded
@@ -249,6 +250,28 @@ class ContextTooLong(ModelError):
 
 class MalformedModelResponse(ModelError):
     """Empty, truncated or unparseable completion, or tool-call arguments not JSON."""
+
+
+class ModelTransientError(ModelError):
+    """One attempt failed in a way a retry may fix (429, 5xx, timeout, connection).
+
+    Attributes:
+        status: HTTP status, or None for timeouts and connection errors.
+        retry_after: Seconds the provider asked us to wait, if it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        model: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.status = status
+        self.retry_after = retry_after
 
 
 class ModelUnavailable(ModelError):
