@@ -64,6 +64,9 @@ class Database:
         db = cls(path, con, lock_fd)
         try:
             db.migrate()
+        except duckdb.Error as exc:
+            db.close()
+            raise StoreError(f"migrating records database {path}: {exc}") from exc
         except BaseException:
             db.close()
             raise
