@@ -173,7 +173,7 @@ class Event(BaseModel):
         The same change can reach the bot under different delivery ids (a repository
         webhook and an App webhook, or a person pressing "Redeliver" on a copy), so
         dedupe also keys on what changed: forge, repository, object, its update time,
-        and the kind of change.
+        the kind of change, and (for pushes) the ref.
         """
         parts = [
             self.forge.value,
@@ -184,6 +184,8 @@ class Event(BaseModel):
             self.object_id or "",
             str(self.updated_at or ""),
             self.label or "",
+            # Pushes: the same commit can be pushed to (or a ref deleted from) several refs.
+            self.ref or "",
             self.head_sha or "",
             self.pipeline_status or "",
             (self.review_state.value if self.review_state else ""),

@@ -1,0 +1,209 @@
+"""Typed, path-aware reads from a decoded webhook payload.
+
+Both forge parsers read nested JSON through :class:`Fields`, so every shape problem
+surfaces as one :class:`~bot.errors.PayloadShapeError` that names the event and the
+full field path (``issues event: missing field issue.number``), and optional fields
+that are absent or ``null`` read as ``None`` instead of crashing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.errors import PayloadShapeError
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+class Fields:
+    """A read-only view of one JSON object inside a payload.
+
+    Args:
+        data: The JSON object.
+        event: The forge's event name, used in error messages.
+        path: Dotted path of ``data`` inside the payload (``""`` for the root).
+    """
+
+    def __init__(self, data: dict[str, Any], event: str, path: str = "") -> None:
+        self.data = data
+        self.event = event
+        self.path = path
+
+    # --- errors ----------------------------------------------------------------------
+
+    def _where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def missing(self, key: str) -> PayloadShapeError:
+        """The error for a required field that is absent or null."""
+        return PayloadShapeError(f"{self.event} event: missing field {self._where(key)}")
+
+    def invalid(self, key: str, expected: str, value: Any) -> PayloadShapeError:
+        """The error for a field whose JSON type is not ``expected``."""
+        return PayloadShapeError(
+            f"{self.event} event: field {self._where(key)} must be {expected}, "
+            f"got {_type_name(value)}"
+        )
+
+    # --- readers ---------------------------------------------------------------------
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is present and not null."""
+        return self.data.get(key) is not None
+
+    def obj(self, key: str) -> Fields:
+        """A required nested object."""
+        found = self.opt_obj(key)
+        if found is None:
+            raise self.missing(key)
+        return found
+
+    def opt_obj(self, key: str) -> Fields | None:
+        """An optional nested object (None when absent or null)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.invalid(key, "an object", value)
+        return Fields(value, self.event, self._where(key))
+
+    def text(self, key: str) -> str:
+        """A required string."""
+        found = self.opt_text(key)
+        if found is None:
+            raise self.missing(key)
+        return found
+
+    def opt_text(self, key: str) -> str | None:
+        """An optional string."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.invalid(key, "a string", value)
+        return value
+
+    def integer(self, key: str) -> int:
+        """A required integer (booleans are not integers here)."""
+        found = self.opt_int(key)
+        if found is None:
+            raise self.missing(key)
+        return found
+
+    def opt_int(self, key: str) -> int | None:
+        """An optional integer."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.invalid(key, "an integer", value)
+        return value
+
+    def ident(self, key: str) -> str:
+        """A required id, numeric or string, returned as a string."""
+        found = self.opt_ident(key)
+        if found is None:
+            raise self.missing(key)
+        return found
+
+    def opt_ident(self, key: str) -> str | None:
+        """An optional id, numeric or string, returned as a string."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.invalid(key, "an id (integer or string)", value)
+        return str(value)
+
+    def flag(self, key: str) -> bool | None:
+        """An optional boolean."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise self.invalid(key, "a boolean", value)
+        return value
+
+    def timestamp(self, key: str) -> str | None:
+        """An optional time as the forge wrote it (ISO 8601 string or epoch number)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise self.invalid(key, "a timestamp", value)
+
+    def objects(self, key: str) -> list[Fields]:
+        """An optional array of objects (``[]`` when absent or null)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.invalid(key, "an array", value)
+        out = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.invalid(f"{key}[{index}]", "an object", item)
+            out.append(Fields(item, self.event, f"{self._where(key)}[{index}]"))
+        return out
+
+    def names(self, key: str, name_key: str) -> list[str] | None:
+        """Names from an optional array of strings or of objects carrying ``name_key``.
+
+        Returns None when the array is absent, so callers can fall back elsewhere.
+        """
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise self.invalid(key, "an array", value)
+        out = []
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, dict):
+                out.append(Fields(item, self.event, f"{self._where(key)}[{index}]").text(name_key))
+            else:
+                raise self.invalid(f"{key}[{index}]", "a string or an object", item)
+        return out
+
+
+def short_ref(ref: str | None) -> str | None:
+    """``refs/heads/main`` → ``main``, ``refs/tags/v1`` → ``v1``; other refs unchanged."""
+    if ref is None:
+        return None
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref
+
+
+def is_zero_sha(sha: str | None) -> bool:
+    """Whether ``sha`` is the all-zero id (a ref that did not or no longer exists)."""
+    return bool(sha) and set(sha) == {"0"}
+
+
+def path_of_url(url: str | None) -> str | None:
+    """``https://host/group/project`` → ``group/project`` (None when there is no path)."""
+    if not url:
+        return None
+    path = urlsplit(url).path.strip("/")
+    if path.endswith(".git"):
+        path = path[: -len(".git")]
+    return path or None

@@ -1,0 +1,433 @@
+"""GitHub webhook payloads (``X-GitHub-Event``) → :class:`bot.events.Event`.
+
+Field reference: GitHub's webhook payload schemas (octokit/webhooks). Payloads from
+older GitHub versions and from GitHub Enterprise lack some fields, so only what an
+event cannot be understood without is required; everything else may be absent or
+null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.errors import PayloadShapeError
+from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef, ReviewState
+from bot.parsers._shape import Fields, is_zero_sha, short_ref
+
+_CHECK_CONCLUSIONS = {
+    # "neutral" counts as passing in GitHub's own branch protection.
+    "success": "success",
+    "neutral": "success",
+    "failure": "failure",
+    "timed_out": "failure",
+    "action_required": "failure",
+    "startup_failure": "failure",
+    "cancelled": "cancelled",
+    "skipped": "skipped",
+    "stale": "skipped",
+}
+_CHECK_STATUSES = {
+    "queued": "pending",
+    "requested": "pending",
+    "waiting": "pending",
+    "pending": "pending",
+    "in_progress": "running",
+}
+_COMMIT_STATES = {
+    "pending": "pending",
+    "success": "success",
+    "failure": "failure",
+    "error": "failure",
+}
+_REVIEW_STATES = {state.value: state for state in ReviewState}
+
+
+def parse(event_name: str, payload: dict[str, Any], delivery_id: str | None) -> Event:
+    """Parse one GitHub delivery.
+
+    Args:
+        event_name: The ``X-GitHub-Event`` header (``issues``, ``pull_request``...).
+        payload: The decoded JSON body.
+        delivery_id: The ``X-GitHub-Delivery`` header, if known.
+
+    Returns:
+        The normalised event; events the bot does not act on come back with
+        ``kind == ignored`` and a ``reason``.
+
+    Raises:
+        PayloadShapeError: a handled event lacks a field it needs, or a field has
+            the wrong JSON type.
+    """
+    name = event_name.strip().lower()
+    root = Fields(payload, name or "github")
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        return _ignored(root, name, delivery_id, f"github event {name!r} is not handled")
+    fields = handler(root)
+    return Event(
+        forge=ForgeKind.GITHUB,
+        event_name=name,
+        delivery_id=delivery_id,
+        raw=payload,
+        **fields,
+    )
+
+
+# --- common parts ----------------------------------------------------------------------
+
+
+def _repo(root: Fields) -> RepoRef:
+    repo = root.obj("repository")
+    full_name = repo.opt_text("full_name")
+    if full_name is None:
+        # Some legacy payloads carry only owner + name.
+        owner = repo.opt_obj("owner")
+        login = owner.opt_text("login") or owner.opt_text("name") if owner else None
+        name = repo.opt_text("name")
+        if not (login and name):
+            raise repo.missing("full_name")
+        full_name = f"{login}/{name}"
+    return RepoRef(
+        full_name=full_name,
+        id=repo.opt_ident("id") or "",
+        clone_url=repo.opt_text("clone_url"),
+        default_branch=repo.opt_text("default_branch") or repo.opt_text("master_branch"),
+        html_url=repo.opt_text("html_url"),
+    )
+
+
+def _user(user: Fields) -> Actor:
+    login = user.opt_text("login") or user.opt_text("name") or ""
+    kind = user.opt_text("type")
+    return Actor(
+        login=login,
+        id=user.opt_ident("id") or "",
+        is_bot=kind == "Bot" or login.endswith("[bot]"),
+        name=user.opt_text("name") if user.has("login") else None,
+    )
+
+
+def _actor(root: Fields, *fallbacks: Fields | None) -> Actor:
+    """The sender; else the first fallback object's ``user`` (the author)."""
+    sender = root.opt_obj("sender")
+    if sender is not None:
+        return _user(sender)
+    for obj in fallbacks:
+        author = obj.opt_obj("user") if obj is not None else None
+        if author is not None:
+            return _user(author)
+    return Actor(login="")
+
+
+def _labels(obj: Fields) -> list[str]:
+    return obj.names("labels", "name") or []
+
+
+def _label(root: Fields) -> str | None:
+    label = root.opt_obj("label")
+    return label.text("name") if label is not None else None
+
+
+def _pr_number(root: Fields, pr: Fields) -> int:
+    number = pr.opt_int("number")
+    if number is None:
+        number = root.opt_int("number")
+    if number is None:
+        raise pr.missing("number")
+    return number
+
+
+def _is_merged(pr: Fields) -> bool:
+    merged = pr.flag("merged")
+    if merged is None:
+        return pr.has("merged_at")
+    return merged
+
+
+def _pr_fields(root: Fields, pr: Fields) -> dict[str, Any]:
+    """What every PR-related event says about the pull request itself."""
+    head = pr.opt_obj("head")
+    base = pr.opt_obj("base")
+    merged = _is_merged(pr)
+    return {
+        "number": _pr_number(root, pr),
+        "is_mr": True,
+        "title": pr.opt_text("title"),
+        "body": pr.opt_text("body"),
+        "labels": _labels(pr),
+        "state": "merged" if merged else pr.opt_text("state"),
+        "draft": pr.flag("draft"),
+        "head_ref": head.opt_text("ref") if head else None,
+        "head_sha": head.opt_text("sha") if head else None,
+        "base_ref": base.opt_text("ref") if base else None,
+        "base_sha": base.opt_text("sha") if base else None,
+    }
+
+
+def _issue_fields(issue: Fields) -> dict[str, Any]:
+    return {
+        "number": issue.integer("number"),
+        "title": issue.opt_text("title"),
+        "body": issue.opt_text("body"),
+        "labels": _labels(issue),
+        "state": issue.opt_text("state"),
+    }
+
+
+def _only_pull_request(obj: Fields) -> int | None:
+    """The PR number when a check/workflow payload lists exactly one pull request."""
+    prs = obj.objects("pull_requests")
+    return prs[0].integer("number") if len(prs) == 1 else None
+
+
+def _ignored(root: Fields, name: str, delivery_id: str | None, reason: str) -> Event:
+    """An ignored event; reads what it can and never raises on the payload's shape."""
+    try:
+        repo = _repo(root) if root.has("repository") else RepoRef(full_name="")
+    except PayloadShapeError:
+        repo = RepoRef(full_name="")
+    try:
+        actor = _actor(root)
+    except PayloadShapeError:
+        actor = Actor(login="")
+    action = root.data.get("action")
+    return Event(
+        forge=ForgeKind.GITHUB,
+        kind=EventKind.IGNORED,
+        action=action if isinstance(action, str) else "",
+        event_name=name,
+        delivery_id=delivery_id,
+        repo=repo,
+        actor=actor,
+        reason=reason,
+        raw=root.data,
+    )
+
+
+# --- one function per event ------------------------------------------------------------
+
+
+def _issues(root: Fields) -> dict[str, Any]:
+    issue = root.obj("issue")
+    return {
+        "kind": EventKind.ISSUE,
+        "action": root.text("action"),
+        "repo": _repo(root),
+        "actor": _actor(root, issue),
+        **_issue_fields(issue),
+        "label": _label(root),
+        "url": issue.opt_text("html_url"),
+        "object_id": issue.ident("id"),
+        "updated_at": issue.timestamp("updated_at"),
+    }
+
+
+def _comment_fields(comment: Fields) -> dict[str, Any]:
+    comment_id = comment.ident("id")
+    return {
+        "comment": comment.opt_text("body") or "",
+        "comment_id": comment_id,
+        "url": comment.opt_text("html_url"),
+        "object_id": comment_id,
+        "updated_at": comment.timestamp("updated_at") or comment.timestamp("created_at"),
+    }
+
+
+def _issue_comment(root: Fields) -> dict[str, Any]:
+    issue = root.obj("issue")
+    comment = root.obj("comment")
+    # GitHub treats a PR as an issue: a conversation comment on a PR arrives as
+    # issue_comment, told apart only by issue.pull_request.
+    is_mr = issue.has("pull_request")
+    return {
+        "kind": EventKind.MR_COMMENT if is_mr else EventKind.ISSUE_COMMENT,
+        "action": root.text("action"),
+        "repo": _repo(root),
+        "actor": _actor(root, comment),
+        **_issue_fields(issue),
+        "is_mr": is_mr,
+        "draft": issue.flag("draft") if is_mr else None,
+        **_comment_fields(comment),
+    }
+
+
+def _pull_request(root: Fields) -> dict[str, Any]:
+    pr = root.obj("pull_request")
+    action = root.text("action")
+    fields = _pr_fields(root, pr)
+    if action == "synchronize":
+        action = "updated"
+    elif action == "closed" and fields["state"] == "merged":
+        action = "merged"
+    return {
+        "kind": EventKind.MR,
+        "action": action,
+        "repo": _repo(root),
+        "actor": _actor(root, pr),
+        **fields,
+        "label": _label(root),
+        "url": pr.opt_text("html_url"),
+        "object_id": pr.ident("id"),
+        "updated_at": pr.timestamp("updated_at"),
+    }
+
+
+def _pull_request_review(root: Fields) -> dict[str, Any]:
+    pr = root.obj("pull_request")
+    review = root.obj("review")
+    state = review.text("state").lower()
+    return {
+        "kind": EventKind.MR_REVIEW,
+        "action": root.text("action"),
+        "repo": _repo(root),
+        "actor": _actor(root, review),
+        **_pr_fields(root, pr),
+        "comment": review.opt_text("body"),
+        "review_state": _REVIEW_STATES.get(state),
+        "url": review.opt_text("html_url"),
+        "object_id": review.ident("id"),
+        "updated_at": review.timestamp("submitted_at"),
+    }
+
+
+def _pull_request_review_comment(root: Fields) -> dict[str, Any]:
+    pr = root.obj("pull_request")
+    comment = root.obj("comment")
+    return {
+        "kind": EventKind.MR_COMMENT,
+        "action": root.text("action"),
+        "repo": _repo(root),
+        "actor": _actor(root, comment),
+        **_pr_fields(root, pr),
+        **_comment_fields(comment),
+    }
+
+
+def _push(root: Fields) -> dict[str, Any]:
+    ref = root.text("ref")
+    before = root.opt_text("before")
+    after = root.text("after")
+    if root.flag("deleted") or is_zero_sha(after):
+        action = "deleted"
+    elif root.flag("created") or is_zero_sha(before):
+        action = "created"
+    else:
+        action = "pushed"
+    return {
+        "kind": EventKind.PUSH,
+        "action": action,
+        "repo": _repo(root),
+        "actor": _actor(root),
+        "ref": ref,
+        "head_ref": short_ref(ref),
+        "head_sha": after,
+        "base_sha": before,
+        "url": root.opt_text("compare"),
+        "object_id": after,
+    }
+
+
+def _check_status(status: str | None, conclusion: str | None) -> str | None:
+    """Normalise a check run/suite or workflow run to the pipeline status vocabulary.
+
+    Unknown values give None rather than a guess, so a gate waiting for ``success``
+    never passes on a state it does not understand.
+    """
+    if conclusion is not None:
+        return _CHECK_CONCLUSIONS.get(conclusion)
+    if status is None:
+        return None
+    return _CHECK_STATUSES.get(status)
+
+
+def _pipeline(root: Fields, obj: Fields, name: str | None, url: str | None) -> dict[str, Any]:
+    number = _only_pull_request(obj)
+    return {
+        "kind": EventKind.PIPELINE,
+        "action": root.text("action"),
+        "repo": _repo(root),
+        "actor": _actor(root),
+        "number": number,
+        "is_mr": number is not None,
+        "head_sha": obj.text("head_sha"),
+        "pipeline_status": _check_status(obj.opt_text("status"), obj.opt_text("conclusion")),
+        "pipeline_name": name,
+        "url": url,
+        "object_id": obj.ident("id"),
+    }
+
+
+def _check_run(root: Fields) -> dict[str, Any]:
+    run = root.obj("check_run")
+    suite = run.opt_obj("check_suite")
+    fields = _pipeline(root, run, run.opt_text("name"), run.opt_text("html_url"))
+    fields["head_ref"] = suite.opt_text("head_branch") if suite else None
+    fields["updated_at"] = (
+        run.timestamp("updated_at") or run.timestamp("completed_at") or run.timestamp("started_at")
+    )
+    return fields
+
+
+def _check_suite(root: Fields) -> dict[str, Any]:
+    suite = root.obj("check_suite")
+    app = suite.opt_obj("app")
+    fields = _pipeline(root, suite, app.opt_text("name") if app else None, None)
+    fields["head_ref"] = suite.opt_text("head_branch")
+    fields["updated_at"] = suite.timestamp("updated_at")
+    return fields
+
+
+def _workflow_run(root: Fields) -> dict[str, Any]:
+    run = root.obj("workflow_run")
+    workflow = root.opt_obj("workflow")
+    name = run.opt_text("name") or (workflow.opt_text("name") if workflow else None)
+    fields = _pipeline(root, run, name, run.opt_text("html_url"))
+    fields["head_ref"] = run.opt_text("head_branch")
+    fields["updated_at"] = run.timestamp("updated_at")
+    return fields
+
+
+def _status(root: Fields) -> dict[str, Any]:
+    state = root.text("state")
+    branches = root.objects("branches")
+    return {
+        "kind": EventKind.PIPELINE,
+        "action": state,
+        "repo": _repo(root),
+        "actor": _actor(root),
+        "head_sha": root.text("sha"),
+        "head_ref": branches[0].opt_text("name") if len(branches) == 1 else None,
+        "pipeline_status": _COMMIT_STATES.get(state),
+        "pipeline_name": root.opt_text("context"),
+        "url": root.opt_text("target_url"),
+        "object_id": root.ident("id"),
+        "updated_at": root.timestamp("updated_at"),
+    }
+
+
+def _ping(root: Fields) -> dict[str, Any]:
+    # App-level pings carry neither a repository nor a sender.
+    hook = root.opt_obj("hook")
+    return {
+        "kind": EventKind.PING,
+        "repo": _repo(root) if root.has("repository") else RepoRef(full_name=""),
+        "actor": _actor(root),
+        "object_id": root.opt_ident("hook_id") or (hook.opt_ident("id") if hook else None),
+        "updated_at": hook.timestamp("updated_at") if hook else None,
+    }
+
+
+_HANDLERS: dict[str, Callable[[Fields], dict[str, Any]]] = {
+    "issues": _issues,
+    "issue_comment": _issue_comment,
+    "pull_request": _pull_request,
+    "pull_request_review": _pull_request_review,
+    "pull_request_review_comment": _pull_request_review_comment,
+    "push": _push,
+    "status": _status,
+    "check_run": _check_run,
+    "check_suite": _check_suite,
+    "workflow_run": _workflow_run,
+    "ping": _ping,
+}
