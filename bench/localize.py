@@ -1,0 +1,163 @@
+"""File localization benchmark: our retriever against whole-file BM25, in the same run.
+
+For each case (an issue's text and a repository at its base commit), both rankers
+order the repository's files; we report recall@1/5/10 where a case counts only when
+*all* its gold files are in the top k (and, on stderr, the "any gold file" variant).
+
+    python bench/localize.py --cases CASES.jsonl [--cases MORE.jsonl] --repo-dir DIR
+
+DIR holds one clone per repository, named ``owner__name`` (bare or not: files are
+read from git objects at each base commit, nothing is checked out). One index per
+repository is kept for the run and updated incrementally from case to case. The last
+line printed is one JSON object with the "all gold files" numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.context.chunking import decode_text, is_binary  # noqa: E402
+from bot.context.history import GitHistory  # noqa: E402
+from bot.context.index import RepoIndex  # noqa: E402
+from bot.context.retrieval import Retriever  # noqa: E402
+from bot.context.text import search_terms  # noqa: E402
+
+KS = (1, 5, 10)
+
+
+class WholeFileBM25:
+    """Plain Okapi BM25 over whole files (identifiers split), the baseline."""
+
+    def __init__(self, history: GitHistory, k1: float = 1.2, b: float = 0.75) -> None:
+        self.history = history
+        self.k1, self.b = k1, b
+        self._cache: dict[str, Counter] = {}
+
+    def _doc(self, blob_id: str, size: int) -> Counter:
+        if blob_id not in self._cache:
+            data = b"" if size > 1_000_000 else self.history.read_blob(blob_id)
+            text = "" if is_binary(data) else decode_text(data)
+            self._cache[blob_id] = Counter(search_terms(text).split())
+        return self._cache[blob_id]
+
+    def rank(self, query: str, rev: str, limit: int = 10) -> list[str]:
+        """Files at ``rev`` ordered by BM25 score for the query."""
+        entries, _ = self.history.list_files(rev)
+        docs = [(e.path, self._doc(e.blob_id, e.size)) for e in entries]
+        lengths = [sum(d.values()) for _, d in docs]
+        avg = (sum(lengths) / len(lengths)) if lengths else 1.0
+        q = Counter(search_terms(query).split())
+        df = Counter()
+        for _, d in docs:
+            df.update(t for t in q if t in d)
+        n = len(docs)
+        scores = []
+        for (path, d), length in zip(docs, lengths, strict=True):
+            s = 0.0
+            for term, qtf in q.items():
+                tf = d.get(term)
+                if tf:
+                    idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+                    norm = tf + self.k1 * (1 - self.b + self.b * length / (avg or 1.0))
+                    s += qtf * idf * tf * (self.k1 + 1) / norm
+            if s > 0:
+                scores.append((s, path))
+        scores.sort(key=lambda x: (-x[0], x[1]))
+        return [p for _, p in scores[:limit]]
+
+
+def recall(ranked: list[str], gold: list[str], k: int, *, every: bool) -> float:
+    """1.0 if all (every=True) or any gold file is in the top k, else 0.0."""
+    top = set(ranked[:k])
+    hit = all(g in top for g in gold) if every else any(g in top for g in gold)
+    return 1.0 if hit else 0.0
+
+
+def run(cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool) -> dict:
+    """Run both rankers on every case; return the summary."""
+    totals = {name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in ("ours", "bm25")}
+    by_repo: dict[str, list[dict]] = {}
+    for case in cases:
+        by_repo.setdefault(case["repo"], []).append(case)
+    for repo, repo_cases in sorted(by_repo.items()):
+        history = GitHistory(repo_dir / repo.replace("/", "__"))
+        repo_cases.sort(key=lambda c: history.commit_time(c["base_commit"]))
+        index = RepoIndex(index_root / repo.replace("/", "__"), repo=repo)
+        baseline = WholeFileBM25(history)
+        for case in repo_cases:
+            started = time.monotonic()
+            index.update(history, case["base_commit"])
+            stats = history.change_stats(case["base_commit"]) if use_history else None
+            ours = [f.path for f in Retriever(index, stats=stats).rank_files(case["problem_statement"], 10)]
+            bm25 = baseline.rank(case["problem_statement"], case["base_commit"], 10)
+            gold = case["gold_files"]
+            for name, ranked in (("ours", ours), ("bm25", bm25)):
+                for k in KS:
+                    totals[name][f"all@{k}"] += recall(ranked, gold, k, every=True)
+                    totals[name][f"any@{k}"] += recall(ranked, gold, k, every=False)
+            print(
+                json.dumps(
+                    {
+                        "case": case["instance_id"],
+                        "gold": gold,
+                        "ours": ours[:5],
+                        "bm25": bm25[:5],
+                        "seconds": round(time.monotonic() - started, 2),
+                    }
+                ),
+                file=sys.stderr,
+            )
+    n = max(1, len(cases))
+    return {
+        name: {key: round(value / n, 4) for key, value in metrics.items()}
+        for name, metrics in totals.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", action="append", required=True, type=Path)
+    parser.add_argument("--repo-dir", required=True, type=Path)
+    parser.add_argument("--index-dir", type=Path, help="keep indexes here (default: temp)")
+    parser.add_argument("--no-history", action="store_true", help="skip git-history priors")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N cases")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    cases = [
+        json.loads(line)
+        for path in args.cases
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    if args.limit:
+        cases = cases[: args.limit]
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="localize-") as tmp:
+        summary = run(cases, args.repo_dir, args.index_dir or Path(tmp), not args.no_history)
+    any_line = {name: {k: v for k, v in m.items() if k.startswith("any")} for name, m in summary.items()}
+    print(json.dumps({"any_gold_in_top_k": any_line, "seconds": round(time.monotonic() - started, 1)}))
+    result = {
+        "cases": len(cases),
+        **{
+            name: {f"recall@{k}": metrics[f"all@{k}"] for k in KS}
+            for name, metrics in summary.items()
+        },
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Retrieval over a :class:`~bot.context.index.RepoIndex`: chunks and files for a query.
+
+Chunks come from LanceDB's native BM25 full-text index (and, when an embedder is
+configured, a vector search fused with it by reciprocal rank). Files are ranked by
+combining, with fixed weights that are not tuned to any one repository:
+
+- text relevance: the file's best chunk plus a decayed sum of its next ones;
+- explicit references in the query: file paths, traceback frames and dotted module
+  names that resolve to a file;
+- symbol definitions: a class or function named in the query is *defined* there;
+- priors from git history (when available): recent change and co-change with the
+  files already ranked highest;
+- a penalty for tests and docs unless the query is about them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from bot.context.history import ChangeStats
+from bot.context.index import RepoIndex
+from bot.context.text import extract_mentions, search_terms
+
+_COLUMNS = ["path", "start_line", "end_line", "kind", "symbols", "text", "_score"]
+_MAX_QUERY_TERMS = 400
+_ABOUT_TESTS = re.compile(r"\b(tests?|testing|pytest|fixtures?|unittest)\b", re.IGNORECASE)
+_VENDORED = re.compile(r"(^|/)(vendor|vendored|_vendor|third_party|thirdparty|externals?|packages)/")
+_ABOUT_DOCS = re.compile(r"\b(docs?|documentation|typo|readme|changelog|docstring)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk."""
+
+    path: str
+    start_line: int
+    end_line: int
+    kind: str
+    symbols: str
+    text: str
+    score: float
+
+
+@dataclass
+class FileScore:
+    """One ranked file, with the chunks that made it relevant and why."""
+
+    path: str
+    score: float
+    hits: list[Hit] = field(default_factory=list)
+    reasons: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts (text relevance is normalised to 0..1)."""
+
+    text: float = 1.0
+    second_chunks: float = 0.35
+    path_mention: float = 1.2
+    trace_mention: float = 0.5
+    module_mention: float = 0.7
+    symbol_definition: float = 0.6
+    path_words: float = 0.25
+    co_change: float = 0.2
+    recency: float = 0.1
+    non_code_factor: float = 0.35
+    vendored_factor: float = 0.6
+
+
+class Retriever:
+    """Answers queries against one repository's index.
+
+    Args:
+        index: The repository's index (already built).
+        stats: Optional change statistics from git history, for the priors.
+        weights: Signal weights.
+    """
+
+    def __init__(
+        self, index: RepoIndex, *, stats: ChangeStats | None = None, weights: Weights | None = None
+    ) -> None:
+        self.index = index
+        self.stats = stats
+        self.weights = weights or Weights()
+        self._table = index.open_table()
+        self._symbols: dict[str, set[str]] | None = None
+        self._paths: dict[str, str] | None = None
+
+    # --- chunks --------------------------------------------------------------------
+
+    def search_chunks(self, query: str, limit: int = 50) -> list[Hit]:
+        """The best chunks for a free-text query, best first."""
+        if self._table is None:
+            return []
+        terms = search_terms(query).split()[:_MAX_QUERY_TERMS]
+        hits: list[Hit] = []
+        if terms:
+            rows = (
+                self._table.search(" ".join(terms), query_type="fts")
+                .select(_COLUMNS)
+                .limit(limit)
+                .to_arrow()
+                .to_pylist()
+            )
+            hits = [self._hit(r, r["_score"]) for r in rows]
+        if self.index.embedder is not None and query.strip():
+            hits = self._fuse(hits, self._vector_hits(query, limit), limit)
+        return hits
+
+    @staticmethod
+    def _hit(row: dict, score: float) -> Hit:
+        return Hit(
+            row["path"], row["start_line"], row["end_line"], row["kind"],
+            row["symbols"], row["text"], float(score),
+        )  # fmt: skip
+
+    def _vector_hits(self, query: str, limit: int) -> list[Hit]:
+        assert self.index.embedder is not None and self._table is not None
+        vector = self.index.embedder.embed_query(query)
+        cols = [c for c in _COLUMNS if c != "_score"] + ["_distance"]
+        rows = (
+            self._table.search(vector, vector_column_name="vector")
+            .select(cols)
+            .limit(limit)
+            .to_arrow()
+            .to_pylist()
+        )
+        return [self._hit(r, 1.0 / (1.0 + r["_distance"])) for r in rows]
+
+    @staticmethod
+    def _fuse(first: list[Hit], second: list[Hit], limit: int, k: int = 60) -> list[Hit]:
+        """Reciprocal-rank fusion; the fused score is scaled to BM25's range."""
+        scores: dict[tuple[str, int], float] = defaultdict(float)
+        by_key: dict[tuple[str, int], Hit] = {}
+        for ranked in (first, second):
+            for rank, hit in enumerate(ranked):
+                key = (hit.path, hit.start_line)
+                scores[key] += 1.0 / (k + rank + 1)
+                by_key.setdefault(key, hit)
+        top = max(scores.values(), default=1.0)
+        ordered = sorted(scores, key=lambda key: -scores[key])[:limit]
+        h = by_key
+        return [
+            Hit(h[key].path, h[key].start_line, h[key].end_line, h[key].kind, h[key].symbols,
+                h[key].text, scores[key] / top)
+            for key in ordered
+        ]  # fmt: skip
+
+    # --- files ---------------------------------------------------------------------
+
+    def _catalog(self) -> tuple[dict[str, set[str]], dict[str, str]]:
+        """Symbol -> files defining it, and path -> kind, read once from the table."""
+        if self._symbols is None or self._paths is None:
+            symbols: dict[str, set[str]] = defaultdict(set)
+            paths: dict[str, str] = {}
+            if self._table is not None:
+                data = (
+                    self._table.search()
+                    .where("kind != 'discussion'")
+                    .select(["path", "kind", "symbols"])
+                    .limit(None)
+                    .to_arrow()
+                )
+                for path, kind, syms in zip(
+                    data["path"].to_pylist(),
+                    data["kind"].to_pylist(),
+                    data["symbols"].to_pylist(),
+                    strict=True,
+                ):
+                    paths[path] = kind
+                    for sym in syms.split():
+                        symbols[sym].add(path)
+            self._symbols, self._paths = dict(symbols), paths
+        return self._symbols, self._paths
+
+    def rank_files(self, query: str, limit: int = 20, *, chunk_pool: int = 200) -> list[FileScore]:
+        """Rank the repository's files for a query (an issue, a task description).
+
+        Args:
+            query: Free text; untrusted, used only as search input.
+            limit: How many files to return.
+            chunk_pool: How many chunks to retrieve before aggregating to files.
+
+        Returns:
+            Files, best first, each with its hits and the per-signal contributions.
+        """
+        w = self.weights
+        symbols, paths = self._catalog()
+        files: dict[str, FileScore] = {}
+
+        def bump(path: str, signal: str, value: float) -> None:
+            entry = files.setdefault(path, FileScore(path, 0.0))
+            entry.reasons[signal] = entry.reasons.get(signal, 0.0) + value
+
+        hits = self.search_chunks(query, chunk_pool)
+        top = hits[0].score if hits else 1.0
+        per_file: dict[str, list[Hit]] = defaultdict(list)
+        for hit in hits:
+            if hit.kind != "discussion":
+                per_file[hit.path].append(hit)
+        for path, file_hits in per_file.items():
+            norm = [h.score / top for h in file_hits]
+            rest = sum(s * 0.5**i for i, s in enumerate(norm[1:4]))
+            bump(path, "text", w.text * norm[0] + w.second_chunks * rest)
+            files[path].hits = file_hits
+        self._mention_signals(query, paths, symbols, bump)
+        self._history_signals(files, bump)
+        about_tests = bool(_ABOUT_TESTS.search(query))
+        about_docs = bool(_ABOUT_DOCS.search(query))
+        for path, entry in files.items():
+            entry.score = sum(entry.reasons.values())
+            kind = paths.get(path, "code")
+            if (kind == "test" and not about_tests) or (kind in ("doc", "text") and not about_docs):
+                entry.score *= w.non_code_factor
+            if _VENDORED.search(path):
+                entry.score *= w.vendored_factor
+        ranked = sorted(files.values(), key=lambda f: (-f.score, f.path))
+        return ranked[:limit]
+
+    def _mention_signals(self, query, paths, symbols, bump) -> None:
+        w = self.weights
+        mentions = extract_mentions(query)
+        suffix_index: dict[str, list[str]] = defaultdict(list)
+        for path in paths:
+            parts = path.split("/")
+            for i in range(len(parts)):
+                suffix_index["/".join(parts[i:])].append(path)
+
+        def resolve(fragment: str) -> list[str]:
+            parts = fragment.strip("./").split("/")
+            # A long absolute path (site-packages/...) matches on its longest known suffix.
+            for i in range(len(parts)):
+                found = suffix_index.get("/".join(parts[i:]))
+                if found:
+                    return found if len(found) <= 3 else []
+            return []
+
+        for fragment in mentions.paths:
+            for path in resolve(fragment):
+                bump(path, "path_mention", w.path_mention)
+        for fragment in mentions.trace_paths:
+            for path in resolve(fragment):
+                bump(path, "trace_mention", w.trace_mention)
+        for dotted in mentions.modules:
+            parts = dotted.split(".")
+            for n in range(len(parts), 0, -1):
+                stem = "/".join(parts[:n])
+                found = suffix_index.get(stem + ".py") or suffix_index.get(stem + "/__init__.py")
+                if found and len(found) <= 2 and n >= 2:
+                    for path in found:
+                        bump(path, "module_mention", w.module_mention)
+                    break
+        for name in mentions.identifiers:
+            defined_in = symbols.get(name)
+            if defined_in and len(defined_in) <= 5:
+                share = w.symbol_definition / len(defined_in)
+                weight = share * min(1.0, 0.5 + 0.25 * mentions.counts.get(name, 1))
+                for path in defined_in:
+                    bump(path, "symbol_definition", weight)
+        words = set(search_terms(query).split())
+        for path in paths:
+            stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower().strip("_")
+            if len(stem) >= 4 and stem in words and stem not in {"init", "main", "utils"}:
+                bump(path, "path_words", w.path_words)
+
+    def _history_signals(self, files: dict[str, FileScore], bump) -> None:
+        if self.stats is None or not files:
+            return
+        w = self.weights
+        for path in list(files):
+            recency = self.stats.recency(path)
+            if recency:
+                bump(path, "recency", w.recency * recency)
+        leaders = sorted(files.values(), key=lambda f: -sum(f.reasons.values()))[:3]
+        co = self.stats.co_changed_with([f.path for f in leaders])
+        for path, share in co.items():
+            if path in files:
+                bump(path, "co_change", w.co_change * math.sqrt(share))
