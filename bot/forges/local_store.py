@@ -1,0 +1,174 @@
+"""The local forge's DuckDB file: schema and short, serialised connections.
+
+DuckDB lets one process hold a database file open for writing. The local forge is
+shared by the CLI, tests and a running server, so it never keeps the file open: each
+operation takes a per-directory thread lock and an exclusive ``flock`` on
+``forge.lock`` (so threads and processes queue instead of failing), opens a
+connection, runs one transaction and closes it. Nested operations on the same thread
+reuse the open connection. If something outside the forge holds the file, opening is
+retried for a few seconds before :class:`bot.errors.Unavailable` is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bot.errors import Unavailable
+
+DB_NAME = "forge.duckdb"
+LOCK_NAME = "forge.lock"
+OPEN_RETRY_SECONDS = 10.0
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS users (
+        login TEXT PRIMARY KEY, id INTEGER NOT NULL, is_bot BOOLEAN NOT NULL DEFAULT false)""",
+    """CREATE TABLE IF NOT EXISTS projects (
+        id INTEGER PRIMARY KEY, full_name TEXT NOT NULL UNIQUE, created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL, next_number INTEGER NOT NULL DEFAULT 1)""",
+    """CREATE TABLE IF NOT EXISTS permissions (
+        project_id INTEGER NOT NULL, login TEXT NOT NULL, level INTEGER NOT NULL,
+        PRIMARY KEY (project_id, login))""",
+    """CREATE TABLE IF NOT EXISTS items (
+        project_id INTEGER NOT NULL, number INTEGER NOT NULL, is_mr BOOLEAN NOT NULL,
+        title TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, author TEXT NOT NULL,
+        draft BOOLEAN NOT NULL DEFAULT false, head_ref TEXT, base_ref TEXT,
+        final_head_sha TEXT, merge_sha TEXT,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, number))""",
+    """CREATE TABLE IF NOT EXISTS labels (
+        project_id INTEGER NOT NULL, number INTEGER NOT NULL, label TEXT NOT NULL,
+        seq INTEGER NOT NULL, PRIMARY KEY (project_id, number, label))""",
+    """CREATE TABLE IF NOT EXISTS comments (
+        id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, number INTEGER NOT NULL,
+        author TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS reactions (
+        project_id INTEGER NOT NULL, number INTEGER NOT NULL, comment_id INTEGER NOT NULL,
+        login TEXT NOT NULL, content TEXT NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (project_id, number, comment_id, login, content))""",
+    """CREATE TABLE IF NOT EXISTS reviews (
+        id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, number INTEGER NOT NULL,
+        author TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL, commit_id TEXT,
+        submitted_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS statuses (
+        id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, sha TEXT NOT NULL,
+        state TEXT NOT NULL, context TEXT NOT NULL, description TEXT NOT NULL,
+        target_url TEXT, creator TEXT NOT NULL, created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS refs (
+        project_id INTEGER NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL,
+        PRIMARY KEY (project_id, ref))""",
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY, created_at TEXT NOT NULL, event TEXT NOT NULL)""",
+]
+
+_PROCESS_LOCKS: dict[str, threading.RLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.RLock:
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(str(path), threading.RLock())
+
+
+class LocalStore:
+    """The forge directory's database, opened briefly for each operation."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory).resolve()
+        self.db_path = self.directory / DB_NAME
+        self._lock = _lock_for(self.directory)
+        self._local = threading.local()
+        self._migrated = False
+
+    @contextlib.contextmanager
+    def connect(self, doing: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on the database, serialised with every other user.
+
+        Args:
+            doing: What the caller is doing, for error messages.
+
+        Raises:
+            Unavailable: the database could not be opened (held by an outsider).
+        """
+        current = getattr(self._local, "con", None)
+        if current is not None:
+            yield current
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._lock, _file_lock(self.directory / LOCK_NAME):
+            con = self._open(doing)
+            self._local.con = con
+            try:
+                if not self._migrated:
+                    for statement in SCHEMA:
+                        con.execute(statement)
+                    self._migrated = True
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                self._local.con = None
+                con.close()
+
+    def _open(self, doing: str) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(self.db_path))
+            except duckdb.IOException as exc:
+                # Another program (not a LocalForge, which would have queued on the
+                # flock) holds the file: wait a little, it is usually brief.
+                if time.monotonic() >= deadline:
+                    raise Unavailable(
+                        f"{doing}: local forge database {self.db_path} is locked: {exc}",
+                        forge="local",
+                        operation=doing,
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str = "id") -> int:
+    """The next integer id for ``table`` (safe: every writer is serialised)."""
+    row = con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchone()  # noqa: S608
+    return int(row[0])
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str = "") -> str:
+    """A value from the ``meta`` table."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: Any) -> None:
+    """Store a value in the ``meta`` table."""
+    con.execute(
+        "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, str(value)],
+    )
