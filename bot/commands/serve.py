@@ -1,0 +1,75 @@
+"""``agentforge serve``: the webhook server and its workers, on the embedded stores."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+
+@click.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a server is meant to be reachable
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="In-process worker threads (default: AGENTFORGE_WORKERS, 4).",
+)
+@click.option(
+    "--import",
+    "imports",
+    multiple=True,
+    metavar="MODULE",
+    help="Import a module first, e.g. one that registers extra handlers (repeatable).",
+)
+@click.option(
+    "--shutdown-grace",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds running jobs get to finish after SIGTERM before they are released.",
+)
+def serve(
+    host: str, port: int, workers: int | None, imports: tuple[str, ...], shutdown_grace: float
+) -> None:
+    """Run the webhook server and workers.
+
+    Webhook secrets come from AGENTFORGE_GITHUB_WEBHOOK_SECRET,
+    AGENTFORGE_GITLAB_WEBHOOK_TOKEN and AGENTFORGE_GITLAB_SIGNING_TOKEN (comma-separated
+    during rotation). Without any, the server refuses to start unless
+    AGENTFORGE_INSECURE_NO_WEBHOOK_SECRET=true. SIGTERM stops it gracefully.
+    """
+    import uvicorn
+
+    from bot.logs import configure_logging, get_logger
+    from bot.server import create_app
+    from bot.settings import load_settings
+    from bot.store.db import Database
+    from bot.verify import Verifier
+
+    overrides = {"workers": workers} if workers is not None else {}
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    for module in imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise click.BadParameter(
+                f"cannot import {module}: {exc}", param_hint="--import"
+            ) from exc
+    verifier = Verifier.from_settings(settings)  # refuses to start without a secret
+    db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
+    app = create_app(settings, db=db, verifier=verifier, shutdown_grace=shutdown_grace)
+    get_logger("bot.serve").info("listening", host=host, port=port)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(shutdown_grace) or None,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()

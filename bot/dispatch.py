@@ -1,0 +1,62 @@
+"""Dispatchers: the seam between the queue and whatever runs handlers.
+
+The worker leases a job, turns its stored body back into an :class:`Event`, and hands
+both to a :class:`Dispatcher`. :class:`InProcessDispatcher` calls the handler table in
+this process; a later dispatcher can send the job to a CI runner instead and return
+what that runner reported, without the queue or the worker changing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from bot.events import Event
+from bot.queue import Job
+from handlers.registry import REGISTRY, HandlerContext, HandlerRegistry
+
+
+@runtime_checkable
+class Dispatcher(Protocol):
+    """Runs one job's event somewhere and returns the job's result record."""
+
+    def dispatch(self, job: Job, event: Event) -> dict[str, Any]:
+        """Run the handlers for ``event``.
+
+        Returns:
+            A JSON-able result stored on the job: ``handled`` (bool), and either
+            ``actions`` (the proposed actions) or ``reason``.
+
+        Raises:
+            Exception: anything the handlers raise; the worker records it as a failed
+                attempt and retries with backoff.
+        """
+        ...
+
+
+class InProcessDispatcher:
+    """Calls the handlers registered in this process.
+
+    Args:
+        registry: The handler table (the process-wide one by default).
+        extras: Read-only values handed to every handler in its context.
+    """
+
+    def __init__(
+        self, registry: HandlerRegistry | None = None, extras: dict[str, Any] | None = None
+    ) -> None:
+        self.registry = registry or REGISTRY
+        self.extras = dict(extras or {})
+
+    def dispatch(self, job: Job, event: Event) -> dict[str, Any]:
+        """Run the registered handlers; see :meth:`Dispatcher.dispatch`."""
+        if not self.registry.handlers_for(event.kind):
+            return {"handled": False, "reason": f"no handler for {event.kind.value}"}
+        ctx = HandlerContext(
+            job_id=job.id, delivery_id=job.delivery_id, attempt=job.attempts, extras=self.extras
+        )
+        actions = self.registry.handle(event, ctx)
+        return {
+            "handled": True,
+            "kind": event.kind.value,
+            "actions": [action.model_dump(mode="json") for action in actions],
+        }

@@ -1,0 +1,64 @@
+"""Structured logs: one JSON object per line, with request/job context bound via contextvars.
+
+Everything that runs for one delivery or one job binds its ``delivery_id`` (and the
+job id, forge, repository and subject) with :func:`bound`, and every line logged
+inside that block carries them, in whichever thread or task logs it. Secrets are never
+passed to a logger: callers log outcomes and reasons, not header values.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import structlog
+
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
+    """Configure structlog for the process.
+
+    Args:
+        level: Minimum level name (``DEBUG``..``CRITICAL``).
+        fmt: ``json`` (one object per line, for machines) or ``console`` (for people).
+        stream: Where lines go; standard error by default.
+    """
+    renderer: Any
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    else:
+        renderer = structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level.upper(), 20)),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # uvicorn and friends log through the standard library; keep their level in step.
+    logging.basicConfig(level=_LEVELS.get(level.upper(), 20), stream=stream or sys.stderr)
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger whose lines carry ``logger=<name>`` and the bound context."""
+    return structlog.get_logger(logger=name)
+
+
+@contextmanager
+def bound(**context: Any) -> Iterator[None]:
+    """Bind ``context`` (e.g. ``delivery_id``, ``job_id``) to every line logged inside.
+
+    Values that are None are left out, so optional fields do not clutter lines.
+    """
+    values = {k: v for k, v in context.items() if v is not None}
+    with structlog.contextvars.bound_contextvars(**values):
+        yield

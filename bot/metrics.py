@@ -1,0 +1,85 @@
+"""Prometheus metrics for the server and workers, on a registry of their own.
+
+Each app gets its own :class:`Metrics` (no process-global registry), so tests and
+benchmarks can run several servers in one process. ``/metrics`` renders it in the
+Prometheus text format with the official client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+_JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class _QueueDepth(Collector):
+    def __init__(self, depth: Callable[[], dict[str, int]]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "agentforge_queue_depth", "Jobs in the durable queue by state.", labels=["state"]
+        )
+        for state, count in self._depth().items():
+            family.add_metric([state], count)
+        yield family
+
+
+class Metrics:
+    """The server's metrics.
+
+    Attributes:
+        deliveries: Webhook deliveries by forge, event and outcome
+            (``queued``, ``duplicate``, ``ignored``, ``ping``, ``unauthorized``...).
+        ack_seconds: Time from request start to response, by forge.
+        job_duration: Job run time by outcome (``done``, ``failed``, ``dead``, ``released``).
+        job_failures: Failed job attempts by error class.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.deliveries = Counter(
+            "agentforge_webhook_deliveries",
+            "Webhook deliveries received, by forge, event and outcome.",
+            ["forge", "event", "outcome"],
+            registry=self.registry,
+        )
+        self.ack_seconds = Histogram(
+            "agentforge_webhook_ack_seconds",
+            "Seconds from receiving a webhook to acknowledging it.",
+            ["forge"],
+            buckets=_ACK_BUCKETS,
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "agentforge_job_duration_seconds",
+            "Seconds a job attempt ran, by outcome.",
+            ["outcome"],
+            buckets=_JOB_BUCKETS,
+            registry=self.registry,
+        )
+        self.job_failures = Counter(
+            "agentforge_job_failures",
+            "Failed job attempts, by error class.",
+            ["error"],
+            registry=self.registry,
+        )
+
+    def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
+        """Report ``agentforge_queue_depth`` from ``depth()`` at every scrape."""
+        self.registry.register(_QueueDepth(depth))
+
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

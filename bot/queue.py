@@ -1,0 +1,508 @@
+"""The durable job queue in DuckDB: dedupe, enqueue with group commit, leases, retries.
+
+Life of a job::
+
+    queued ──lease──► running ──complete──► done
+      ▲                  │ fail (attempts < max)        │ fail (attempts = max)
+      │                  ▼                              ▼
+      └──(backoff)──── failed                          dead ──retry──► queued
+    running whose lease expired (process killed) ──► failed / dead
+
+- **Dedupe** is an atomic insert: ``deliveries`` has a primary key on
+  ``forge:delivery id`` and a unique content key; a delivery whose insert conflicts is a
+  duplicate and gets no job. Inside one commit batch, duplicates are resolved first
+  (DuckDB does not define which of two conflicting rows of one statement survives).
+- **Group commit**: concurrent enqueues are gathered by one committer thread into one
+  transaction, and each caller waits for the commit that holds its row, so every 202
+  is sent after its delivery is on disk while one fsync serves many requests.
+- **Ordering**: a job is leased only when no job with the same subject (issue or MR)
+  is running and no earlier one is waiting; jobs without a subject are free.
+- **Leases** expire; a job whose lease expires (or that was running in a process that
+  died) counts the attempt and is retried with exponential backoff until
+  ``max_attempts``, then it is ``dead`` until someone retries it.
+"""
+
+from __future__ import annotations
+
+import json
+import queue as stdqueue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import duckdb
+
+from bot.errors import QueueUnavailable, StoreError
+from bot.store.db import Database
+
+STATES = ("queued", "running", "done", "failed", "dead")
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def utcnow() -> datetime:
+    """Naive UTC now, the form the ``jobs`` timestamps are stored in."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified, parsed delivery to be stored and queued.
+
+    Attributes:
+        forge: ``github`` or ``gitlab``.
+        delivery_id: The forge's delivery id (``X-GitHub-Delivery``, ``Idempotency-Key``).
+        event_name: The forge's event name header.
+        payload: The raw verified body.
+        content_key: :meth:`bot.events.Event.content_key`.
+        subject: :meth:`bot.events.Event.subject` (ordering key) or None.
+        repo: Repository full name.
+        kind: Event kind.
+        action: Event action.
+        headers: Delivery headers worth keeping (never secrets).
+    """
+
+    forge: str
+    delivery_id: str
+    event_name: str
+    payload: bytes
+    content_key: str | None = None
+    subject: str | None = None
+    repo: str | None = None
+    kind: str = ""
+    action: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def delivery_key(self) -> str:
+        """The primary key in ``deliveries``."""
+        return f"{self.forge}:{self.delivery_id}"
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """What happened to one delivery: ``queued`` (with its job id) or ``duplicate``."""
+
+    status: str
+    job_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A leased job, as a worker sees it."""
+
+    id: int
+    delivery_id: str | None
+    forge: str
+    event_name: str
+    repo: str | None
+    subject: str | None
+    payload: bytes
+    headers: dict[str, str]
+    attempts: int
+    max_attempts: int
+    lease_owner: str
+
+
+class RetryOutcome(StrEnum):
+    """Result of :meth:`JobQueue.retry`."""
+
+    RETRIED = "retried"
+    NOT_FOUND = "not_found"
+    NOT_RETRYABLE = "not_retryable"
+
+
+_JOB_COLUMNS = (
+    "id, delivery_id, forge, event_name, repo, subject, payload, headers, attempts, "
+    "max_attempts, lease_owner"
+)
+_LIST_COLUMNS = (
+    "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
+    "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at"
+)
+
+
+class JobQueue:
+    """The queue over an open writer :class:`Database`.
+
+    Args:
+        db: The records database (writer).
+        max_attempts: Attempts before a job is dead.
+        lease_seconds: How long a lease lasts before another worker may take the job.
+        backoff_seconds: Base of the exponential retry delay.
+        max_batch: Largest number of deliveries committed together.
+        clock: Naive-UTC now, injectable so tests move time instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_attempts: int = 5,
+        lease_seconds: float = 300,
+        backoff_seconds: float = 5.0,
+        max_batch: int = 256,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
+        self.backoff_seconds = backoff_seconds
+        self.max_batch = max_batch
+        self.clock = clock
+        self.last_error: str | None = None
+        self._pending: stdqueue.SimpleQueue[tuple[Delivery, Future[EnqueueResult]] | None] = (
+            stdqueue.SimpleQueue()
+        )
+        self._listeners: list[Callable[[], None]] = []
+        self._closed = False
+        self._committer = threading.Thread(
+            target=self._commit_loop, name="agentforge-committer", daemon=True
+        )
+        self._committer.start()
+
+    # --- enqueue ---------------------------------------------------------------------
+
+    def on_enqueue(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (cheaply, from the committer thread) after new jobs commit."""
+        self._listeners.append(callback)
+
+    def submit(self, delivery: Delivery) -> Future[EnqueueResult]:
+        """Queue a delivery for the next group commit; the future resolves after it.
+
+        The future raises :class:`QueueUnavailable` if the commit failed.
+        """
+        fut: Future[EnqueueResult] = Future()
+        if self._closed:
+            fut.set_exception(QueueUnavailable("the job queue is shutting down"))
+            return fut
+        self._pending.put((delivery, fut))
+        return fut
+
+    def enqueue(self, delivery: Delivery, timeout: float | None = 30) -> EnqueueResult:
+        """Store one delivery durably (blocking); see :meth:`submit`."""
+        return self.submit(delivery).result(timeout)
+
+    def _commit_loop(self) -> None:
+        while True:
+            first = self._pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._pending.get_nowait()
+                except stdqueue.Empty:
+                    break
+                if item is None:
+                    self._pending.put(None)  # finish this batch, then stop
+                    break
+                batch.append(item)
+            self._commit_batch(batch)
+
+    def _commit_batch(self, batch: list[tuple[Delivery, Future[EnqueueResult]]]) -> None:
+        try:
+            results = self.enqueue_many([d for d, _ in batch])
+        except QueueUnavailable as exc:
+            self.last_error = str(exc)
+            for _, fut in batch:
+                fut.set_exception(exc)
+            return
+        self.last_error = None
+        for (_, fut), result in zip(batch, results, strict=True):
+            fut.set_result(result)
+        if any(r.status == "queued" for r in results):
+            for callback in self._listeners:
+                callback()
+
+    def enqueue_many(self, deliveries: list[Delivery]) -> list[EnqueueResult]:
+        """Store deliveries in one transaction; duplicates (by either key) get no job.
+
+        Raises:
+            QueueUnavailable: the transaction could not be committed.
+        """
+        results: list[EnqueueResult | None] = [None] * len(deliveries)
+        seen_keys: set[str] = set()
+        fresh: list[int] = []
+        for i, d in enumerate(deliveries):
+            keys = {d.delivery_key, *(("c:" + d.content_key,) if d.content_key else ())}
+            if keys & seen_keys:
+                results[i] = EnqueueResult("duplicate")
+            else:
+                seen_keys |= keys
+                fresh.append(i)
+        now = self.clock()
+        try:
+            with self.db.transaction() as cur:
+                if fresh:
+                    ids = [
+                        r[0]
+                        for r in cur.execute(
+                            "SELECT nextval('job_id_seq') FROM range(?)", [len(fresh)]
+                        ).fetchall()
+                    ]
+                    job_of = dict(zip(fresh, ids, strict=True))
+                    rows: list[Any] = []
+                    for i in fresh:
+                        d = deliveries[i]
+                        rows += [
+                            d.delivery_key,
+                            d.content_key,
+                            d.forge,
+                            d.delivery_id,
+                            d.event_name,
+                            d.repo,
+                            d.kind,
+                            d.action,
+                            job_of[i],
+                            now,
+                        ]
+                    inserted = {
+                        r[0]
+                        for r in cur.execute(
+                            "INSERT INTO deliveries (delivery_key, content_key, forge, "
+                            "delivery_id, event_name, repo, kind, action, job_id, received_at) "
+                            "VALUES "
+                            + ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * len(fresh))
+                            + " ON CONFLICT DO NOTHING RETURNING job_id",
+                            rows,
+                        ).fetchall()
+                    }
+                    jrows: list[Any] = []
+                    for i in fresh:
+                        d = deliveries[i]
+                        if job_of[i] in inserted:
+                            jrows += [
+                                job_of[i],
+                                d.delivery_id,
+                                d.forge,
+                                d.event_name,
+                                d.repo,
+                                d.subject,
+                                d.payload,
+                                json.dumps(d.headers),
+                                self.max_attempts,
+                                now,
+                                now,
+                                now,
+                            ]
+                            results[i] = EnqueueResult("queued", job_of[i])
+                        else:
+                            results[i] = EnqueueResult("duplicate")
+                    if jrows:
+                        cur.execute(
+                            "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject,"  # noqa: S608 - constant SQL text
+                            " payload, headers, max_attempts, available_at, created_at,"
+                            " updated_at) VALUES "
+                            + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?)"] * (len(jrows) // 12)),
+                            jrows,
+                        )
+        except (duckdb.Error, StoreError) as exc:
+            raise QueueUnavailable(
+                f"writing {len(deliveries)} deliveries to the queue: {exc}"
+            ) from exc
+        return [r if r is not None else EnqueueResult("duplicate") for r in results]
+
+    def close(self, timeout: float = 10) -> None:
+        """Stop accepting deliveries and commit the ones already submitted."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pending.put(None)
+        self._committer.join(timeout)
+
+    @property
+    def healthy(self) -> bool:
+        """True while the committer runs and the last commit succeeded."""
+        return self._committer.is_alive() and not self._closed and self.last_error is None
+
+    # --- leasing ---------------------------------------------------------------------
+
+    def lease(self, owner: str) -> Job | None:
+        """Take the oldest runnable job, atomically; None if nothing can run now."""
+        now = self.clock()
+        expires = now + timedelta(seconds=self.lease_seconds)
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"  # noqa: S608 - constant SQL text
+                " lease_expires_at = ?, updated_at = ? WHERE id = ("
+                "  SELECT j.id FROM jobs j"
+                "  WHERE j.state IN ('queued', 'failed') AND j.available_at <= ?"
+                "  AND (j.subject IS NULL OR NOT EXISTS ("
+                "    SELECT 1 FROM jobs k WHERE k.subject = j.subject AND k.id <> j.id"
+                "    AND (k.state = 'running'"
+                "         OR (k.id < j.id AND k.state IN ('queued', 'failed')))))"
+                "  ORDER BY j.id LIMIT 1)"
+                f" RETURNING {_JOB_COLUMNS}",
+                [owner, expires, now, now],
+            ).fetchone()
+        if row is None:
+            return None
+        return Job(
+            id=row[0],
+            delivery_id=row[1],
+            forge=row[2],
+            event_name=row[3],
+            repo=row[4],
+            subject=row[5],
+            payload=bytes(row[6]),
+            headers=json.loads(row[7] or "{}"),
+            attempts=row[8],
+            max_attempts=row[9],
+            lease_owner=row[10],
+        )
+
+    def complete(self, job: Job, result: dict[str, Any]) -> bool:
+        """Mark a leased job done; False if the lease was lost (then nothing changes)."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "UPDATE jobs SET state = 'done', result = ?, lease_owner = NULL,"
+                " lease_expires_at = NULL, updated_at = ?, finished_at = ?, last_error = NULL"
+                " WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING id",
+                [json.dumps(result, default=str), now, now, job.id, job.lease_owner],
+            ).fetchone()
+        return row is not None
+
+    def fail(self, job: Job, error: str) -> str | None:
+        """Record a failed attempt; returns the new state (``failed``/``dead``) or None
+        if the lease was lost."""
+        now = self.clock()
+        dead = job.attempts >= job.max_attempts
+        retry_at = now + timedelta(seconds=self.backoff(job.attempts))
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "UPDATE jobs SET state = ?, last_error = ?, available_at = ?,"
+                " lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
+                " finished_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?"
+                " RETURNING state",
+                [
+                    "dead" if dead else "failed",
+                    error[:4000],
+                    now if dead else retry_at,
+                    now,
+                    now if dead else None,
+                    job.id,
+                    job.lease_owner,
+                ],
+            ).fetchone()
+        return row[0] if row else None
+
+    def release(self, job: Job) -> bool:
+        """Give a leased job back untouched (shutdown); the attempt is not counted."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            row = cur.execute(
+                "UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0),"
+                " lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
+                " WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING id",
+                [now, job.id, job.lease_owner],
+            ).fetchone()
+        return row is not None
+
+    def backoff(self, attempts: int) -> float:
+        """Delay before retry number ``attempts`` (exponential, capped at an hour)."""
+        return min(self.backoff_seconds * (2 ** max(attempts - 1, 0)), MAX_BACKOFF_SECONDS)
+
+    def reap_expired(self, owner_prefix: str | None = None) -> int:
+        """Take back running jobs whose lease expired.
+
+        With ``owner_prefix`` every running job leased by such an owner is taken back
+        whatever its expiry: at start-up the single writer knows that in-process leases
+        from before belong to a process that is gone. The lost attempt counts, so a job
+        that kills its process cannot loop forever.
+        """
+        now = self.clock()
+        if owner_prefix is None:
+            cond, params = "lease_expires_at < ?", [now]
+        else:
+            cond, params = "starts_with(lease_owner, ?)", [owner_prefix]
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead'"  # noqa: S608 - constant SQL text
+                " ELSE 'failed' END, last_error = 'lease expired: the worker stopped"
+                " without finishing', lease_owner = NULL, lease_expires_at = NULL,"
+                f" available_at = ?, updated_at = ? WHERE state = 'running' AND {cond}"
+                " RETURNING id",
+                [now, now, *params],
+            ).fetchall()
+        return len(rows)
+
+    # --- inspection and admin ----------------------------------------------------------
+
+    def retry(self, job_id: int) -> RetryOutcome:
+        """Put a ``dead`` or ``failed`` job back in the queue with fresh attempts."""
+        now = self.clock()
+        with self.db.transaction() as cur:
+            found = cur.execute("SELECT state FROM jobs WHERE id = ?", [job_id]).fetchone()
+            if found is None:
+                return RetryOutcome.NOT_FOUND
+            if found[0] not in ("dead", "failed"):
+                return RetryOutcome.NOT_RETRYABLE
+            cur.execute(
+                "UPDATE jobs SET state = 'queued', attempts = 0, available_at = ?,"
+                " updated_at = ?, finished_at = NULL WHERE id = ?",
+                [now, now, job_id],
+            )
+        for callback in self._listeners:
+            callback()
+        return RetryOutcome.RETRIED
+
+    def depth(self) -> dict[str, int]:
+        """Number of jobs in each state."""
+        counts = dict.fromkeys(STATES, 0)
+        for state, n in self.db.fetchall("SELECT state, count(*) FROM jobs GROUP BY state"):
+            counts[state] = int(n)
+        return counts
+
+    def list(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Jobs, newest first (optionally of one state)."""
+        return list_jobs(self.db, state, limit)
+
+    def get(self, job_id: int) -> dict[str, Any] | None:
+        """One job with its result and headers (not its payload), or None."""
+        return get_job(self.db, job_id)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def list_jobs(db: Database, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Jobs, newest first, as JSON-able dicts (works on read-only databases too)."""
+    where, params = ("WHERE state = ?", [state]) if state else ("", [])
+    rows = db.fetch_dicts(
+        f"SELECT {_LIST_COLUMNS} FROM jobs {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        [*params, limit],
+    )
+    return [_jsonable(r) for r in rows]
+
+
+def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
+    """One job with its result, headers and payload size, or None."""
+    rows = db.fetch_dicts(
+        f"SELECT {_LIST_COLUMNS}, result, headers, octet_length(payload) AS payload_bytes"  # noqa: S608 - constant SQL text
+        " FROM jobs WHERE id = ?",
+        [job_id],
+    )
+    if not rows:
+        return None
+    row = _jsonable(rows[0])
+    for key in ("result", "headers"):
+        if isinstance(row[key], str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def count_rows(db: Database, table: str) -> int:
+    """Rows in ``deliveries`` or ``jobs`` (used by tests and the soak run)."""
+    if table not in ("deliveries", "jobs"):
+        raise ValueError(f"unknown table {table!r}")
+    row = db.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 - table checked above
+    return int(row[0]) if row else 0

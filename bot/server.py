@@ -1,0 +1,358 @@
+"""The webhook server: verify, parse, dedupe and durably queue, then acknowledge.
+
+``POST /webhooks/github`` and ``POST /webhooks/gitlab`` take deliveries; ``/healthz``,
+``/readyz`` and ``/metrics`` are for operators; ``/admin/jobs`` (see
+:mod:`bot.server_admin`) lets ``agentforge jobs`` work while the server holds the
+data directory.
+
+Order of checks for a delivery (each answer is what the forge should do next)::
+
+    body over the limit ......................... 413  (nothing read past the limit)
+    content type not JSON ....................... 415
+    signature / token missing or wrong .......... 401  (checked on the raw bytes, before parsing)
+    event or delivery header missing ............ 400
+    body not a JSON object / wrong shape ........ 400
+    ping ........................................ 200 pong, nothing stored
+    unknown event, or repository not allowed .... 200 ignored + reason, nothing stored
+    already seen (delivery id or content key) ... 200 duplicate
+    stored and queued (committed to disk) ....... 202 queued
+    queue cannot be written ..................... 503  (the forge retries; never a 2xx + loss)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from bot.dispatch import Dispatcher, InProcessDispatcher
+from bot.errors import PayloadError, QueueUnavailable, VerificationError
+from bot.events import EventKind
+from bot.logs import bound, get_logger
+from bot.metrics import Metrics
+from bot.parsers import parse_event
+from bot.queue import Delivery, JobQueue
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.verify import Verifier
+from bot.worker import WorkerPool
+
+log = get_logger("bot.server")
+
+ENQUEUE_TIMEOUT = 8.0
+"""Seconds to wait for the durable commit; GitHub gives up on a delivery after 10 s."""
+PARSE_INLINE_BYTES = 256 * 1024
+"""Bodies larger than this are parsed in a thread so the event loop keeps answering."""
+
+_EVENT_HEADER = {"github": "x-github-event", "gitlab": "x-gitlab-event"}
+_KEPT_HEADERS = (
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-github-hook-installation-target-type",
+    "x-github-hook-installation-target-id",
+    "x-gitlab-event",
+    "x-gitlab-event-uuid",
+    "x-gitlab-webhook-uuid",
+    "x-gitlab-instance",
+    "idempotency-key",
+    "webhook-id",
+    "webhook-timestamp",
+    "user-agent",
+)
+
+
+@dataclass
+class ServerState:
+    """Everything one running app owns (no globals: tests run several apps)."""
+
+    settings: Settings
+    verifier: Verifier
+    metrics: Metrics
+    db: Database | None = None
+    queue: JobQueue | None = None
+    pool: WorkerPool | None = None
+    shutting_down: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Reply(Exception):
+    """An early answer to a delivery (status, outcome label, reason)."""
+
+    def __init__(self, status: int, outcome: str, reason: str, **extra: Any) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.outcome = outcome
+        self.reason = reason
+        self.extra = extra
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    dispatcher: Dispatcher | None = None,
+    verifier: Verifier | None = None,
+    start_workers: bool = True,
+    shutdown_grace: float = 30.0,
+) -> FastAPI:
+    """Build the app. Stores open (if ``db`` is None) and workers start in its lifespan.
+
+    Args:
+        settings: Process settings (secrets, limits, workers, data dir).
+        db: An already-open writer database (the app closes it on shutdown).
+        dispatcher: Where jobs go; in-process handlers by default.
+        verifier: Secrets checker; built from ``settings`` by default.
+        start_workers: False to only accept and queue (tests, benchmarks of intake).
+        shutdown_grace: Seconds running jobs get to finish at shutdown.
+
+    Raises:
+        SettingsError: no webhook secret and no insecure flag, or a bad signing token.
+    """
+    state = ServerState(
+        settings=settings,
+        verifier=verifier or Verifier.from_settings(settings),
+        metrics=Metrics(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for warning in state.verifier.warnings():
+            log.warning("webhook secret check", warning=warning)
+        state.db = db or Database.open(settings.data_dir)
+        state.queue = JobQueue(
+            state.db,
+            max_attempts=settings.job_max_attempts,
+            lease_seconds=settings.job_lease_seconds,
+            backoff_seconds=settings.job_backoff_seconds,
+        )
+        state.metrics.watch_queue(state.queue.depth)
+        if start_workers:
+            state.pool = WorkerPool(
+                state.queue,
+                dispatcher or InProcessDispatcher(),
+                workers=settings.workers,
+                metrics=state.metrics,
+            )
+            await run_in_threadpool(state.pool.start)
+        log.info("server started", data_dir=str(settings.data_dir), workers=settings.workers)
+        try:
+            yield
+        finally:
+            state.shutting_down = True
+            if state.pool is not None:
+                await run_in_threadpool(state.pool.stop, shutdown_grace)
+            await run_in_threadpool(state.queue.close)
+            state.db.close()
+            log.info("server stopped")
+
+    app = FastAPI(title="AgentForge", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.agentforge = state
+
+    @app.post("/webhooks/github")
+    async def github_webhook(request: Request) -> Response:
+        return await receive(state, "github", request)
+
+    @app.post("/webhooks/gitlab")
+    async def gitlab_webhook(request: Request) -> Response:
+        return await receive(state, "gitlab", request)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json(200, {"status": "alive"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        problems = await run_in_threadpool(readiness_problems, state)
+        if problems:
+            return _json(503, {"status": "not ready", "problems": problems})
+        return _json(200, {"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = await run_in_threadpool(state.metrics.render)
+        return Response(body, media_type=content_type)
+
+    from bot.server_admin import admin_router
+
+    app.include_router(admin_router(state))
+    return app
+
+
+def readiness_problems(state: ServerState) -> list[str]:
+    """Why the server cannot take deliveries right now (empty when ready)."""
+    problems = []
+    if state.shutting_down:
+        problems.append("shutting down")
+    if state.db is None or state.queue is None:
+        return [*problems, "stores not open"]
+    try:
+        state.db.fetchone("SELECT count(*) FROM jobs WHERE false")
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
+        problems.append(f"records database unreadable: {type(exc).__name__}")
+    if not state.queue.healthy:
+        problems.append(f"queue not writable: {state.queue.last_error or 'committer stopped'}")
+    if state.pool is not None and state.pool.alive < state.pool.size:
+        problems.append(f"{state.pool.size - state.pool.alive} worker thread(s) stopped")
+    return problems
+
+
+async def receive(state: ServerState, forge: str, request: Request) -> Response:
+    """Handle one delivery for ``forge``; never raises (every outcome is an HTTP answer)."""
+    started = time.perf_counter()
+    event_name = ""
+    delivery_id: str | None = None
+    try:
+        body = await _read_body(request, state.settings.max_body_bytes)
+        _check_content_type(request)
+        try:
+            state.verifier.verify(forge, request.headers, body)
+        except VerificationError as exc:
+            raise Reply(401, "unauthorized", str(exc)) from None
+        # Only a verified sender's headers are trusted enough to label metrics.
+        event_name = request.headers.get(_EVENT_HEADER[forge], "")
+        delivery_id = _delivery_id(forge, request)
+        if not event_name:
+            raise Reply(400, "bad_request", f"missing {_EVENT_HEADER[forge]} header")
+        if not delivery_id:
+            raise Reply(400, "bad_request", f"missing {_delivery_header_names(forge)} header")
+        with bound(delivery_id=delivery_id, forge=forge, event_name=event_name):
+            response = await _accept(state, forge, event_name, delivery_id, body, request)
+        outcome = response.headers.get("x-agentforge-outcome", "queued")
+        state.metrics.deliveries.labels(forge, event_name, outcome).inc()
+        return response
+    except Reply as reply:
+        state.metrics.deliveries.labels(forge, event_name, reply.outcome).inc()
+        level = "warning" if reply.status >= 400 else "info"
+        getattr(log, level)(
+            "webhook answered",
+            forge=forge,
+            event_name=event_name or None,
+            delivery_id=delivery_id,
+            status=reply.status,
+            outcome=reply.outcome,
+            reason=reply.reason,
+        )
+        headers = {"x-agentforge-outcome": reply.outcome}
+        if reply.status == 503:
+            headers["retry-after"] = "5"
+        return _json(
+            reply.status, {"status": reply.outcome, "reason": reply.reason, **reply.extra}, headers
+        )
+    finally:
+        state.metrics.ack_seconds.labels(forge).observe(time.perf_counter() - started)
+
+
+async def _accept(
+    state: ServerState, forge: str, event_name: str, delivery_id: str, body: bytes, request: Request
+) -> Response:
+    try:
+        if len(body) > PARSE_INLINE_BYTES:
+            event = await run_in_threadpool(parse_event, forge, event_name, body, delivery_id)
+        else:
+            event = parse_event(forge, event_name, body, delivery_id)
+    except PayloadError as exc:
+        raise Reply(400, "bad_request", str(exc)) from None
+    if event.kind == EventKind.PING:
+        raise Reply(200, "ping", "pong: webhook reached AgentForge")
+    if event.kind == EventKind.IGNORED:
+        reason = event.reason or f"{event_name} is not an event AgentForge acts on"
+        raise Reply(200, "ignored", reason)
+    if not repo_allowed(event.repo.full_name, state.settings.repo_allowlist):
+        raise Reply(200, "ignored", f"repository {event.repo.full_name} is not in the allowlist")
+    if state.queue is None or state.shutting_down:
+        raise Reply(503, "unavailable", "the server is shutting down; retry later")
+    delivery = Delivery(
+        forge=forge,
+        delivery_id=delivery_id,
+        event_name=event_name,
+        payload=body,
+        content_key=event.content_key(),
+        subject=event.subject(),
+        repo=event.repo.full_name,
+        kind=event.kind.value,
+        action=event.action,
+        headers={k: v for k in _KEPT_HEADERS if (v := request.headers.get(k)) is not None},
+    )
+    try:
+        result = await asyncio.wait_for(
+            asyncio.wrap_future(state.queue.submit(delivery)), ENQUEUE_TIMEOUT
+        )
+    except QueueUnavailable as exc:
+        raise Reply(503, "unavailable", f"the job queue cannot be written: {exc}") from None
+    except TimeoutError:
+        raise Reply(503, "unavailable", "the job queue did not commit in time") from None
+    if result.status == "duplicate":
+        raise Reply(200, "duplicate", "already received (same delivery id or same change)")
+    log.info(
+        "webhook queued", job_id=result.job_id, kind=event.kind.value, repo=event.repo.full_name
+    )
+    return _json(
+        202,
+        {"status": "queued", "job_id": result.job_id},
+        {"x-agentforge-outcome": "queued"},
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Reply(400, "bad_request", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise Reply(413, "too_large", f"body is over the {limit}-byte limit")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Reply(413, "too_large", f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_content_type(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise Reply(
+            415,
+            "unsupported_media_type",
+            "expected Content-Type application/json (set the webhook's content type to JSON)",
+        )
+
+
+def _delivery_id(forge: str, request: Request) -> str | None:
+    if forge == "github":
+        return request.headers.get("x-github-delivery") or None
+    # X-Gitlab-Event-UUID alone is not a delivery id: GitLab reuses it across webhooks
+    # that one event triggers.
+    return request.headers.get("idempotency-key") or request.headers.get("webhook-id") or None
+
+
+def _delivery_header_names(forge: str) -> str:
+    return "X-GitHub-Delivery" if forge == "github" else "Idempotency-Key (or webhook-id)"
+
+
+def repo_allowed(full_name: str, allowlist: list[str]) -> bool:
+    """Whether ``full_name`` matches the allowlist (empty = everything; ``*`` globs)."""
+    if not allowlist:
+        return True
+    name = full_name.lower()
+    return any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in allowlist)
