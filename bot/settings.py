@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         description="Repositories (full names, '*' globs allowed) the bot acts on; empty = all.",
     )
 
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the server's /admin API; unset = loopback clients only.",
+    )
+
     # --- forges
     github_token: SecretStr | None = None
     github_url: str = "https://api.github.com"
@@ -99,6 +104,19 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=5, ge=1, le=100)
     job_lease_seconds: int = Field(default=300, ge=5)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
+
+    # --- context index (bot/context)
+    index_max_file_bytes: int = Field(
+        default=1_000_000, ge=1, description="Files larger than this are not indexed."
+    )
+    index_embeddings: str = Field(
+        default="",
+        description="Dense vectors, '<provider>:<model>' (e.g. sentence-transformers:all-MiniLM-L6-v2);"
+        " empty = full-text only.",
+    )
+    index_history_commits: int = Field(
+        default=500, ge=0, description="Commits scanned for co-change and recency signals."
+    )
 
     # --- logging
     log_level: str = "INFO"
