@@ -90,19 +90,24 @@ def _print_tables(data: dict[str, Any], directory: Path) -> None:
             table.add_row(row["phase"], row["state"], str(row["count"]))
         console.print(table)
 
-    for key, title, label in (
-        ("by_repo", "Model usage per repository", "repo"),
-        ("by_role", "Model usage per role", "role"),
-        ("by_model", "Model usage per model", "model"),
+    for key, title, labels in (
+        ("by_repo", "Model usage per repository", ("repo",)),
+        ("by_role", "Model usage per role", ("role",)),
+        ("by_model", "Model usage per model", ("provider", "model")),
     ):
         table = Table(title=title)
-        table.add_column(label, overflow="fold")
-        for col in ("calls", "failed", "input tok", "output tok", "cached tok", "cost USD"):
-            table.add_column(col, justify="right")
-        for row in [*usage[key], dict(usage["total"], _total=True)]:
-            name = _group_name(key, row)
+        for label in labels:
+            table.add_column(label, overflow="fold", min_width=8)
+        for col in ("calls", "failed", "in tok", "out tok", "cached", "USD"):
+            table.add_column(col, justify="right", no_wrap=True)
+        for row in [*usage[key], None]:
+            total = row is None
+            row = usage["total"] if total else row
+            names = [_name(row.get(label)) for label in labels]
+            if total:
+                names = ["[bold]total[/bold]", *([""] * (len(labels) - 1))]
             table.add_row(
-                name,
+                *names,
                 str(row["calls"]),
                 str(row["failed"]),
                 f"{row['input_tokens']:,}",
@@ -113,10 +118,5 @@ def _print_tables(data: dict[str, Any], directory: Path) -> None:
         console.print(table)
 
 
-def _group_name(key: str, row: dict[str, Any]) -> str:
-    if row.get("_total"):
-        return "[bold]total[/bold]"
-    if key == "by_model":
-        return f"{row['provider']}/{row['model']}"
-    value = row["repo" if key == "by_repo" else "role"]
+def _name(value: Any) -> str:
     return "-" if value is None else str(value)

@@ -272,7 +272,7 @@ class Records:
         where, params = _where(repo=repo, state=state, issue_number=issue_number)
         with translate_errors(f"listing runs for {repo or 'all repositories'}"):
             rows = self.db.fetch_dicts(
-                f"SELECT {_RUN_COLS} FROM runs {where} ORDER BY started_at DESC, id LIMIT ?",
+                f"SELECT {_RUN_COLS} FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?",
                 [*params, int(limit)],
             )
         return [_run(r) for r in rows]
