@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from bot.errors import PayloadShapeError
 
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
