@@ -1,0 +1,243 @@
+"""What every provider model shares: the completion record, token estimates, retry-after.
+
+A provider model is a smolagents :class:`~smolagents.models.Model` that makes exactly one
+HTTP request per call (the SDK's own retries are off) and translates every failure into
+a :mod:`bot.errors` class, so :class:`agents.routing.RoutedModel` can retry, fall back
+and record each attempt.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from smolagents.models import ChatMessage, Model, get_clean_message_list, tool_role_conversions
+from smolagents.monitoring import TokenUsage
+
+from bot.errors import MalformedModelResponse
+
+CHARS_PER_TOKEN = 3.0
+"""Conservative characters-per-token ratio for pre-call estimates (real text is ~4)."""
+
+MESSAGE_OVERHEAD_TOKENS = 8
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One successful provider call.
+
+    Attributes:
+        message: The answer as smolagents expects it.
+        input_tokens: Prompt tokens billed at the input rate (cache reads excluded).
+        output_tokens: Completion tokens.
+        cached_tokens: Prompt tokens served from the provider's cache.
+        latency_ms: Wall time of the HTTP call.
+        stop_reason: The provider's reason for stopping (``end_turn``, ``stop``...).
+    """
+
+    message: ChatMessage
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    latency_ms: float
+    stop_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high estimate of the tokens in ``text`` (budgets must not be low)."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def message_text(message: ChatMessage | dict) -> str:
+    """All text of one message (content blocks joined; tool calls as JSON)."""
+    if isinstance(message, dict):
+        content = message.get("content")
+        tool_calls = message.get("tool_calls")
+    else:
+        content = message.content
+        tool_calls = message.tool_calls
+    parts: list[str] = []
+    if isinstance(content, str):
+        parts.append(content)
+    elif isinstance(content, list):
+        for block in content:
+            if isinstance(block, dict) and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+    for call in tool_calls or []:
+        function = call["function"] if isinstance(call, dict) else call.function
+        name = function["name"] if isinstance(function, dict) else function.name
+        args = function["arguments"] if isinstance(function, dict) else function.arguments
+        parts.append(f"{name} {json.dumps(args, default=str)}")
+    return "\n".join(parts)
+
+
+def estimate_prompt_tokens(
+    messages: list[ChatMessage | dict], tools: list[Any] | None = None
+) -> int:
+    """Estimated prompt tokens of ``messages`` plus the tool schemas sent with them."""
+    total = sum(estimate_tokens(message_text(m)) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+    for tool in tools or []:
+        schema = {"name": tool.name, "description": tool.description, "inputs": tool.inputs}
+        total += estimate_tokens(json.dumps(schema, default=str))
+    return total
+
+
+def parse_retry_after(headers: Any, now: datetime | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``retry-after`` (seconds or HTTP date)."""
+    if headers is None:
+        return None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def clean_messages(messages: list[ChatMessage | dict]) -> list[dict[str, Any]]:
+    """Messages as role/content dicts; tool-call and tool-response turns become text."""
+    return get_clean_message_list(messages, role_conversions=tool_role_conversions)
+
+
+def parse_arguments(raw: Any, *, provider: str, model: str, tool: str) -> dict[str, Any]:
+    """Tool-call arguments as a dict; anything else is a malformed response."""
+    if isinstance(raw, dict):
+        return raw
+    if raw is None or raw == "":
+        return {}
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise MalformedModelResponse(
+            f"{provider} model {model} called tool {tool!r} with arguments that are not valid JSON",
+            provider=provider,
+            model=model,
+        ) from exc
+    if not isinstance(value, dict):
+        raise MalformedModelResponse(
+            f"{provider} model {model} called tool {tool!r} with arguments that are not "
+            f"a JSON object",
+            provider=provider,
+            model=model,
+        )
+    return value
+
+
+class ProviderModel(Model, abc.ABC):
+    """A smolagents model bound to one provider, one model id and one set of limits.
+
+    Args:
+        provider: The provider's name in config (``anthropic``, ``ollama``...).
+        model_id: Model id as the provider knows it.
+        max_tokens: Largest completion requested.
+        temperature: Sampling temperature, or None for the provider's default.
+        timeout_s: Seconds before one request is abandoned.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model_id: str,
+        max_tokens: int,
+        temperature: float | None = None,
+        timeout_s: float = 120.0,
+    ) -> None:
+        super().__init__(model_id=model_id)
+        self.provider = provider
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.timeout_s = timeout_s
+
+    @abc.abstractmethod
+    def _call(
+        self,
+        messages: list[ChatMessage | dict],
+        *,
+        stop_sequences: list[str] | None,
+        tools: list[Any] | None,
+        max_tokens: int,
+        allow_truncated: bool = False,
+    ) -> Completion:
+        """Make one request; raise :mod:`bot.errors` classes on failure."""
+
+    def complete(
+        self,
+        messages: list[ChatMessage | dict],
+        *,
+        stop_sequences: list[str] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        max_tokens: int | None = None,
+    ) -> Completion:
+        """One request with usage and latency.
+
+        Raises:
+            ModelTransientError: 429, 5xx, timeout or connection error.
+            ModelRequestRejected: 401, 403, 400 and other errors retrying cannot fix.
+            ContextTooLong: The prompt does not fit the model's window.
+            MalformedModelResponse: Empty, truncated or unparseable answer.
+        """
+        return self._call(
+            messages,
+            stop_sequences=stop_sequences,
+            tools=tools_to_call_from,
+            max_tokens=max_tokens or self.max_tokens,
+        )
+
+    def generate(
+        self,
+        messages: list[ChatMessage | dict],
+        stop_sequences: list[str] | None = None,
+        response_format: dict[str, str] | None = None,
+        tools_to_call_from: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> ChatMessage:
+        """smolagents entry point: one request, the answer with its token usage."""
+        return self.complete(
+            messages, stop_sequences=stop_sequences, tools_to_call_from=tools_to_call_from
+        ).message
+
+    def ping(self) -> float:
+        """Send one tiny request; return its latency in milliseconds.
+
+        Raises:
+            ModelError: The exact failure (see :meth:`complete`).
+        """
+        start = time.perf_counter()
+        self._call(
+            [{"role": "user", "content": [{"type": "text", "text": "Reply with: ok"}]}],
+            stop_sequences=None,
+            tools=None,
+            max_tokens=5,
+            allow_truncated=True,
+        )
+        return (time.perf_counter() - start) * 1000.0
+
+
+def usage_of(completion: Completion) -> TokenUsage:
+    """smolagents' token usage (all prompt tokens, cached included) of a completion."""
+    return TokenUsage(
+        input_tokens=completion.input_tokens + completion.cached_tokens,
+        output_tokens=completion.output_tokens,
+    )
