@@ -370,15 +370,19 @@ class RepoIndex:
         ]
         with self._writer_lock():
             table = self.open_table()
+            state = self.read_state()
+            # Only a state that described the table before this write may follow it.
+            in_sync = table is not None and state is not None
+            in_sync = in_sync and state.get("table_version") == table.version
             if table is not None:
                 table.delete(f"path = {_quote(path)}")
             if not chunks:
+                if in_sync and state is not None and table is not None:
+                    state["table_version"] = table.version
+                    self._write_state(state)
                 return 0
             rows = self._rows([(c, f"discussion:{path}") for c in chunks], "")
             data = pa.Table.from_pylist(rows, schema=self._schema())
-            state = self.read_state()
-            in_sync = table is not None and state is not None
-            in_sync = in_sync and state.get("table_version") == table.version
             if table is None:
                 table = self._connect().create_table(TABLE, data=data, mode="overwrite")
             else:

@@ -119,7 +119,8 @@ class Retriever:
         )  # fmt: skip
 
     def _vector_hits(self, query: str, limit: int) -> list[Hit]:
-        assert self.index.embedder is not None and self._table is not None
+        if self.index.embedder is None or self._table is None:
+            return []
         vector = self.index.embedder.embed_query(query)
         cols = [c for c in _COLUMNS if c != "_score"] + ["_distance"]
         rows = (
@@ -150,6 +151,20 @@ class Retriever:
             for key in ordered
         ]  # fmt: skip
 
+    def chunks_of(self, path: str) -> list[Hit]:
+        """Every chunk of one file, in line order (score 0)."""
+        if self._table is None:
+            return []
+        rows = (
+            self._table.search()
+            .where(f"path = '{path.replace("'", "''")}'")
+            .select([c for c in _COLUMNS if c != "_score"])
+            .limit(None)
+            .to_arrow()
+            .to_pylist()
+        )
+        return sorted((self._hit(r, 0.0) for r in rows), key=lambda h: h.start_line)
+
     # --- files ---------------------------------------------------------------------
 
     def _catalog(self) -> tuple[dict[str, set[str]], dict[str, str]]:
@@ -177,13 +192,17 @@ class Retriever:
             self._symbols, self._paths = dict(symbols), paths
         return self._symbols, self._paths
 
-    def rank_files(self, query: str, limit: int = 20, *, chunk_pool: int = 200) -> list[FileScore]:
+    def rank_files(
+        self, query: str, limit: int = 20, *, chunk_pool: int = 200, anchors: tuple[str, ...] = ()
+    ) -> list[FileScore]:
         """Rank the repository's files for a query (an issue, a task description).
 
         Args:
             query: Free text; untrusted, used only as search input.
             limit: How many files to return.
             chunk_pool: How many chunks to retrieve before aggregating to files.
+            anchors: Files already selected (e.g. being edited); files that change
+                together with them are boosted.
 
         Returns:
             Files, best first, each with its hits and the per-signal contributions.
@@ -208,7 +227,7 @@ class Retriever:
             bump(path, "text", w.text * norm[0] + w.second_chunks * rest)
             files[path].hits = file_hits
         self._mention_signals(query, paths, symbols, bump)
-        self._history_signals(files, bump)
+        self._history_signals(files, bump, anchors)
         about_tests = bool(_ABOUT_TESTS.search(query))
         about_docs = bool(_ABOUT_DOCS.search(query))
         for path, entry in files.items():
@@ -267,7 +286,7 @@ class Retriever:
             if len(stem) >= 4 and stem in words and stem not in {"init", "main", "utils"}:
                 bump(path, "path_words", w.path_words)
 
-    def _history_signals(self, files: dict[str, FileScore], bump) -> None:
+    def _history_signals(self, files: dict[str, FileScore], bump, anchors=()) -> None:
         if self.stats is None or not files:
             return
         w = self.weights
@@ -276,7 +295,7 @@ class Retriever:
             if recency:
                 bump(path, "recency", w.recency * recency)
         leaders = sorted(files.values(), key=lambda f: -sum(f.reasons.values()))[:3]
-        co = self.stats.co_changed_with([f.path for f in leaders])
+        co = self.stats.co_changed_with([*anchors, *(f.path for f in leaders)])
         for path, share in co.items():
             if path in files:
                 bump(path, "co_change", w.co_change * math.sqrt(share))
