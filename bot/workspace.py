@@ -308,6 +308,9 @@ class Workspace:
         if existing is not None and not reset:
             raise GitError(f"creating branch {name} in {self.path}: it already exists")
         try:
+            if self.branch == name:
+                # libgit2 refuses to move the checked-out branch: detach HEAD first.
+                self._repo.set_head(start.id)
             self._repo.branches.local.create(name, start, force=True)
         except (pygit2.GitError, ValueError) as exc:
             raise GitError(f"creating branch {name} from {base}: {exc}") from exc

@@ -1,0 +1,73 @@
+"""The forges the contract suite runs against: one factory per forge.
+
+Each factory takes pytest's ``tmp_path`` and ``request`` and returns a
+:class:`tests.contract.harness.ForgeHarness`; ``conftest.py`` parametrizes the
+``harness`` fixture over :data:`HARNESSES`, so one added line runs every contract
+test against another forge. The local forge's harness is defined here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.forge import Permission
+from bot.forges.local import LocalForge
+from bot.workspace import Identity, Workspace
+from tests.contract.harness import ForgeHarness
+
+OWNER = "owner"
+BOT = "agentforge-bot"
+REPO = "acme/app"
+
+
+class LocalHarness:
+    """A fresh local forge with ``acme/app`` (one commit on ``main``), the bot a writer."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        source = tmp_path / "seed"
+        source.mkdir()
+        (source / "README.md").write_text("# app\n", encoding="utf-8")
+        self._dir = tmp_path / "forge"
+        self._owner = LocalForge(self._dir, OWNER)
+        self._owner.init_project(REPO, source)
+        self._owner.grant(REPO, BOT, Permission.WRITE)
+        self.forge = LocalForge(self._dir, BOT, is_bot=True)
+        self.repo = REPO
+        self.bot_login = BOT
+        self._work = tmp_path / "harness-clone"
+
+    def grant(self, login: str, permission: Permission) -> None:
+        """Grant as the project's owner."""
+        self._owner.grant(REPO, login, permission)
+
+    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
+        """Commit ``files`` on a new ``branch`` from ``base`` and push it with the workspace."""
+        ws = Workspace.open(self.forge.clone_url(REPO), self._work)
+        ws.create_branch(branch, base, reset=True)
+        for path, content in files.items():
+            ws.write_file(path, content)
+        sha = ws.commit(f"Update {branch}", author=Identity(OWNER, f"{OWNER}@example.test"))
+        ws.push(branch)
+        return sha or ws.head_sha()
+
+    def review(self, number: int, login: str, state: str, body: str = "") -> None:
+        """Review as ``login``."""
+        LocalForge(self._dir, login).submit_review(REPO, number, state, body)
+
+    def close(self) -> None:
+        """Nothing is held open between operations."""
+
+
+def make_local_harness(tmp_path: Path, request: pytest.FixtureRequest) -> LocalHarness:
+    """Factory listed in ``harnesses.py``."""
+    return LocalHarness(tmp_path)
+
+
+HarnessFactory = Callable[[Path, pytest.FixtureRequest], ForgeHarness]
+
+HARNESSES: dict[str, HarnessFactory] = {
+    "local": make_local_harness,
+}
