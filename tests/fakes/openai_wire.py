@@ -19,6 +19,14 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 
+class _QuickServer(HTTPServer):
+    """An HTTPServer that stops in milliseconds (the default polls every half second)."""
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=0.01)
+
+
 class WireFake:
     """Shared machinery: a private server, an ordered script, the requests received.
 
@@ -30,7 +38,9 @@ class WireFake:
     def __init__(self, path: str, api_key: str) -> None:
         self.path = path
         self.api_key = api_key
-        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        # Local servers (Ollama, vLLM) take requests without a key.
+        self.keyless_ok = False
+        self.server = _QuickServer(host="127.0.0.1", port=0, threaded=True)
         self.server.start()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -49,6 +59,8 @@ class WireFake:
 
     def authorized(self, request: Request) -> bool:
         """Whether the request carries the key (as a bearer token or ``x-api-key``)."""
+        if self.keyless_ok:
+            return True
         bearer = request.headers.get("Authorization", "")
         return (
             bearer == f"Bearer {self.api_key}" or request.headers.get("x-api-key") == self.api_key
