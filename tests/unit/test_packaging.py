@@ -86,5 +86,6 @@ def test_top_level_layout_is_the_designed_one():
         ".agentforge-local",
         "build",
         "dist",
+        ".import_linter_cache",
     }
     assert present <= allowed, sorted(present - allowed)
