@@ -70,4 +70,6 @@ HarnessFactory = Callable[[Path, pytest.FixtureRequest], ForgeHarness]
 
 HARNESSES: dict[str, HarnessFactory] = {
     "local": make_local_harness,
+    "github": __import__("tests.contract.harness_github", fromlist=["x"]).make_github_harness,
+    "gitlab": __import__("tests.contract.harness_gitlab", fromlist=["x"]).make_gitlab_harness,
 }

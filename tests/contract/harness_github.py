@@ -1,0 +1,70 @@
+"""The contract-suite harness for the GitHub adapter against the GitHub REST fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.forge import Permission
+from bot.forges.github import GitHubForge
+from bot.forges.resilience import RetryPolicy
+from tests.fakes.github_api import GitHubFake
+
+REPO = "acme/app"
+BOT = "agentforge-bot"
+TOKEN = "ghp_contract_token"
+_ROLES = {
+    Permission.NONE: "none",
+    Permission.READ: "read",
+    Permission.TRIAGE: "triage",
+    Permission.WRITE: "write",
+    Permission.MAINTAIN: "maintain",
+    Permission.ADMIN: "admin",
+}
+_STATES = {
+    "approved": "APPROVED",
+    "changes_requested": "CHANGES_REQUESTED",
+    "commented": "COMMENTED",
+}
+
+
+class GitHubHarness:
+    """``acme/app`` on the GitHub fake; the adapter acts as a writer with a token."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.fake = GitHubFake(tmp_path)
+        self.git = self.fake.add_repo(REPO)
+        self.fake.add_token(TOKEN, BOT)
+        self.fake.grant(REPO, BOT, "write")
+        self.forge = GitHubForge(
+            token=TOKEN,
+            base_url=self.fake.url,
+            policy=RetryPolicy(attempts=2, backoff_base=0.0, max_total_wait=0.0, timeout=5.0),
+        )
+        self.repo = REPO
+        self.bot_login = BOT
+
+    def grant(self, login: str, permission: Permission) -> None:
+        """Set ``login``'s repository role."""
+        self.fake.grant(REPO, login, _ROLES[Permission(permission)])
+
+    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
+        """Commit straight into the fake's bare repository."""
+        return self.git.commit(branch, files, base=base)
+
+    def review(self, number: int, login: str, state: str, body: str = "") -> None:
+        """Submit a review on the current head."""
+        self.fake.add_review(REPO, number, login, _STATES[state], body)
+
+    def close(self) -> None:
+        """Stop the fake; fail the test if the adapter called a route the fake lacks."""
+        unexpected = list(self.fake.unexpected)
+        self.fake.close()
+        if unexpected:
+            pytest.fail(f"unexpected calls to the GitHub fake: {unexpected}")
+
+
+def make_github_harness(tmp_path: Path, request: pytest.FixtureRequest) -> GitHubHarness:
+    """Factory listed in ``harnesses.py``."""
+    return GitHubHarness(tmp_path)
