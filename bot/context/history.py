@@ -96,8 +96,7 @@ class ChangeStats:
             if not total:
                 continue
             for other, n in self.pairs.get(anchor, {}).items():
-                if other not in paths:
-                    scores[other] = max(scores.get(other, 0.0), n / total)
+                scores[other] = max(scores.get(other, 0.0), n / total)
         return scores
 
     def recency(self, path: str, half_life_days: float = 180.0) -> float:

@@ -24,11 +24,12 @@ from bot.context.history import ChangeStats
 from bot.context.index import RepoIndex
 from bot.context.text import extract_mentions, search_terms
 
+_EXPLICIT = ("path_mention", "trace_mention", "module_mention")
 _COLUMNS = ["path", "start_line", "end_line", "kind", "symbols", "text", "_score"]
 _MAX_QUERY_TERMS = 400
-_ABOUT_TESTS = re.compile(r"\b(tests?|testing|pytest|fixtures?|unittest)\b", re.IGNORECASE)
+_ABOUT_TESTS = re.compile(r"\b(add|write|missing|flaky|failing)\s+(unit\s+)?tests?\b", re.I)
 _VENDORED = re.compile(r"(^|/)(vendor|vendored|_vendor|third_party|thirdparty|externals?|packages)/")
-_ABOUT_DOCS = re.compile(r"\b(docs?|documentation|typo|readme|changelog|docstring)\b", re.I)
+_ABOUT_DOCS = re.compile(r"\b(documentation|readme|changelog)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class Retriever:
             return []
         rows = (
             self._table.search()
-            .where(f"path = '{path.replace("'", "''")}'")
+            .where("path = '" + path.replace("'", "''") + "'")
             .select([c for c in _COLUMNS if c != "_score"])
             .limit(None)
             .to_arrow()
@@ -231,12 +232,16 @@ class Retriever:
         about_tests = bool(_ABOUT_TESTS.search(query))
         about_docs = bool(_ABOUT_DOCS.search(query))
         for path, entry in files.items():
-            entry.score = sum(entry.reasons.values())
+            # Explicit references are taken at face value; only the fuzzy signals
+            # (text, history) are discounted for tests, docs and vendored code.
+            explicit = sum(entry.reasons.get(s, 0.0) for s in _EXPLICIT)
+            fuzzy = sum(entry.reasons.values()) - explicit
             kind = paths.get(path, "code")
             if (kind == "test" and not about_tests) or (kind in ("doc", "text") and not about_docs):
-                entry.score *= w.non_code_factor
+                fuzzy *= w.non_code_factor
             if _VENDORED.search(path):
-                entry.score *= w.vendored_factor
+                fuzzy *= w.vendored_factor
+            entry.score = fuzzy + explicit
         ranked = sorted(files.values(), key=lambda f: (-f.score, f.path))
         return ranked[:limit]
 

@@ -1,0 +1,243 @@
+"""Webhook intake benchmark: ``agentforge serve`` against a bare FastAPI endpoint.
+
+Starts both servers as subprocesses on loopback, then drives each from this (separate)
+process with the same number of signed GitHub deliveries over keep-alive connections,
+and reports accepted/s and p50/p99 acknowledgement latency, and the ratio. Every
+delivery to ``agentforge serve`` is verified, parsed, deduplicated and committed to
+DuckDB before its 202.
+
+    python bench/webhook_load.py --count 5000 --concurrency 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT.parent / "shared/fixtures/webhooks/github/issue_comment.created.variant-1.json"
+SECRET = "bench-secret-0123456789-abcdefghij"
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_deliveries(count: int, prefix: str = "bench") -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` distinct signed ``issue_comment`` deliveries (distinct comment ids)."""
+    sys.path.insert(0, str(ROOT))
+    from bot.verify import sign_github
+
+    base = json.loads(FIXTURE.read_text())
+    out = []
+    for i in range(count):
+        base["comment"]["id"] = 10_000_000 + i
+        base["comment"]["updated_at"] = f"2024-01-01T00:{i // 3600 % 60:02d}:{i % 60:02d}Z"
+        base["issue"]["number"] = 1 + i % 200
+        body = json.dumps(base).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "issue_comment",
+            "X-GitHub-Delivery": f"{prefix}-{i}",
+            "X-Hub-Signature-256": sign_github(SECRET, body),
+        }
+        out.append((body, headers))
+    return out
+
+
+def _request_bytes(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {len(body)}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode() + b"\r\n" + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def drive(
+    port: int, path: str, deliveries: list[tuple[bytes, dict[str, str]]], concurrency: int
+) -> dict:
+    """Send every delivery once over ``concurrency`` keep-alive connections."""
+    requests = [_request_bytes(port, path, b, h) for b, h in deliveries]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    next_index = 0
+
+    async def connection() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while next_index < len(requests):
+                raw = requests[next_index]
+                next_index += 1
+                started = time.perf_counter()
+                writer.write(raw)
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    accepted = statuses.get(202, 0)
+    return {
+        "sent": len(requests),
+        "statuses": statuses,
+        "seconds": elapsed,
+        "accepted_per_s": accepted / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
+
+
+def wait_ready(port: int, path: str, timeout: float = 30) -> None:
+    """Poll ``path`` until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def bare_app():  # noqa: ANN201 - built only in the bare-server subprocess
+    """The baseline: a FastAPI endpoint that answers 202 and does nothing."""
+    from fastapi import FastAPI, Response
+
+    app = FastAPI()
+
+    @app.post("/webhooks/github")
+    async def accept() -> Response:
+        return Response(b'{"status":"queued"}', status_code=202, media_type="application/json")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return Response(b"{}", media_type="application/json")
+
+    return app
+
+
+def run_bare_server(port: int) -> None:
+    """Serve :func:`bare_app` with the same uvicorn settings as ``agentforge serve``."""
+    import uvicorn
+
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+def start_agentforge(port: int, data_dir: Path, extra_env: dict[str, str] | None = None):
+    """Start ``agentforge serve`` on loopback; returns the process."""
+    env = {
+        **os.environ,
+        "AGENTFORGE_GITHUB_WEBHOOK_SECRET": SECRET,
+        "AGENTFORGE_DATA_DIR": str(data_dir),
+        "AGENTFORGE_LOG_LEVEL": os.environ.get("AGENTFORGE_LOG_LEVEL", "WARNING"),
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM and wait."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    """Run both servers, drive them, print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.bare_server:
+        run_bare_server(args.port)
+        return
+
+    deliveries = make_deliveries(args.count)
+    warmup = make_deliveries(200, prefix="warmup")
+    for d in warmup:  # distinct content from the measured ones
+        pass
+    results = {}
+
+    port = free_port()
+    bare = subprocess.Popen(
+        [sys.executable, __file__, "--bare-server", "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(port, "/healthz")
+        asyncio.run(drive(port, "/webhooks/github", warmup, args.concurrency))
+        results["bare"] = asyncio.run(
+            drive(port, "/webhooks/github", deliveries, args.concurrency)
+        )
+    finally:
+        stop(bare)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        server = start_agentforge(port, Path(tmp) / "data")
+        try:
+            wait_ready(port, "/readyz")
+            # Warm-up deliveries share comment ids with the measured ones: use other ids.
+            warm = make_deliveries(args.count + 200)[args.count :]
+            warm = [(b, {**h, "X-GitHub-Delivery": "w" + h["X-GitHub-Delivery"]}) for b, h in warm]
+            asyncio.run(drive(port, "/webhooks/github", warm, args.concurrency))
+            results["agentforge"] = asyncio.run(
+                drive(port, "/webhooks/github", deliveries, args.concurrency)
+            )
+        finally:
+            stop(server)
+
+    print(f"{args.count} signed deliveries, {args.concurrency} connections, loopback")
+    for name, r in results.items():
+        print(
+            f"{name:>11}: {r['accepted_per_s']:8.0f} accepted/s  p50 {r['p50_ms']:6.2f} ms  "
+            f"p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}"
+        )
+    ratio = results["agentforge"]["accepted_per_s"] / results["bare"]["accepted_per_s"]
+    print(f"throughput ratio agentforge/bare: {ratio:.2f} (target >= 0.50)")
+    print(f"agentforge p99: {results['agentforge']['p99_ms']:.2f} ms (target < 20 ms)")
+
+
+if __name__ == "__main__":
+    main()
