@@ -47,7 +47,10 @@ def git(repo: Path, *args: str, env: dict | None = None, stdin: bytes | None = N
 
 def one_file_commit(repo: Path, rev: str, path: str) -> str:
     """A commit on top of ``rev`` that appends a function to ``path``, on no branch."""
-    content = git(repo, "show", f"{rev}:{path}").encode() + b"\n\ndef bench_added_function():\n    return 42\n"
+    content = (
+        git(repo, "show", f"{rev}:{path}").encode()
+        + b"\n\ndef bench_added_function():\n    return 42\n"
+    )
     blob = git(repo, "hash-object", "-w", "--stdin", stdin=content)
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -125,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=args.repo, capture_output=True, check=False,
             )  # fmt: skip
             grep_ms.append((time.perf_counter() - started) * 1000)
-    for name, values in (("rank_files", rank_ms), ("search_chunks", chunk_ms), ("git_grep", grep_ms)):
+    for name, values in (
+        ("rank_files", rank_ms),
+        ("search_chunks", chunk_ms),
+        ("git_grep", grep_ms),
+    ):
         result[f"{name}_ms"] = {
             "p50": round(statistics.median(values), 1),
             "p95": round(percentile(values, 95), 1),

@@ -86,7 +86,9 @@ def recall(ranked: list[str], gold: list[str], k: int, *, every: bool) -> float:
 
 def run(cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool) -> dict:
     """Run both rankers on every case; return the summary."""
-    totals = {name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in ("ours", "bm25")}
+    totals = {
+        name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in ("ours", "bm25")
+    }
     by_repo: dict[str, list[dict]] = {}
     for case in cases:
         by_repo.setdefault(case["repo"], []).append(case)
@@ -99,7 +101,10 @@ def run(cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool) 
             started = time.monotonic()
             index.update(history, case["base_commit"])
             stats = history.change_stats(case["base_commit"]) if use_history else None
-            ours = [f.path for f in Retriever(index, stats=stats).rank_files(case["problem_statement"], 10)]
+            ours = [
+                f.path
+                for f in Retriever(index, stats=stats).rank_files(case["problem_statement"], 10)
+            ]
             bm25 = baseline.rank(case["problem_statement"], case["base_commit"], 10)
             gold = case["gold_files"]
             for name, ranked in (("ours", ours), ("bm25", bm25)):
@@ -146,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="localize-") as tmp:
         summary = run(cases, args.repo_dir, args.index_dir or Path(tmp), not args.no_history)
-    any_line = {name: {k: v for k, v in m.items() if k.startswith("any")} for name, m in summary.items()}
-    print(json.dumps({"any_gold_in_top_k": any_line, "seconds": round(time.monotonic() - started, 1)}))
+    any_line = {
+        name: {k: v for k, v in m.items() if k.startswith("any")} for name, m in summary.items()
+    }
+    print(
+        json.dumps({"any_gold_in_top_k": any_line, "seconds": round(time.monotonic() - started, 1)})
+    )
     result = {
         "cases": len(cases),
         **{

@@ -21,7 +21,9 @@ import click
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
-def index(path: Path, rev: str, index_dir: Path | None, as_json: bool, progress: bool | None) -> None:
+def index(
+    path: Path, rev: str, index_dir: Path | None, as_json: bool, progress: bool | None
+) -> None:
     """Index the git repository at PATH (incrementally) for `agentforge search`."""
     from bot.context import index_location
     from bot.context.embeddings import make_embedder
@@ -45,7 +47,9 @@ def index(path: Path, rev: str, index_dir: Path | None, as_json: bool, progress:
         with Progress(transient=True) as bar:
             task = bar.add_task("indexing", total=None)
             report = repo_index.update(
-                history, rev, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                history,
+                rev,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     else:
         report = repo_index.update(history, rev)

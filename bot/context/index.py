@@ -143,7 +143,7 @@ class RepoIndex:
             table = db.open_table(TABLE)
             names = set(table.schema.names)
             table.count_rows()
-        except Exception as exc:  # noqa: BLE001 - any failure to read means "rebuild"
+        except Exception as exc:  # any failure to read the table means "rebuild"
             raise IndexCorrupt(f"reading index table in {self.directory}: {exc}") from exc
         missing = {f.name for f in self._schema()} - names
         if missing:

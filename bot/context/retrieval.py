@@ -28,7 +28,9 @@ _EXPLICIT = ("path_mention", "trace_mention", "module_mention")
 _COLUMNS = ["path", "start_line", "end_line", "kind", "symbols", "text", "_score"]
 _MAX_QUERY_TERMS = 400
 _ABOUT_TESTS = re.compile(r"\b(add|write|missing|flaky|failing)\s+(unit\s+)?tests?\b", re.I)
-_VENDORED = re.compile(r"(^|/)(vendor|vendored|_vendor|third_party|thirdparty|externals?|packages)/")
+_VENDORED = re.compile(
+    r"(^|/)(vendor|vendored|_vendor|third_party|thirdparty|externals?|packages)/"
+)
 _ABOUT_DOCS = re.compile(r"\b(documentation|readme|changelog)\b", re.I)
 
 
@@ -90,6 +92,7 @@ class Retriever:
         self._table = index.open_table()
         self._symbols: dict[str, set[str]] | None = None
         self._paths: dict[str, str] | None = None
+        self._suffixes: dict[str, list[str]] | None = None
 
     # --- chunks --------------------------------------------------------------------
 
@@ -248,11 +251,14 @@ class Retriever:
     def _mention_signals(self, query, paths, symbols, bump) -> None:
         w = self.weights
         mentions = extract_mentions(query)
-        suffix_index: dict[str, list[str]] = defaultdict(list)
-        for path in paths:
-            parts = path.split("/")
-            for i in range(len(parts)):
-                suffix_index["/".join(parts[i:])].append(path)
+        if self._suffixes is None:
+            suffixes: dict[str, list[str]] = defaultdict(list)
+            for path in paths:
+                parts = path.split("/")
+                for i in range(len(parts)):
+                    suffixes["/".join(parts[i:])].append(path)
+            self._suffixes = dict(suffixes)
+        suffix_index = self._suffixes
 
         def resolve(fragment: str) -> list[str]:
             parts = fragment.strip("./").split("/")

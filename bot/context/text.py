@@ -16,15 +16,14 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 # Words that are everywhere in code and in issue snippets; they only add noise.
-CODE_STOPWORDS = frozenset(
-    """
+_STOPWORDS_TEXT = """
     self cls def class return import from none true false if else elif for while in is
     not and or as with try except finally raise pass lambda yield assert del global
     nonlocal async await print the a an of to be it this that on by at we i you my our
     are was were has have had do does did can could should would will may might
     py python file line lines error traceback most recent call last
-    """.split()
-)
+    """
+CODE_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 _PATH = re.compile(
     r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|md|rst|txt|toml|cfg|ini|ya?ml|json|js|ts|"

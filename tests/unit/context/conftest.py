@@ -107,14 +107,14 @@ def encode_multipart(files):
     return b"".join(files)
 '''
 
-TEST_SESSION_PY = '''from pkg.sessions import Session
+TEST_SESSION_PY = """from pkg.sessions import Session
 
 
 def test_session_send_merge_hooks():
     session = Session()
     assert session.merge_hooks({}) == {}
     assert session.send is not None
-'''
+"""
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from bot.context.chunking import (
     MAX_CHUNK_LINES,
     WINDOW_LINES,
@@ -26,7 +28,7 @@ def test_python_splits_into_loose_statements_classes_and_functions(session_py: s
 
 def test_decorators_belong_to_their_function() -> None:
     src = "import functools\n\n\n@functools.cache\n@other\ndef cached():\n    return 1\n"
-    chunk = [c for c in chunk_file("a.py", src) if c.symbols == ("cached",)][0]
+    chunk = next(c for c in chunk_file("a.py", src) if c.symbols == ("cached",))
     assert (chunk.start_line, chunk.end_line) == (4, 7)
 
 
@@ -42,7 +44,7 @@ def test_big_class_is_split_into_header_and_methods() -> None:
     assert method_chunks[3].symbols == ("method_3", "Big.method_3")
     assert all(c.end_line - c.start_line < MAX_CHUNK_LINES for c in chunks)
     # Spans tile the class without overlap.
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.end_line < b.start_line
 
 

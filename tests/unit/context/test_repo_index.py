@@ -34,12 +34,19 @@ def test_full_build_records_rows_and_state(sample_repo, tmp_path: Path) -> None:
     assert report.commit == head
     assert report.files_total == 5 and report.files_indexed == 5
     assert report.chunks_total == report.chunks_added == len(rows(index))
-    assert paths(index) == {"pkg/sessions.py", "pkg/models.py", "tests/test_sessions.py", "README.md"}
+    assert paths(index) == {
+        "pkg/sessions.py",
+        "pkg/models.py",
+        "tests/test_sessions.py",
+        "README.md",
+    }
     assert {r["commit"] for r in rows(index)} == {head}
     kinds = {r["path"]: r["kind"] for r in rows(index)}
     assert kinds["tests/test_sessions.py"] == "test" and kinds["README.md"] == "doc"
     state = index.read_state()
-    assert state["commit"] == head and set(state["files"]) == {e.path for e in history.list_files()[0]}
+    assert state["commit"] == head and set(state["files"]) == {
+        e.path for e in history.list_files()[0]
+    }
     again = index.update(history)
     assert again.files_indexed == 0 and again.chunks_added == 0 and not again.repaired
 
@@ -118,7 +125,12 @@ def test_corrupt_index_is_rebuilt_with_a_warning(sample_repo, tmp_path: Path, ca
         report = fresh.update(history)
     assert report.rebuilt and report.files_indexed == 5
     assert "corrupt" in caplog.text.lower()
-    assert paths(fresh) == {"pkg/sessions.py", "pkg/models.py", "tests/test_sessions.py", "README.md"}
+    assert paths(fresh) == {
+        "pkg/sessions.py",
+        "pkg/models.py",
+        "tests/test_sessions.py",
+        "README.md",
+    }
 
 
 def test_garbage_state_file_is_repaired_from_rows(sample_repo, tmp_path: Path) -> None:
