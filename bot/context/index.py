@@ -30,6 +30,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import lancedb
@@ -284,7 +285,8 @@ class RepoIndex:
             if progress:
                 progress(min(start + _BATCH_FILES, len(changed)), len(changed))
         if table is not None:
-            self._refresh_fts(table, full=report.rebuilt or not state["files"])
+            if changed or stale or not self._has_fts(table):
+                self._refresh_fts(table, full=report.rebuilt or not state["files"])
             report.chunks_total = table.count_rows()
             self._write_state(
                 {
@@ -338,12 +340,17 @@ class RepoIndex:
                 row["vector"] = vector
         return rows
 
+    @staticmethod
+    def _has_fts(table: lancedb.table.Table) -> bool:
+        return any(getattr(i, "index_type", "") == "FTS" for i in table.list_indices())
+
     def _refresh_fts(self, table: lancedb.table.Table, *, full: bool) -> None:
-        has_fts = any(getattr(i, "index_type", "") == "FTS" for i in table.list_indices())
-        if full or not has_fts:
+        if full or not self._has_fts(table):
             table.create_fts_index("terms", replace=True, with_position=False)
         else:
-            table.optimize()
+            # Folds new rows into the FTS index and compacts; old versions are kept
+            # for a while so that readers holding one are not cut off.
+            table.optimize(cleanup_older_than=timedelta(minutes=10))
 
     # --- discussions ---------------------------------------------------------------
 
