@@ -113,6 +113,9 @@ class LocalBase:
         ).fetchone()
         if row is None:
             raise self._err(NotFound, f"no project {repo} in {self.directory}", doing)
+        # Pushes made since the last operation become events first, so events keep
+        # the order in which things happened.
+        self._sync_pushes(con)
         return {"id": row[0], "full_name": row[1], "created_by": row[2]}
 
     def _ensure_user(self, con: duckdb.DuckDBPyConnection, login: str, is_bot: bool = False):

@@ -93,7 +93,6 @@ class ItemsMixin(LocalBase):
             raise self._err(InvalidRequest, "an issue needs a title", doing)
         with self._tx(doing) as con:
             project = self._project(con, repo, doing)
-            self._sync_pushes(con)
             me = self._me(con)
             number = self._take_number(con, project)
             now = _now()
@@ -226,7 +225,6 @@ class ItemsMixin(LocalBase):
             raise self._err(InvalidRequest, "a comment needs a body", doing)
         with self._tx(doing) as con:
             project = self._project(con, repo, doing)
-            self._sync_pushes(con)
             row = self._row(con, project, number, is_mr, doing)
             me = self._me(con)
             cid, now = next_id(con, "comments"), _now()

@@ -91,7 +91,6 @@ class MergeRequestsMixin(ItemsMixin):
             raise self._err(InvalidRequest, "head and base are the same branch", doing)
         with self._tx(doing) as con:
             project = self._project(con, repo, doing)
-            self._sync_pushes(con)
             bare = self._bare(repo)
             for branch in (head, base):
                 if local_git.branch_sha(bare, branch) is None:
@@ -186,7 +185,6 @@ class MergeRequestsMixin(ItemsMixin):
         doing = f"merging merge request {repo}!{number}"
         with self._tx(doing) as con:
             project = self._project(con, repo, doing)
-            self._sync_pushes(con)
             self._require(con, project, Permission.WRITE, doing)
             mr = self._mr(con, project, number, doing)
             if mr.state != "open":

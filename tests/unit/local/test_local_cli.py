@@ -1,0 +1,122 @@
+"""`agentforge local ...` through click's runner: happy paths and bad input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.commands.local import local
+from bot.forges.local import LocalForge
+from bot.workspace import Identity, Workspace
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "README.md").write_text("hi\n")
+    forge_dir = tmp_path / "forge"
+    monkeypatch.setenv("AGENTFORGE_LOCAL_DIR", str(forge_dir))
+    monkeypatch.setenv("AGENTFORGE_LOCAL_USER", "alice")
+    result = CliRunner().invoke(
+        local, ["init", str(forge_dir), "--from", str(seed), "--name", "acme/app"]
+    )
+    assert result.exit_code == 0, result.output
+    return forge_dir
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(local, list(args))
+
+
+def test_issue_flow(env, tmp_path):
+    body = tmp_path / "body.md"
+    body.write_text("from a file")
+    assert (
+        run(
+            "issue",
+            "open",
+            "--title",
+            "T",
+            "--body-file",
+            str(body),
+            "--label",
+            "a",
+            "--label",
+            "b",
+        ).exit_code
+        == 0
+    )
+    assert run("comment", "1", "--body", "hello").exit_code == 0
+    shown = json.loads(run("issue", "show", "1", "--json").output)
+    assert (shown["body"], shown["labels"]) == ("from a file", ["a", "b"])
+    assert [c["body"] for c in shown["comments"]] == ["hello"]
+    listed = run("issue", "list").output
+    assert "#1" in listed and "T" in listed
+    assert run("issue", "close", "1").exit_code == 0
+    assert json.loads(run("issue", "list", "--state", "closed", "--json").output)[0]["number"] == 1
+
+
+def test_mr_flow_and_events(env, tmp_path):
+    forge = LocalForge(env, "alice")
+    ws = Workspace.open(forge.clone_url("acme/app"), tmp_path / "ws")
+    ws.create_branch("feat", "main")
+    ws.write_file("f.txt", "f")
+    ws.commit("f", author=Identity("a", "a@a"))
+    ws.push()
+    assert run("mr", "open", "--head", "feat", "--title", "Feat", "--draft").exit_code == 0
+    assert (
+        run("--as", "bob", "mr", "review", "1", "--request-changes", "--body", "tests?").exit_code
+        == 0
+    )
+    assert run("mr", "ready", "1").exit_code == 0
+    assert run("mr", "merge", "1").exit_code == 0
+    data = json.loads(run("mr", "show", "1", "--json").output)
+    assert data["state"] == "merged"
+    assert [r["state"] for r in data["reviews"]] == ["changes_requested"]
+    lines = run("events", "--json").output.strip().splitlines()
+    kinds = [(json.loads(x)["event"]["kind"], json.loads(x)["event"]["action"]) for x in lines]
+    assert ("mr_review", "submitted") in kinds and kinds[-1] == ("merge_request", "merged")
+    last = json.loads(lines[-2])["seq"]
+    assert len(run("events", "--after", str(last)).output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("issue", "show", "42"),
+        ("issue", "show", "notanumber"),
+        ("issue", "open"),
+        ("issue", "open", "--title", "x", "--body", "a", "--body-file", __file__),
+        ("comment", "42", "--body", "x"),
+        ("mr", "review", "1"),
+        ("mr", "open", "--head", "missing", "--title", "x"),
+        ("mr", "list", "--state", "weird"),
+        ("--project", "no/such", "issue", "list"),
+        ("grant", "bob", "superuser"),
+        ("--as", "bob", "grant", "eve", "admin"),
+        ("events", "--after", "-1"),
+    ],
+)
+def test_bad_input_exits_2(env, args):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_forge_yet_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTFORGE_LOCAL_DIR", str(tmp_path / "empty"))
+    result = run("issue", "list")
+    assert result.exit_code == 2
+    assert not (tmp_path / "empty" / "forge.duckdb").exists()
+
+
+def test_several_projects_need_project_option(env, tmp_path):
+    seed2 = tmp_path / "seed2"
+    seed2.mkdir()
+    assert run("init", str(env), "--from", str(seed2), "--name", "acme/two").exit_code == 0
+    assert run("issue", "list").exit_code == 2
+    assert run("--project", "acme/two", "issue", "list").exit_code == 0
