@@ -175,3 +175,14 @@ def test_cli_show_prints_effective_config(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["workflow"]["phases"][2]["name"] == "build"
+
+
+def test_model_layer_sections_are_located(tmp_path):
+    write(
+        tmp_path,
+        "config.yaml",
+        "version: 1\nmodels:\n  routes:\n    qa:\n      - provider: nowhere\n"
+        "        model: x\nbudgets:\n  per_run_usd: -3\n",
+    )
+    found = {(i.line, i.field) for i in issues_of(tmp_path)}
+    assert found == {(5, "models.routes.qa[0].provider"), (8, "budgets.per_run_usd")}
