@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import github3
+import jwt
 import requests
 
 from bot.errors import (
@@ -188,7 +189,7 @@ class GitHubForge:
             raise Unavailable(
                 f"{operation} on github: {type(exc).__name__}", forge=FORGE, operation=operation
             ) from exc
-        except ValueError as exc:  # a malformed PEM key
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:  # a malformed PEM key
             raise AuthenticationError(
                 f"{operation} on github: the App private key cannot be used ({exc})",
                 forge=FORGE,
@@ -289,7 +290,7 @@ class GitHubForge:
 
     @staticmethod
     def _check(repo: str) -> str:
-        if not _REPO_RE.fullmatch(repo or ""):
+        if not _REPO_RE.fullmatch(repo or "") or {".", ".."} & set(repo.split("/")):
             raise InvalidRequest(
                 f"github: {repo!r} is not an owner/name repository",
                 forge=FORGE,
@@ -302,6 +303,31 @@ class GitHubForge:
         if self._bot_login is None and self._app is None:
             self._bot_login = self._get("/user", "reading the authenticated user")["login"]
         return self._bot_login
+
+    # --- connection checks (agentforge doctor)
+
+    def whoami(self) -> tuple[str, set[str] | None]:
+        """Who the credentials act as, and the classic token's scopes.
+
+        Returns:
+            The login (for an App: the configured bot login, or ``"app installation"``)
+            and the ``X-OAuth-Scopes`` set, or None when GitHub does not report scopes
+            (fine-grained tokens and App installations carry permissions instead).
+        """
+        if self._app is not None:
+            self._ensure_token()
+            return self._bot_login or "app installation", None
+        resp = self._send("GET", "/user", "checking the token")
+        header = resp.headers.get("X-OAuth-Scopes")
+        scopes = None if header is None else {x.strip() for x in header.split(",") if x.strip()}
+        self._bot_login = self._bot_login or resp.json()["login"]
+        return resp.json()["login"], scopes
+
+    def repo_permissions(self, repo: str) -> dict[str, bool] | None:
+        """The ``permissions`` flags (``push``, ``triage``...) the token has on ``repo``."""
+        data = self._get(f"/repos/{self._check(repo)}", f"reading repository {repo}")
+        flags = data.get("permissions")
+        return dict(flags) if isinstance(flags, dict) else None
 
     # --- repositories and issues
 

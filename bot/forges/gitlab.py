@@ -27,6 +27,7 @@ import requests
 
 from bot.errors import (
     AuthenticationError,
+    Forbidden,
     ForgeError,
     InvalidRequest,
     NotFound,
@@ -211,7 +212,7 @@ class GitLabForge:
 
     @staticmethod
     def _pid(repo: str) -> str:
-        if not _PATH_RE.fullmatch(repo or ""):
+        if not _PATH_RE.fullmatch(repo or "") or {".", ".."} & set(repo.split("/")):
             raise InvalidRequest(
                 f"gitlab: {repo!r} is not a group/project path",
                 forge=FORGE,
@@ -228,6 +229,28 @@ class GitLabForge:
         if self._bot_login is None:
             self._bot_login = self._get("/user", "reading the authenticated user")["username"]
         return self._bot_login
+
+    # --- connection checks (agentforge doctor)
+
+    def whoami(self) -> tuple[str, set[str] | None]:
+        """The token's user and its scopes (None when the instance does not say)."""
+        login = self._get("/user", "checking the token")["username"]
+        self._bot_login = self._bot_login or login
+        try:
+            info = self._get("/personal_access_tokens/self", "reading the token's scopes")
+        except (NotFound, Forbidden):  # older instances, or tokens that cannot see themselves
+            return login, None
+        return login, set(info.get("scopes") or [])
+
+    def access_level(self, repo: str) -> int:
+        """The token user's effective access level on the project (0 when none)."""
+        data = self._get(self._pid(repo), f"reading project {repo}")
+        perms = data.get("permissions") or {}
+        levels = [
+            (perms.get(kind) or {}).get("access_level") or 0
+            for kind in ("project_access", "group_access")
+        ]
+        return max(levels)
 
     # --- projects and issues
 
@@ -501,9 +524,12 @@ class GitLabForge:
             if verdict is not None:
                 login = note["author"]["username"]
                 summary = ""
-                if previous is not None and not previous.get("system"):
-                    if previous["author"]["username"] == login:
-                        summary = previous.get("body") or ""
+                if (
+                    previous is not None
+                    and not previous.get("system")
+                    and previous["author"]["username"] == login
+                ):
+                    summary = previous.get("body") or ""
                 heads = [
                     v["head_commit_sha"] for v in versions if v["created_at"] <= note["created_at"]
                 ]

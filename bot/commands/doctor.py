@@ -1,0 +1,196 @@
+"""``agentforge doctor``: check the configured forge connections and say what is missing.
+
+For each forge that has credentials configured (or the one named with ``--forge``)
+it checks that the credentials are set, that the forge accepts them, that the token
+has the scopes the bot needs, optionally that it may write to ``--repo``, and that a
+webhook secret is configured. Every finding is one line (``ok``, ``warn`` or
+``missing``); the exit status is 1 when anything is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.errors import ForgeError, SettingsError
+from bot.forges.resilience import RetryPolicy
+from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.forges.github import GitHubForge
+
+GITHUB_SCOPES = ({"repo"}, "repo")
+GITLAB_SCOPES = ({"api", "write_repository"}, "api, write_repository")
+DEVELOPER = 30
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report."""
+
+    forge: str
+    level: str  # "ok", "warn" or "missing"
+    text: str
+
+    def line(self) -> str:
+        """The finding as printed."""
+        return f"{self.level:>7}  {self.forge}: {self.text}"
+
+
+def _github_configured(settings: Settings) -> bool:
+    return bool(settings.github_token or settings.github_app_id)
+
+
+def _gitlab_configured(settings: Settings) -> bool:
+    return bool(settings.gitlab_token)
+
+
+def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> list[Finding]:
+    """Findings for the GitHub connection."""
+    from bot.forges.github import GitHubForge
+
+    out: list[Finding] = []
+
+    def add(level: str, text: str) -> None:
+        out.append(Finding("github", level, text))
+
+    if settings.github_webhook_secret:
+        add("ok", "webhook secret set (AGENTFORGE_GITHUB_WEBHOOK_SECRET)")
+    elif settings.insecure_no_webhook_secret:
+        add("warn", "no webhook secret: unsigned webhooks are accepted (development only)")
+    else:
+        add("missing", "AGENTFORGE_GITHUB_WEBHOOK_SECRET is not set (webhooks will be refused)")
+    app_parts = {
+        "AGENTFORGE_GITHUB_APP_ID": settings.github_app_id,
+        "AGENTFORGE_GITHUB_APP_PRIVATE_KEY(_PATH)": settings.github_app_private_key
+        or settings.github_app_private_key_path,
+        "AGENTFORGE_GITHUB_APP_INSTALLATION_ID": settings.github_app_installation_id,
+    }
+    if settings.github_app_id and not all(app_parts.values()):
+        unset = [name for name, value in app_parts.items() if not value]
+        add("missing", f"GitHub App configured partly: {', '.join(unset)} not set")
+        return out
+    if not _github_configured(settings):
+        add("missing", "AGENTFORGE_GITHUB_TOKEN is not set (nor a GitHub App)")
+        return out
+    try:
+        forge = GitHubForge.from_settings(settings, policy=policy)
+        login, scopes = forge.whoami()
+    except (ForgeError, SettingsError) as exc:
+        add("missing", f"credentials rejected: {exc}")
+        return out
+    add("ok", f"authenticated as {login} at {settings.github_url}")
+    if scopes is not None:
+        needed, names = GITHUB_SCOPES
+        lacking = needed - scopes
+        if lacking:
+            add("missing", f"token scope(s) {', '.join(sorted(lacking))} (needs: {names})")
+        else:
+            add("ok", f"token scopes: {', '.join(sorted(scopes)) or 'none'}")
+    if repo:
+        out.extend(_github_repo(forge, repo))
+    if not settings.bot_login and forge.uses_app:
+        add("warn", "AGENTFORGE_BOT_LOGIN is not set: set it to '<app-slug>[bot]'")
+    return out
+
+
+def _github_repo(forge: GitHubForge, repo: str) -> list[Finding]:
+    try:
+        flags = forge.repo_permissions(repo)
+    except ForgeError as exc:
+        return [Finding("github", "missing", f"cannot read {repo}: {exc}")]
+    if flags is None:
+        return [Finding("github", "ok", f"{repo} is reachable")]
+    if not flags.get("push"):
+        return [Finding("github", "missing", f"write (push) permission on {repo}")]
+    return [Finding("github", "ok", f"may push to {repo}")]
+
+
+def check_gitlab(settings: Settings, repo: str | None, policy: RetryPolicy) -> list[Finding]:
+    """Findings for the GitLab connection."""
+    from bot.forges.gitlab import GitLabForge
+
+    out: list[Finding] = []
+
+    def add(level: str, text: str) -> None:
+        out.append(Finding("gitlab", level, text))
+
+    if settings.gitlab_webhook_token or settings.gitlab_signing_token:
+        add("ok", "webhook secret set")
+    elif settings.insecure_no_webhook_secret:
+        add("warn", "no webhook secret: unsigned webhooks are accepted (development only)")
+    else:
+        add(
+            "missing",
+            "AGENTFORGE_GITLAB_WEBHOOK_TOKEN (or AGENTFORGE_GITLAB_SIGNING_TOKEN) is not set",
+        )
+    if not _gitlab_configured(settings):
+        add("missing", "AGENTFORGE_GITLAB_TOKEN is not set")
+        return out
+    try:
+        forge = GitLabForge.from_settings(settings, policy=policy)
+        login, scopes = forge.whoami()
+    except (ForgeError, SettingsError) as exc:
+        add("missing", f"credentials rejected: {exc}")
+        return out
+    add("ok", f"authenticated as {login} at {settings.gitlab_url}")
+    if scopes is None:
+        add("warn", "the instance does not report the token's scopes")
+    else:
+        needed, names = GITLAB_SCOPES
+        lacking = needed - scopes
+        if lacking:
+            add("missing", f"token scope(s) {', '.join(sorted(lacking))} (needs: {names})")
+        else:
+            add("ok", f"token scopes: {', '.join(sorted(scopes))}")
+    if repo:
+        try:
+            level = forge.access_level(repo)
+        except ForgeError as exc:
+            add("missing", f"cannot read {repo}: {exc}")
+        else:
+            if level < DEVELOPER:
+                add("missing", f"Developer (30) access to {repo} (has {level})")
+            else:
+                add("ok", f"access level {level} on {repo}")
+    return out
+
+
+@click.command("doctor")
+@click.option(
+    "--forge",
+    "forge_name",
+    type=click.Choice(["github", "gitlab"]),
+    default=None,
+    help="Check only this forge (default: every forge with credentials configured).",
+)
+@click.option("--repo", default=None, help="Also check write access to this repository.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
+def doctor(forge_name: str | None, repo: str | None, timeout: float) -> None:
+    """Check forge connections and permissions; print what is missing."""
+    settings = load_settings()
+    policy = RetryPolicy(attempts=2, backoff_base=0.5, max_total_wait=5.0, timeout=timeout)
+    if forge_name is not None:
+        names = [forge_name]
+    else:
+        names = [
+            name
+            for name, configured in (
+                ("github", _github_configured(settings)),
+                ("gitlab", _gitlab_configured(settings)),
+            )
+            if configured
+        ] or ["github", "gitlab"]
+    findings: list[Finding] = []
+    for name in names:
+        check = check_github if name == "github" else check_gitlab
+        findings.extend(check(settings, repo, policy))
+    for finding in findings:
+        click.echo(finding.line())
+    missing = [f for f in findings if f.level == "missing"]
+    if missing:
+        click.echo(f"{len(missing)} problem(s) found", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo("all checks passed")
