@@ -147,7 +147,7 @@ class FakeServer:
             body = raw.decode("utf-8", "replace")
         call = Call(
             method=request.method,
-            path=request.path,
+            path=self.path_of(request),
             query=dict(request.args),
             body=body,
             headers=dict(request.headers),
@@ -184,6 +184,10 @@ class FakeServer:
             return normal
         body = fault.body if fault.body is not None else {"message": "injected fault"}
         return json_response(body, fault.status or 502, fault.headers)
+
+    def path_of(self, request: Request) -> str:
+        """The path routes are matched against (and calls recorded with)."""
+        return request.path
 
     def authenticate(self, request: Request) -> Response | None:
         """Return an error response when ``request`` is not authenticated."""

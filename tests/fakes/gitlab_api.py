@@ -254,13 +254,14 @@ class GitLabFake(FakeServer):
 
     # --- plumbing
 
-    def _raw_path(self, request: Request) -> str:
+    def path_of(self, request: Request) -> str:
+        """The raw path: a project id is a URL-encoded path whose %2F must stay."""
         raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or request.path
         return urlsplit(raw).path
 
     def _handle(self, request: Request, call: Any) -> Response:
         # Match on the raw path: a project id is a URL-encoded path whose %2F must stay.
-        raw = self._raw_path(request)
+        raw = self.path_of(request)
         for method, rx, handler in self._routes:
             match = rx.fullmatch(raw)
             if match and method == request.method:
