@@ -42,6 +42,7 @@ def serve(
     """
     import uvicorn
 
+    from bot.executor import build_dispatcher
     from bot.logs import configure_logging, get_logger
     from bot.server import create_app
     from bot.settings import load_settings
@@ -60,7 +61,10 @@ def serve(
             ) from exc
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
-    app = create_app(settings, db=db, verifier=verifier, shutdown_grace=shutdown_grace)
+    dispatcher = build_dispatcher(settings, db)  # handlers, then the executor if a forge is set
+    app = create_app(
+        settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
+    )
     get_logger("bot.serve").info("listening", host=host, port=port)
     config = uvicorn.Config(
         app,
