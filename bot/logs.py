@@ -32,25 +32,40 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     else:
         renderer = structlog.processors.JSONRenderer()
+    threshold = _LEVELS.get(level.upper(), logging.INFO)
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level.upper(), 20)),
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
-    # uvicorn and friends log through the standard library; keep their level in step.
-    logging.basicConfig(level=_LEVELS.get(level.upper(), 20), stream=stream or sys.stderr)
+    # uvicorn and other libraries log through the standard library: render their lines
+    # the same way, so the output stays one JSON object per line.
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(threshold)
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger whose lines carry ``logger=<name>`` and the bound context."""
-    return structlog.get_logger(logger=name)
+    """A structlog logger whose lines carry ``component=<name>`` and the bound context.
+
+    The logger is lazy: it picks up :func:`configure_logging` whenever that runs.
+    """
+    return structlog.get_logger(component=name)
 
 
 @contextmanager

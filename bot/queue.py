@@ -115,9 +115,33 @@ class RetryOutcome(StrEnum):
     NOT_RETRYABLE = "not_retryable"
 
 
-_JOB_COLUMNS = (
-    "id, delivery_id, forge, event_name, repo, subject, payload, headers, attempts, "
-    "max_attempts, lease_owner"
+_INSERT_DELIVERIES = (
+    "INSERT INTO deliveries (delivery_key, content_key, forge, delivery_id, event_name, repo,"
+    " kind, action, job_id, received_at) SELECT unnest($1), unnest($2), unnest($3), unnest($4),"
+    " unnest($5), unnest($6), unnest($7), unnest($8), nextval('job_id_seq'), $9"
+)
+_INSERT_JOBS = (
+    "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"
+    " max_attempts, available_at, created_at, updated_at) SELECT unnest($1), unnest($2),"
+    " unnest($3), unnest($4), unnest($5), unnest($6), unnest($7), unnest($8), $9, $10, $10, $10"
+)
+# The next runnable job: the oldest waiting job of each subject, unless that subject has
+# a running job; jobs without a subject are always runnable. Only unfinished rows are read.
+_LEASE = (
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $owner,"
+    " lease_expires_at = $expires, updated_at = $now WHERE id = ("
+    " WITH open AS (SELECT id, subject, state, available_at FROM jobs"
+    "   WHERE state IN ('queued', 'failed', 'running')),"
+    " heads AS (SELECT min(id) AS id FROM open WHERE state <> 'running'"
+    "   AND subject IS NOT NULL GROUP BY subject),"
+    " busy AS (SELECT subject FROM open WHERE state = 'running' AND subject IS NOT NULL)"
+    " SELECT o.id FROM open o WHERE o.state <> 'running' AND o.available_at <= $now"
+    " AND (o.subject IS NULL OR (o.id IN (SELECT id FROM heads)"
+    "      AND o.subject NOT IN (SELECT subject FROM busy)))"
+    " ORDER BY o.id LIMIT 1)"
+    " AND state IN ('queued', 'failed')"
+    " RETURNING id, delivery_id, forge, event_name, repo, subject, payload, headers,"
+    " attempts, max_attempts, lease_owner"
 )
 _LIST_COLUMNS = (
     "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
@@ -159,6 +183,7 @@ class JobQueue:
         )
         self._listeners: list[Callable[[], None]] = []
         self._closed = False
+        self._committing = False
         self._committer = threading.Thread(
             target=self._commit_loop, name="agentforge-committer", daemon=True
         )
@@ -203,7 +228,22 @@ class JobQueue:
                 batch.append(item)
             self._commit_batch(batch)
 
+    def intake_busy(self) -> bool:
+        """True while deliveries wait for (or are in) a commit.
+
+        Workers defer to intake while this is true, so that a burst of webhooks is
+        acknowledged first and processed right after.
+        """
+        return self._committing or not self._pending.empty()
+
     def _commit_batch(self, batch: list[tuple[Delivery, Future[EnqueueResult]]]) -> None:
+        self._committing = True
+        try:
+            self._commit_batch_now(batch)
+        finally:
+            self._committing = False
+
+    def _commit_batch_now(self, batch: list[tuple[Delivery, Future[EnqueueResult]]]) -> None:
         try:
             results = self.enqueue_many([d for d, _ in batch])
         except QueueUnavailable as exc:
@@ -234,77 +274,66 @@ class JobQueue:
             else:
                 seen_keys |= keys
                 fresh.append(i)
-        now = self.clock()
+        if not fresh:
+            return [r or EnqueueResult("duplicate") for r in results]
+        rows = [deliveries[i] for i in fresh]
         try:
-            with self.db.transaction() as cur:
-                if fresh:
-                    ids = [
-                        r[0]
-                        for r in cur.execute(
-                            "SELECT nextval('job_id_seq') FROM range(?)", [len(fresh)]
-                        ).fetchall()
-                    ]
-                    job_of = dict(zip(fresh, ids, strict=True))
-                    rows: list[Any] = []
-                    for i in fresh:
-                        d = deliveries[i]
-                        rows += [
-                            d.delivery_key,
-                            d.content_key,
-                            d.forge,
-                            d.delivery_id,
-                            d.event_name,
-                            d.repo,
-                            d.kind,
-                            d.action,
-                            job_of[i],
-                            now,
-                        ]
-                    inserted = {
-                        r[0]
-                        for r in cur.execute(
-                            "INSERT INTO deliveries (delivery_key, content_key, forge, "
-                            "delivery_id, event_name, repo, kind, action, job_id, received_at) "
-                            "VALUES "
-                            + ",".join(["(?,?,?,?,?,?,?,?,?,?)"] * len(fresh))
-                            + " ON CONFLICT DO NOTHING RETURNING job_id",
-                            rows,
-                        ).fetchall()
-                    }
-                    jrows: list[Any] = []
-                    for i in fresh:
-                        d = deliveries[i]
-                        if job_of[i] in inserted:
-                            jrows += [
-                                job_of[i],
-                                d.delivery_id,
-                                d.forge,
-                                d.event_name,
-                                d.repo,
-                                d.subject,
-                                d.payload,
-                                json.dumps(d.headers),
-                                self.max_attempts,
-                                now,
-                                now,
-                                now,
-                            ]
-                            results[i] = EnqueueResult("queued", job_of[i])
-                        else:
-                            results[i] = EnqueueResult("duplicate")
-                    if jrows:
-                        cur.execute(
-                            "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject,"  # noqa: S608 - constant SQL text
-                            " payload, headers, max_attempts, available_at, created_at,"
-                            " updated_at) VALUES "
-                            + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?)"] * (len(jrows) // 12)),
-                            jrows,
-                        )
+            try:
+                # Fast path: a plain insert. If any row hits a unique key, the whole
+                # transaction rolls back and the batch is redone with ON CONFLICT DO
+                # NOTHING, which skips exactly the rows that already exist.
+                job_ids = self._insert(rows, skip_conflicts=False)
+            except duckdb.ConstraintException:
+                job_ids = self._insert(rows, skip_conflicts=True)
         except (duckdb.Error, StoreError) as exc:
             raise QueueUnavailable(
                 f"writing {len(deliveries)} deliveries to the queue: {exc}"
             ) from exc
-        return [r if r is not None else EnqueueResult("duplicate") for r in results]
+        for i, d in zip(fresh, rows, strict=True):
+            job_id = job_ids.get(d.delivery_key)
+            results[i] = EnqueueResult("queued", job_id) if job_id else EnqueueResult("duplicate")
+        return [r or EnqueueResult("duplicate") for r in results]
+
+    def _insert(self, rows: list[Delivery], *, skip_conflicts: bool) -> dict[str, int]:
+        now = self.clock()
+        with self.db.transaction() as cur:
+            # One list parameter per column (unnest) binds far faster in DuckDB than one
+            # scalar parameter per value.
+            inserted = cur.execute(
+                _INSERT_DELIVERIES
+                + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
+                + " RETURNING delivery_key, job_id",
+                [
+                    [d.delivery_key for d in rows],
+                    [d.content_key for d in rows],
+                    [d.forge for d in rows],
+                    [d.delivery_id for d in rows],
+                    [d.event_name for d in rows],
+                    [d.repo for d in rows],
+                    [d.kind for d in rows],
+                    [d.action for d in rows],
+                    now,
+                ],
+            ).fetchall()
+            job_ids = {key: job_id for key, job_id in inserted}
+            new = [d for d in rows if d.delivery_key in job_ids]
+            if new:
+                cur.execute(
+                    _INSERT_JOBS,
+                    [
+                        [job_ids[d.delivery_key] for d in new],
+                        [d.delivery_id for d in new],
+                        [d.forge for d in new],
+                        [d.event_name for d in new],
+                        [d.repo for d in new],
+                        [d.subject for d in new],
+                        [d.payload for d in new],
+                        [json.dumps(d.headers) for d in new],
+                        self.max_attempts,
+                        now,
+                    ],
+                )
+        return job_ids
 
     def close(self, timeout: float = 10) -> None:
         """Stop accepting deliveries and commit the ones already submitted."""
@@ -326,19 +355,7 @@ class JobQueue:
         now = self.clock()
         expires = now + timedelta(seconds=self.lease_seconds)
         with self.db.transaction() as cur:
-            row = cur.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"  # noqa: S608 - constant SQL text
-                " lease_expires_at = ?, updated_at = ? WHERE id = ("
-                "  SELECT j.id FROM jobs j"
-                "  WHERE j.state IN ('queued', 'failed') AND j.available_at <= ?"
-                "  AND (j.subject IS NULL OR NOT EXISTS ("
-                "    SELECT 1 FROM jobs k WHERE k.subject = j.subject AND k.id <> j.id"
-                "    AND (k.state = 'running'"
-                "         OR (k.id < j.id AND k.state IN ('queued', 'failed')))))"
-                "  ORDER BY j.id LIMIT 1)"
-                f" RETURNING {_JOB_COLUMNS}",
-                [owner, expires, now, now],
-            ).fetchone()
+            row = cur.execute(_LEASE, {"owner": owner, "expires": expires, "now": now}).fetchone()
         if row is None:
             return None
         return Job(

@@ -43,6 +43,8 @@ class WorkerPool:
         metrics: Where job durations and failures are counted (optional).
         poll_seconds: Longest idle wait between lease attempts.
         reap_seconds: How often expired leases are taken back.
+        intake_priority_seconds: Longest a worker waits for pending deliveries to commit
+            before it leases (intake goes first during bursts).
     """
 
     def __init__(
@@ -54,12 +56,14 @@ class WorkerPool:
         metrics: Metrics | None = None,
         poll_seconds: float = 1.0,
         reap_seconds: float | None = None,
+        intake_priority_seconds: float = 0.25,
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
         self.size = workers
         self.metrics = metrics
         self.poll_seconds = poll_seconds
+        self.intake_priority_seconds = intake_priority_seconds
         self.reap_seconds = reap_seconds or min(max(queue.lease_seconds / 4, 1.0), 30.0)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -118,6 +122,7 @@ class WorkerPool:
     def _run(self, owner: str) -> None:
         while not self._stop.is_set():
             self._maybe_reap()
+            self._defer_to_intake()
             self._wake.clear()
             try:
                 job = self.queue.lease(owner)
@@ -137,6 +142,14 @@ class WorkerPool:
                     self._current.pop(threading.get_ident(), None)
             # Finishing a job may unblock the next one on the same issue.
             self._wake.set()
+
+    def _defer_to_intake(self) -> None:
+        # Acknowledging webhooks in time matters more than starting a job a few ms
+        # sooner: let pending deliveries commit first, but never wait indefinitely.
+        deadline = time.monotonic() + self.intake_priority_seconds
+        while self.queue.intake_busy() and time.monotonic() < deadline:
+            if self._stop.wait(0.002):
+                return
 
     def _maybe_reap(self) -> None:
         now = time.monotonic()
