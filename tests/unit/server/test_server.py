@@ -1,0 +1,243 @@
+"""The webhook endpoints: every answer, and what the store holds afterwards."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.queue import count_rows
+from bot.server import create_app
+from bot.settings import load_settings
+from bot.store.db import Database
+
+from .helpers import GH_SECRET, GL_TOKEN, github_delivery, gitlab_delivery
+
+
+@contextmanager
+def running(data_dir, **settings):
+    values = {
+        "github_webhook_secret": GH_SECRET,
+        "gitlab_webhook_token": GL_TOKEN,
+        "max_body_bytes": 64 * 1024,
+        "workers": 1,
+        **settings,
+    }
+    app = create_app(load_settings(**values), start_workers=False)
+    with TestClient(app) as client:
+        yield client, app.state.agentforge
+
+
+def stored(state) -> tuple[int, int]:
+    return count_rows(state.db, "deliveries"), count_rows(state.db, "jobs")
+
+
+@pytest.fixture
+def server(data_dir):
+    with running(data_dir) as pair:
+        yield pair
+
+
+def test_valid_delivery_is_committed_before_the_202(server) -> None:
+    client, state = server
+    body, headers = github_delivery()
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    row = state.db.fetchone("SELECT payload, subject, state FROM jobs WHERE id = ?", [job_id])
+    assert row[0] == body  # the raw bytes, not re-serialised JSON
+    assert row[1] == "github:Codertocat/Hello-World:issue:1"
+    assert row[2] == "queued"
+
+
+def test_redelivery_is_acknowledged_as_duplicate(server) -> None:
+    client, state = server
+    body, headers = github_delivery()
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    again = client.post("/webhooks/github", content=body, headers=headers)
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    # The same change through another webhook (different delivery id).
+    other = client.post(
+        "/webhooks/github", content=body, headers={**headers, "x-github-delivery": "d-2"}
+    )
+    assert other.json()["status"] == "duplicate"
+    assert stored(state) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b, h: (b, {k: v for k, v in h.items() if k != "x-hub-signature-256"}),
+        lambda b, h: (b, {**h, "x-hub-signature-256": "sha256=" + "0" * 64}),
+        lambda b, h: (b + b" ", h),
+        # Invalid JSON with a bad signature is a 401, not a 400: nothing is parsed first.
+        lambda b, h: (b"{not json", h),
+    ],
+)
+def test_bad_signature_is_401_and_nothing_is_stored(server, mutate) -> None:
+    client, state = server
+    body, headers = mutate(*github_delivery())
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 401
+    assert GH_SECRET not in response.text
+    assert stored(state) == (0, 0)
+
+
+@pytest.mark.parametrize("missing", ["x-github-event", "x-github-delivery"])
+def test_missing_event_or_delivery_header_is_400(server, missing) -> None:
+    client, state = server
+    body, headers = github_delivery()
+    headers.pop(missing)
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 400
+    assert stored(state) == (0, 0)
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
+def test_malformed_json_is_400(server, body) -> None:
+    client, state = server
+    _, headers = github_delivery(body=body)
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 400 and response.json()["status"] == "bad_request"
+    assert stored(state) == (0, 0)
+
+
+def test_known_event_with_wrong_shape_is_400(server) -> None:
+    client, state = server
+    body, headers = github_delivery(body=b'{"action": "created"}')
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 400
+    assert stored(state) == (0, 0)
+
+
+def test_non_post_is_405(server) -> None:
+    client, state = server
+    for method in ("GET", "PUT", "DELETE"):
+        assert client.request(method, "/webhooks/github").status_code == 405
+    assert stored(state) == (0, 0)
+
+
+def test_ping_is_200_and_not_queued(server) -> None:
+    client, state = server
+    body, headers = github_delivery("ping.repo.json", "ping")
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 200 and response.json()["status"] == "ping"
+    assert stored(state) == (0, 0)
+
+
+def test_unknown_event_is_ignored_with_reason(server) -> None:
+    client, state = server
+    body, headers = github_delivery("installation.created.json", "installation")
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ignored" and response.json()["reason"]
+    assert stored(state) == (0, 0)
+
+
+def test_repository_outside_allowlist_is_ignored(data_dir) -> None:
+    with running(data_dir, repo_allowlist="acme/*,other/app") as (client, state):
+        body, headers = github_delivery()
+        response = client.post("/webhooks/github", content=body, headers=headers)
+        assert response.status_code == 200 and response.json()["status"] == "ignored"
+        assert stored(state) == (0, 0)
+    with running(data_dir, repo_allowlist="codertocat/*") as (client, state):
+        body, headers = github_delivery()
+        assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+
+
+def test_body_over_the_limit_is_413(server) -> None:
+    client, state = server
+    big = json.dumps({"pad": "x" * 70_000}).encode()
+    body, headers = github_delivery(body=big)
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 413
+
+    def chunks():  # no Content-Length: the limit is enforced while streaming
+        for _ in range(70):
+            yield b"x" * 1024
+
+    streamed = client.post("/webhooks/github", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    assert stored(state) == (0, 0)
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", ""])
+def test_wrong_content_type_is_415(server, content_type) -> None:
+    client, state = server
+    body, headers = github_delivery()
+    headers["content-type"] = content_type
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 415
+    assert stored(state) == (0, 0)
+
+
+def test_queue_that_cannot_be_written_is_503(server) -> None:
+    client, state = server
+    state.db.close()  # the records database fails under the server
+    body, headers = github_delivery()
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 503 and "retry-after" in response.headers
+    assert client.get("/readyz").status_code == 503
+
+
+def test_gitlab_delivery_with_token(server) -> None:
+    client, state = server
+    body, headers = gitlab_delivery()
+    assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 202
+    row = state.db.fetchone("SELECT delivery_id, forge FROM jobs")
+    assert row == ("gl-1", "gitlab")
+
+
+def test_gitlab_event_uuid_alone_is_not_a_delivery_id(server) -> None:
+    client, state = server
+    body, headers = gitlab_delivery()
+    headers.pop("idempotency-key")
+    assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 400
+    assert stored(state) == (0, 0)
+
+
+def test_gitlab_webhook_id_is_a_delivery_id(server) -> None:
+    client, state = server
+    body, headers = gitlab_delivery()
+    headers.pop("idempotency-key")
+    headers["webhook-id"] = "wh-9"
+    assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 202
+    assert state.db.fetchone("SELECT delivery_id FROM jobs") == ("wh-9",)
+
+
+def test_gitlab_wrong_token_is_401(server) -> None:
+    client, state = server
+    body, headers = gitlab_delivery(token="nope" * 8)
+    response = client.post("/webhooks/gitlab", content=body, headers=headers)
+    assert response.status_code == 401
+    assert GL_TOKEN not in response.text and "nope" not in response.text
+    assert stored(state) == (0, 0)
+
+
+def test_health_ready_and_metrics(server) -> None:
+    client, _ = server
+    assert client.get("/healthz").json() == {"status": "alive"}
+    assert client.get("/readyz").status_code == 200
+    body, headers = github_delivery()
+    client.post("/webhooks/github", content=body, headers=headers)
+    client.post("/webhooks/github", content=body, headers={**headers, "x-hub-signature-256": "x"})
+    text = client.get("/metrics").text
+    assert (
+        'agentforge_webhook_deliveries_total{event="issue_comment",forge="github",'
+        'outcome="queued"} 1.0' in text
+    )
+    assert 'outcome="unauthorized"} 1.0' in text
+    assert 'agentforge_queue_depth{state="queued"} 1.0' in text
+    assert "agentforge_webhook_ack_seconds_bucket" in text
+
+
+def test_server_refuses_to_start_without_secret(data_dir) -> None:
+    from bot.errors import SettingsError
+
+    with pytest.raises(SettingsError):
+        create_app(load_settings())
+
+
+def test_store_is_closed_after_shutdown(data_dir) -> None:
+    with running(data_dir) as (client, _):
+        assert client.get("/readyz").status_code == 200
+    with Database.open(data_dir) as db:  # the writer lock was released
+        assert count_rows(db, "jobs") == 0

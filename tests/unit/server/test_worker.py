@@ -1,0 +1,143 @@
+"""Workers and the dispatcher: handlers run once per job, failures are recorded, logs carry ids."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+
+import pytest
+
+from bot.actions import PostComment
+from bot.dispatch import InProcessDispatcher
+from bot.events import EventKind
+from bot.logs import configure_logging
+from bot.queue import Delivery, JobQueue
+from bot.store.db import Database
+from bot.worker import WorkerPool
+from handlers.registry import HandlerRegistry
+
+from .helpers import fixture_bytes
+
+
+@pytest.fixture
+def queue(tmp_path):
+    db = Database.open(tmp_path / "data")
+    q = JobQueue(db, max_attempts=2, backoff_seconds=0)
+    yield q
+    q.close()
+    db.close()
+
+
+def comment_delivery(n: int, subject: str = "github:Codertocat/Hello-World:issue:1") -> Delivery:
+    return Delivery(
+        forge="github",
+        delivery_id=f"d{n}",
+        event_name="issue_comment",
+        payload=fixture_bytes("github", "issue_comment.created.variant-1.json"),
+        content_key=f"c{n}",
+        subject=subject,
+    )
+
+
+def run_until_settled(queue: JobQueue, registry: HandlerRegistry, workers: int = 2) -> WorkerPool:
+    pool = WorkerPool(queue, InProcessDispatcher(registry), workers=workers, poll_seconds=0.05)
+    pool.start()
+    try:
+        for _ in range(400):
+            depth = queue.depth()
+            if depth["queued"] == depth["running"] == depth["failed"] == 0:
+                break
+            threading.Event().wait(0.025)
+    finally:
+        pool.stop(grace=5)
+    return pool
+
+
+def test_job_without_handler_is_done_and_not_handled(queue) -> None:
+    job_id = queue.enqueue(comment_delivery(1)).job_id
+    run_until_settled(queue, HandlerRegistry())
+    job = queue.get(job_id)
+    assert job["state"] == "done"
+    assert job["result"] == {"handled": False, "reason": "no handler for issue_comment"}
+
+
+def test_handler_actions_are_recorded_and_order_kept(queue) -> None:
+    registry = HandlerRegistry()
+    seen: list[str] = []
+
+    def handler(event, ctx):
+        seen.append(ctx.delivery_id)
+        return [PostComment(repo=event.repo.full_name, number=event.number, body="hi")]
+
+    registry.register(EventKind.ISSUE_COMMENT, handler)
+    registry.register(EventKind.ISSUE_COMMENT, handler)  # registering twice is a no-op
+    ids = [queue.enqueue(comment_delivery(n)).job_id for n in range(5)]
+    run_until_settled(queue, registry, workers=3)
+    assert seen == ["d0", "d1", "d2", "d3", "d4"]  # same issue: one at a time, in order
+    result = queue.get(ids[0])["result"]
+    assert result["handled"] is True
+    assert result["actions"][0]["type"] == "comment" and result["actions"][0]["number"] == 1
+    assert registry.unregister(EventKind.ISSUE_COMMENT, handler)
+    assert not registry.unregister(EventKind.ISSUE_COMMENT, handler)
+
+
+def test_failing_handler_is_retried_then_dead(queue) -> None:
+    registry = HandlerRegistry()
+    calls = []
+
+    def broken(event, ctx):
+        calls.append(ctx.attempt)
+        raise RuntimeError("handler bug")
+
+    registry.register(EventKind.ISSUE_COMMENT, broken)
+    job_id = queue.enqueue(comment_delivery(1)).job_id
+    run_until_settled(queue, registry)
+    job = queue.get(job_id)
+    assert calls == [1, 2]
+    assert job["state"] == "dead" and "RuntimeError" in job["last_error"]
+
+
+def test_unparseable_stored_body_is_dead_at_once(queue) -> None:
+    bad = Delivery(forge="github", delivery_id="x", event_name="issues", payload=b"{}")
+    job_id = queue.enqueue(bad).job_id
+    run_until_settled(queue, HandlerRegistry())
+    job = queue.get(job_id)
+    assert job["state"] == "dead" and job["attempts"] == 1
+
+
+def test_every_job_log_line_carries_the_delivery_id(queue) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    try:
+        queue.enqueue(comment_delivery(1))
+        run_until_settled(queue, HandlerRegistry(), workers=1)
+    finally:
+        configure_logging("WARNING", "json")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    job_lines = [
+        line for line in lines if line.get("component") == "bot.worker" and "job_id" in line
+    ]
+    assert {line["event"] for line in job_lines} >= {"job started", "job done"}
+    assert all(line["delivery_id"] == "d1" for line in job_lines)
+
+
+def test_stop_releases_a_job_that_does_not_finish(queue) -> None:
+    registry = HandlerRegistry()
+    started, release = threading.Event(), threading.Event()
+
+    def slow(event, ctx):
+        started.set()
+        release.wait(10)
+        return []
+
+    registry.register(EventKind.ISSUE_COMMENT, slow)
+    job_id = queue.enqueue(comment_delivery(1)).job_id
+    pool = WorkerPool(queue, InProcessDispatcher(registry), workers=1, poll_seconds=0.05)
+    pool.start()
+    assert started.wait(10)
+    released = pool.stop(grace=0)
+    release.set()
+    assert released == [job_id]
+    job = queue.get(job_id)
+    assert job["state"] == "queued" and job["attempts"] == 0
