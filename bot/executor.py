@@ -487,11 +487,16 @@ class ExecutingDispatcher:
     Args:
         inner: The dispatcher that runs the handlers (e.g. ``InProcessDispatcher``).
         executor_factory: Builds the executor for an event's forge.
+        raise_retryable: Raise a retryable error after executing (False where nothing
+            would retry, as in a CI runner: the outcomes are returned instead).
     """
 
-    def __init__(self, inner: Any, executor_factory: ExecutorFactory) -> None:
+    def __init__(
+        self, inner: Any, executor_factory: ExecutorFactory, *, raise_retryable: bool = True
+    ) -> None:
         self.inner = inner
         self.executor_factory = executor_factory
+        self.raise_retryable = raise_retryable
 
     def dispatch(self, job: Any, event: Event) -> dict[str, Any]:
         """Dispatch, then execute; see :meth:`bot.dispatch.Dispatcher.dispatch`."""
@@ -505,11 +510,12 @@ class ExecutingDispatcher:
         except ConfigError as exc:
             result.update(executed=False, reason=f"cannot write to {event.forge.value}: {exc}")
             return result
-        ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None))
+        # Job id 0 stands for "no queue job" (the CI runner).
+        ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None) or None)
         outcomes = executor.apply(actions, ctx)
         result["executed"] = True
         result["outcomes"] = [o.to_dict() for o in outcomes]
-        for outcome in outcomes:
+        for outcome in outcomes if self.raise_retryable else ():
             if isinstance(outcome.error, RETRYABLE):
                 raise outcome.error
         return result
