@@ -15,6 +15,7 @@ line printed is one JSON object with the "all gold files" numbers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bot.context.chunking import decode_text, is_binary  # noqa: E402
 from bot.context.history import GitHistory  # noqa: E402
 from bot.context.index import RepoIndex  # noqa: E402
-from bot.context.retrieval import Retriever  # noqa: E402
+from bot.context.retrieval import Retriever, Weights  # noqa: E402
 from bot.context.text import search_terms  # noqa: E402
 
 KS = (1, 5, 10)
@@ -84,7 +85,9 @@ def recall(ranked: list[str], gold: list[str], k: int, *, every: bool) -> float:
     return 1.0 if hit else 0.0
 
 
-def run(cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool) -> dict:
+def run(
+    cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool, weights: Weights
+) -> dict:
     """Run both rankers on every case; return the summary."""
     totals = {
         name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in ("ours", "bm25")
@@ -103,7 +106,9 @@ def run(cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool) 
             stats = history.change_stats(case["base_commit"]) if use_history else None
             ours = [
                 f.path
-                for f in Retriever(index, stats=stats).rank_files(case["problem_statement"], 10)
+                for f in Retriever(index, stats=stats, weights=weights).rank_files(
+                    case["problem_statement"], 10
+                )
             ]
             bm25 = baseline.rank(case["problem_statement"], case["base_commit"], 10)
             gold = case["gold_files"]
@@ -138,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="keep indexes here (default: temp)")
     parser.add_argument("--no-history", action="store_true", help="skip git-history priors")
     parser.add_argument("--limit", type=int, default=0, help="only the first N cases")
+    parser.add_argument(
+        "--weight", action="append", default=[], help="override a signal weight: name=value"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cases = [
@@ -150,7 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         cases = cases[: args.limit]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="localize-") as tmp:
-        summary = run(cases, args.repo_dir, args.index_dir or Path(tmp), not args.no_history)
+        weights = dataclasses.replace(
+            Weights(), **{k: float(v) for k, v in (w.split("=", 1) for w in args.weight)}
+        )
+        summary = run(
+            cases, args.repo_dir, args.index_dir or Path(tmp), not args.no_history, weights
+        )
     any_line = {
         name: {k: v for k, v in m.items() if k.startswith("any")} for name, m in summary.items()
     }
