@@ -55,6 +55,8 @@ def github_fake(tmp_path: Path) -> Iterator[GitHubFake]:
     fake.grant("acme/app", "agentforge-bot", "write")
     yield fake
     fake.close()
+    if fake.unexpected:
+        pytest.fail(f"unexpected calls to the GitHub fake: {fake.unexpected}")
 
 
 @pytest.fixture
@@ -72,6 +74,8 @@ def gitlab_fake(tmp_path: Path) -> Iterator[GitLabFake]:
     fake.grant("group/sub/app", "agentforge-bot", 30)
     yield fake
     fake.close()
+    if fake.unexpected:
+        pytest.fail(f"unexpected calls to the GitLab fake: {fake.unexpected}")
 
 
 @pytest.fixture

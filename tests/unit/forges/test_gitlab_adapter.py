@@ -235,3 +235,12 @@ def test_from_settings(gitlab_fake):
     with pytest.raises(SettingsError) as info:
         GitLabForge.from_settings(Settings(gitlab_token=None))
     assert info.value.variable == "AGENTFORGE_GITLAB_TOKEN"
+
+
+def test_the_fake_is_strict_about_unknown_routes(gitlab_fake):
+    import requests
+
+    resp = requests.get(f"{gitlab_fake.url}/api/v4/projects/1/wikis", timeout=5)
+    assert resp.status_code == 404
+    assert [c.path for c in gitlab_fake.unexpected] == ["/api/v4/projects/1/wikis"]
+    gitlab_fake.unexpected.clear()  # the fixture would fail the test otherwise
