@@ -244,3 +244,20 @@ def test_the_fake_is_strict_about_unknown_routes(gitlab_fake):
     assert resp.status_code == 404
     assert [c.path for c in gitlab_fake.unexpected] == ["/api/v4/projects/1/wikis"]
     gitlab_fake.unexpected.clear()  # the fixture would fail the test otherwise
+
+
+def test_registry_builds_both_adapters(gitlab_fake, github_fake):
+    from bot.forges import make_forge
+    from tests.unit.forges.conftest import GH_TOKEN
+
+    settings = Settings(
+        gitlab_token=GL_TOKEN,
+        gitlab_url=gitlab_fake.url,
+        github_token=GH_TOKEN,
+        github_url=github_fake.url,
+    )
+    policy = RetryPolicy(timeout=2)
+    assert make_forge("gitlab", settings, policy=policy).get_repo(REPO).full_name == REPO
+    assert (
+        make_forge("github", settings, policy=policy).get_repo("acme/app").full_name == "acme/app"
+    )
