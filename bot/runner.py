@@ -74,8 +74,11 @@ AGENTFORGE_ENV = (
     "AGENTFORGE_GITLAB_URL",
     "AGENTFORGE_DATA_DIR",
 )
-READ_ENV = frozenset(GITHUB_ENV + GITLAB_ENV + AGENTFORGE_ENV)
-"""Every environment variable the runner reads (besides ``AGENTFORGE_*`` settings)."""
+PROVIDER_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+"""Model provider keys: not read here, but by the model layer the handlers run."""
+READ_ENV = frozenset(GITHUB_ENV + GITLAB_ENV + AGENTFORGE_ENV + PROVIDER_ENV)
+"""Every environment variable ``agentforge run`` reads (besides other ``AGENTFORGE_*``
+settings); the GitHub Action and the GitLab CI template are tested against it."""
 
 _GITLAB_HEADERS = {
     "issue": "Issue Hook",
@@ -321,6 +324,9 @@ def ci_settings(env: Mapping[str, str], *, data_dir: Path | None = None) -> Sett
         overrides["gitlab_url"] = api_v4[: -len("/api/v4")]
     if data_dir is not None:
         overrides["data_dir"] = data_dir
+    elif "AGENTFORGE_DATA_DIR" in env and not env["AGENTFORGE_DATA_DIR"].strip():
+        # An Action input left empty arrives as "": that means "the default".
+        overrides["data_dir"] = Settings.model_fields["data_dir"].default
     return load_settings(**overrides)
 
 
@@ -493,7 +499,7 @@ def run_in_ci(
     """
     ci = read_ci_event(env, forge=forge, event_name=event_name, payload=payload)
     settings = ci_settings(env, data_dir=data_dir)
-    explicit = data_dir is not None or bool(env.get("AGENTFORGE_DATA_DIR"))
+    explicit = data_dir is not None or bool(env.get("AGENTFORGE_DATA_DIR", "").strip())
     db = None if ci.ignored else open_records(settings, explicit=explicit)
     try:
         dispatcher = dispatcher_factory(settings, db) if dispatcher_factory else None
