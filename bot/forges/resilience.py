@@ -151,6 +151,16 @@ def error_for_status(
     )
 
 
+def transport_error(exc: Exception, *, forge: str, operation: str) -> Unavailable:
+    """The :class:`Unavailable` for a request that got no HTTP answer (timeout, reset).
+
+    Only the exception's type is named: its text can hold the URL, and so a token.
+    """
+    return Unavailable(
+        f"{operation} on {forge}: {type(exc).__name__}", forge=forge, operation=operation
+    )
+
+
 class _Wait(tenacity.wait.wait_base):
     """Retry-After when the forge gave one, else exponential backoff with full jitter."""
 
