@@ -13,25 +13,12 @@ import anthropic
 from smolagents.models import (
     ChatMessage,
     ChatMessageToolCall,
-    ChatMessageToolCallFunction,
     MessageRole,
     get_tool_json_schema,
 )
 
-from agents.models.base import (
-    Completion,
-    ProviderModel,
-    clean_messages,
-    parse_arguments,
-    parse_retry_after,
-    usage_of,
-)
-from bot.errors import (
-    ContextTooLong,
-    MalformedModelResponse,
-    ModelRequestRejected,
-    ModelTransientError,
-)
+from agents.models.base import Completion, ProviderModel, clean_messages
+from bot.errors import ContextTooLong, ModelError
 
 # Anthropic names no stable code for an over-long prompt; its 400 message says this.
 _CONTEXT_PHRASES = ("prompt is too long", "context window", "too many tokens")
@@ -144,14 +131,8 @@ class AnthropicModel(ProviderModel):
         except anthropic.APIStatusError as exc:
             raise self._status_error(exc) from exc
         except anthropic.APIConnectionError as exc:
-            kind = (
-                "timed out" if isinstance(exc, anthropic.APITimeoutError) else "could not connect"
-            )
-            raise ModelTransientError(
-                f"{self.provider} model {self.model_id}: request {kind}",
-                provider=self.provider,
-                model=self.model_id or "",
-            ) from exc
+            timed_out = isinstance(exc, anthropic.APITimeoutError)
+            raise self._unreachable(timed_out=timed_out) from exc
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._malformed("the response could not be read") from exc
         latency_ms = (time.perf_counter() - start) * 1000.0
@@ -170,23 +151,13 @@ class AnthropicModel(ProviderModel):
                 name = getattr(block, "name", None)
                 if not name:
                     raise self._malformed("a tool_use block has no name")
-                arguments = parse_arguments(
-                    getattr(block, "input", None),
-                    provider=self.provider,
-                    model=self.model_id or "",
-                    tool=name,
-                )
-                calls.append(
-                    ChatMessageToolCall(
-                        id=getattr(block, "id", None) or f"toolu_{len(calls)}",
-                        type="function",
-                        function=ChatMessageToolCallFunction(name=name, arguments=arguments),
-                    )
-                )
+                call_id = getattr(block, "id", None) or f"toolu_{len(calls)}"
+                calls.append(self._tool_call(call_id, name, getattr(block, "input", None)))
         usage = response.usage
         if usage is None or usage.input_tokens is None or usage.output_tokens is None:
             raise self._malformed("the response carries no token usage")
         cached = usage.cache_read_input_tokens or 0
+        # Cache writes are billed at (about) the input rate; we never request them.
         billed = (
             usage.input_tokens + (usage.cache_creation_input_tokens or 0),
             usage.output_tokens,
@@ -196,59 +167,27 @@ class AnthropicModel(ProviderModel):
         stop = response.stop_reason
         if stop == "model_context_window_exceeded":
             raise ContextTooLong(
-                f"{self.provider} model {self.model_id}: the context window was exceeded",
+                f"{self._where}: the context window was exceeded",
                 provider=self.provider,
                 model=self.model_id or "",
             )
-        if stop == "max_tokens" and not allow_truncated:
-            raise self._malformed(
-                "the answer was cut off at max_tokens (raise max_tokens on this route)",
-                usage=billed,
-            )
-        if not calls and not content.strip() and not allow_truncated:
-            raise self._malformed("the completion is empty", usage=billed)
-        completion = Completion(
-            message=ChatMessage(
-                role=MessageRole.ASSISTANT,
-                content=content or None,
-                tool_calls=calls or None,
-                raw=response.model_dump(mode="json"),
-            ),
-            # Cache writes are billed at (about) the input rate; we never request them.
-            input_tokens=billed[0],
-            output_tokens=billed[1],
-            cached_tokens=billed[2],
+        return self._finish(
+            content=content or None,
+            calls=calls,
+            billed=billed,
+            truncated=stop == "max_tokens",
+            allow_truncated=allow_truncated,
+            raw=response.model_dump(mode="json"),
             latency_ms=latency_ms,
             stop_reason=stop,
         )
-        completion.message.token_usage = usage_of(completion)
-        return completion
 
-    def _malformed(
-        self, what: str, usage: tuple[int, int, int] | None = None
-    ) -> MalformedModelResponse:
-        err = MalformedModelResponse(
-            f"{self.provider} model {self.model_id}: {what}",
-            provider=self.provider,
-            model=self.model_id or "",
-        )
-        # (input, output, cached) the provider billed for the unusable answer.
-        err.usage = usage
-        return err
-
-    def _status_error(self, exc: anthropic.APIStatusError) -> Exception:
-        status = exc.status_code
-        kind = str(getattr(exc, "type", None) or "")
+    def _status_error(self, exc: anthropic.APIStatusError) -> ModelError:
         detail = str(getattr(exc, "api_message", None) or "")[:300]
-        where = f"{self.provider} model {self.model_id}"
-        args = {"provider": self.provider, "model": self.model_id or ""}
-        if status in (408, 429) or status >= 500:
-            return ModelTransientError(
-                f"{where}: HTTP {status} {kind} {detail}".rstrip(),
-                status=status,
-                retry_after=parse_retry_after(exc.response.headers),
-                **args,
-            )
-        if status == 413 or (status == 400 and any(p in detail.lower() for p in _CONTEXT_PHRASES)):
-            return ContextTooLong(f"{where}: the prompt is too long: {detail}", **args)
-        return ModelRequestRejected(f"{where}: HTTP {status} {kind} {detail}".rstrip(), **args)
+        return self._http_error(
+            exc.status_code,
+            code=str(getattr(exc, "type", None) or ""),
+            detail=detail,
+            headers=exc.response.headers,
+            too_long=exc.status_code == 400 and any(p in detail.lower() for p in _CONTEXT_PHRASES),
+        )

@@ -17,10 +17,24 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from smolagents.models import ChatMessage, Model, get_clean_message_list, tool_role_conversions
+from smolagents.models import (
+    ChatMessage,
+    ChatMessageToolCall,
+    ChatMessageToolCallFunction,
+    MessageRole,
+    Model,
+    get_clean_message_list,
+    tool_role_conversions,
+)
 from smolagents.monitoring import TokenUsage
 
-from bot.errors import MalformedModelResponse
+from bot.errors import (
+    ContextTooLong,
+    MalformedModelResponse,
+    ModelError,
+    ModelRequestRejected,
+    ModelTransientError,
+)
 
 CHARS_PER_TOKEN = 3.0
 """Conservative characters-per-token ratio for pre-call estimates (real text is ~4)."""
@@ -181,6 +195,122 @@ class ProviderModel(Model, abc.ABC):
         allow_truncated: bool = False,
     ) -> Completion:
         """Make one request; raise :mod:`bot.errors` classes on failure."""
+
+    # --- what every provider's request and response handling shares -----------------
+
+    @property
+    def _where(self) -> str:
+        return f"{self.provider} model {self.model_id}"
+
+    def _malformed(
+        self, what: str, usage: tuple[int, int, int] | None = None
+    ) -> MalformedModelResponse:
+        """The error for an unusable answer; ``usage`` is what was billed for it."""
+        err = MalformedModelResponse(
+            f"{self._where}: {what}", provider=self.provider, model=self.model_id or ""
+        )
+        # (input, output, cached) the provider billed for the unusable answer.
+        err.usage = usage
+        return err
+
+    def _unreachable(self, *, timed_out: bool) -> ModelTransientError:
+        """The error for a request that timed out or never connected."""
+        kind = "timed out" if timed_out else "could not connect"
+        return ModelTransientError(
+            f"{self._where}: request {kind}", provider=self.provider, model=self.model_id or ""
+        )
+
+    def _http_error(
+        self, status: int, *, code: str, detail: str, headers: Any, too_long: bool
+    ) -> ModelError:
+        """The error for an HTTP error answer, by what retrying could change.
+
+        Args:
+            status: The HTTP status.
+            code: The provider's error type or code (may be empty).
+            detail: The provider's message, already shortened.
+            headers: The response headers (for ``retry-after``).
+            too_long: The provider said, in its own words, that the prompt does not fit.
+        """
+        args = {"provider": self.provider, "model": self.model_id or ""}
+        if status in (408, 429) or status >= 500:
+            return ModelTransientError(
+                f"{self._where}: HTTP {status} {code} {detail}".rstrip(),
+                status=status,
+                retry_after=parse_retry_after(headers),
+                **args,
+            )
+        if status == 413 or too_long:
+            return ContextTooLong(f"{self._where}: the prompt is too long: {detail}", **args)
+        return ModelRequestRejected(
+            f"{self._where}: HTTP {status} {code} {detail}".rstrip(), **args
+        )
+
+    def _tool_call(self, call_id: str, name: str, raw_arguments: Any) -> ChatMessageToolCall:
+        """One tool call of an answer, its arguments parsed (or a malformed answer)."""
+        arguments = parse_arguments(
+            raw_arguments, provider=self.provider, model=self.model_id or "", tool=name
+        )
+        return ChatMessageToolCall(
+            id=call_id,
+            type="function",
+            function=ChatMessageToolCallFunction(name=name, arguments=arguments),
+        )
+
+    def _finish(
+        self,
+        *,
+        content: str | None,
+        calls: list[ChatMessageToolCall],
+        billed: tuple[int, int, int],
+        truncated: bool,
+        allow_truncated: bool,
+        raw: dict[str, Any],
+        latency_ms: float,
+        stop_reason: str | None,
+        extra: dict[str, Any] | None = None,
+    ) -> Completion:
+        """The completion of a read answer, unless it is cut off or empty.
+
+        Args:
+            content: The answer's text.
+            calls: Its tool calls.
+            billed: (input, output, cached) tokens as billed.
+            truncated: The provider stopped at ``max_tokens``.
+            allow_truncated: Accept a cut-off or empty answer (pings).
+            raw: The provider's response as JSON.
+            latency_ms: Wall time of the request.
+            stop_reason: The provider's reason for stopping.
+            extra: Provider-specific facts about the call.
+
+        Raises:
+            MalformedModelResponse: Cut off or empty, carrying what was billed.
+        """
+        if truncated and not allow_truncated:
+            raise self._malformed(
+                "the answer was cut off at max_tokens (raise max_tokens on this route)",
+                usage=billed,
+            )
+        if not calls and not (content and content.strip()) and not allow_truncated:
+            raise self._malformed("the completion is empty", usage=billed)
+        completion = Completion(
+            message=ChatMessage(
+                role=MessageRole.ASSISTANT,
+                content=content,
+                tool_calls=calls or None,
+                raw=raw,
+            ),
+            input_tokens=billed[0],
+            output_tokens=billed[1],
+            cached_tokens=billed[2],
+            latency_ms=latency_ms,
+            stop_reason=stop_reason,
+            extra=extra or {},
+        )
+        completion.message.token_usage = usage_of(completion)
+        return completion
+
+    # --- entry points -----------------------------------------------------------------
 
     def complete(
         self,

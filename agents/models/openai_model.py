@@ -15,7 +15,6 @@ from openai.types.chat import ChatCompletion
 from smolagents.models import (
     ChatMessage,
     ChatMessageToolCall,
-    ChatMessageToolCallFunction,
     MessageRole,
     get_tool_json_schema,
     supports_stop_parameter,
@@ -27,16 +26,8 @@ from agents.models.base import (
     clean_messages,
     estimate_prompt_tokens,
     estimate_tokens,
-    parse_arguments,
-    parse_retry_after,
-    usage_of,
 )
-from bot.errors import (
-    ContextTooLong,
-    MalformedModelResponse,
-    ModelRequestRejected,
-    ModelTransientError,
-)
+from bot.errors import ModelError
 
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
 # Compatible servers have no stable error code; these phrases are what vLLM, llama.cpp
@@ -129,12 +120,8 @@ class OpenAICompatModel(ProviderModel):
             raise self._status_error(exc) from exc
         except openai.APIConnectionError as exc:
             # Includes timeouts (APITimeoutError is a subclass).
-            kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "could not connect"
-            raise ModelTransientError(
-                f"{self.provider} model {self.model_id}: request {kind}",
-                provider=self.provider,
-                model=self.model_id or "",
-            ) from exc
+            timed_out = isinstance(exc, openai.APITimeoutError)
+            raise self._unreachable(timed_out=timed_out) from exc
         except (openai.OpenAIError, ValueError) as exc:
             raise self._malformed("the response could not be read") from exc
         latency_ms = (time.perf_counter() - start) * 1000.0
@@ -160,19 +147,8 @@ class OpenAICompatModel(ProviderModel):
             function = getattr(call, "function", None)
             if function is None or not function.name:
                 raise self._malformed("a tool call has no function name")
-            arguments = parse_arguments(
-                function.arguments,
-                provider=self.provider,
-                model=self.model_id or "",
-                tool=function.name,
-            )
-            calls.append(
-                ChatMessageToolCall(
-                    id=call.id or f"call_{len(calls)}",
-                    type="function",
-                    function=ChatMessageToolCallFunction(name=function.name, arguments=arguments),
-                )
-            )
+            call_id = call.id or f"call_{len(calls)}"
+            calls.append(self._tool_call(call_id, function.name, function.arguments))
         usage = response.usage
         extra: dict[str, Any] = {}
         if usage is not None:
@@ -188,64 +164,29 @@ class OpenAICompatModel(ProviderModel):
                 estimate_tokens(str(c.function.arguments)) for c in calls
             )
             extra["usage_estimated"] = True
-        if choice.finish_reason == "length" and not allow_truncated:
-            raise self._malformed(
-                "the answer was cut off at max_tokens (raise max_tokens on this route)",
-                usage=(max(0, prompt - cached), output, cached),
-            )
-        if not calls and not (content and content.strip()) and not allow_truncated:
-            raise self._malformed(
-                "the completion is empty", usage=(max(0, prompt - cached), output, cached)
-            )
-        completion = Completion(
-            message=ChatMessage(
-                role=MessageRole.ASSISTANT,
-                content=content,
-                tool_calls=calls or None,
-                raw=response.model_dump(mode="json"),
-            ),
-            input_tokens=max(0, prompt - cached),
-            output_tokens=output,
-            cached_tokens=cached,
+        return self._finish(
+            content=content,
+            calls=calls,
+            billed=(max(0, prompt - cached), output, cached),
+            truncated=choice.finish_reason == "length",
+            allow_truncated=allow_truncated,
+            raw=response.model_dump(mode="json"),
             latency_ms=latency_ms,
             stop_reason=choice.finish_reason,
             extra=extra,
         )
-        completion.message.token_usage = usage_of(completion)
-        return completion
 
-    def _malformed(
-        self, what: str, usage: tuple[int, int, int] | None = None
-    ) -> MalformedModelResponse:
-        err = MalformedModelResponse(
-            f"{self.provider} model {self.model_id}: {what}",
-            provider=self.provider,
-            model=self.model_id or "",
-        )
-        # (input, output, cached) the provider billed for the unusable answer.
-        err.usage = usage
-        return err
-
-    def _status_error(self, exc: openai.APIStatusError) -> Exception:
-        status = exc.status_code
+    def _status_error(self, exc: openai.APIStatusError) -> ModelError:
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body.get("error", body) if isinstance(body, dict) else {}
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
         detail = str(error.get("message") or "")[:300] if isinstance(error, dict) else ""
-        where = f"{self.provider} model {self.model_id}"
-        args = {"provider": self.provider, "model": self.model_id or ""}
-        if status == 429 or status >= 500 or status == 408:
-            return ModelTransientError(
-                f"{where}: HTTP {status} {detail}".rstrip(),
-                status=status,
-                retry_after=parse_retry_after(exc.response.headers),
-                **args,
-            )
         lowered = detail.lower()
-        if (
-            status == 413
-            or code in _CONTEXT_CODES
-            or (status == 400 and any(p in lowered for p in _CONTEXT_PHRASES))
-        ):
-            return ContextTooLong(f"{where}: the prompt is too long: {detail}", **args)
-        return ModelRequestRejected(f"{where}: HTTP {status} {code} {detail}".rstrip(), **args)
+        return self._http_error(
+            exc.status_code,
+            code=code,
+            detail=detail,
+            headers=exc.response.headers,
+            too_long=code in _CONTEXT_CODES
+            or (exc.status_code == 400 and any(p in lowered for p in _CONTEXT_PHRASES)),
+        )
