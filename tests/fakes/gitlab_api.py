@@ -58,11 +58,12 @@ QUICK_ACTIONS = {
         "merge",
     },
 }
-# The system notes GitLab writes for review verdicts.
+# The system notes current GitLab writes for review verdicts (where each wording comes
+# from is noted in bot/forges/gitlab_reviews.py).
 SYSTEM_NOTES = {
     "approved": "approved this merge request",
     "changes_requested": "requested changes",
-    "commented": "left a review",
+    "commented": "left review comments",
     "unapproved": "unapproved this merge request",
 }
 
