@@ -8,10 +8,18 @@ that are absent or ``null`` read as ``None`` instead of crashing.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.errors import PayloadShapeError
+
+_T = TypeVar("_T")
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but true/false is never a count or an id.
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _type_name(value: Any) -> str:
@@ -62,82 +70,61 @@ class Fields:
 
     # --- readers ---------------------------------------------------------------------
 
+    def _optional(self, key: str, expected: str, accepts: Callable[[Any], bool]) -> Any:
+        """The value at ``key``: None when absent or null, else it must pass ``accepts``."""
+        value = self.data.get(key)
+        if value is None or accepts(value):
+            return value
+        raise self.invalid(key, expected, value)
+
+    def _required(self, key: str, value: _T | None) -> _T:
+        if value is None:
+            raise self.missing(key)
+        return value
+
     def has(self, key: str) -> bool:
         """Whether ``key`` is present and not null."""
         return self.data.get(key) is not None
 
     def obj(self, key: str) -> Fields:
         """A required nested object."""
-        found = self.opt_obj(key)
-        if found is None:
-            raise self.missing(key)
-        return found
+        return self._required(key, self.opt_obj(key))
 
     def opt_obj(self, key: str) -> Fields | None:
         """An optional nested object (None when absent or null)."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.invalid(key, "an object", value)
-        return Fields(value, self.event, self._where(key))
+        value = self._optional(key, "an object", lambda v: isinstance(v, dict))
+        return Fields(value, self.event, self._where(key)) if value is not None else None
 
     def text(self, key: str) -> str:
         """A required string."""
-        found = self.opt_text(key)
-        if found is None:
-            raise self.missing(key)
-        return found
+        return self._required(key, self.opt_text(key))
 
     def opt_text(self, key: str) -> str | None:
         """An optional string."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.invalid(key, "a string", value)
-        return value
+        return self._optional(key, "a string", lambda v: isinstance(v, str))
 
     def integer(self, key: str) -> int:
         """A required integer (booleans are not integers here)."""
-        found = self.opt_int(key)
-        if found is None:
-            raise self.missing(key)
-        return found
+        return self._required(key, self.opt_int(key))
 
     def opt_int(self, key: str) -> int | None:
         """An optional integer."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.invalid(key, "an integer", value)
-        return value
+        return self._optional(key, "an integer", _is_int)
 
     def ident(self, key: str) -> str:
         """A required id, numeric or string, returned as a string."""
-        found = self.opt_ident(key)
-        if found is None:
-            raise self.missing(key)
-        return found
+        return self._required(key, self.opt_ident(key))
 
     def opt_ident(self, key: str) -> str | None:
         """An optional id, numeric or string, returned as a string."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise self.invalid(key, "an id (integer or string)", value)
-        return str(value)
+        value = self._optional(
+            key, "an id (integer or string)", lambda v: _is_int(v) or isinstance(v, str)
+        )
+        return str(value) if value is not None else None
 
     def flag(self, key: str) -> bool | None:
         """An optional boolean."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            raise self.invalid(key, "a boolean", value)
-        return value
+        return self._optional(key, "a boolean", lambda v: isinstance(v, bool))
 
     def timestamp(self, key: str) -> str | None:
         """An optional time as the forge wrote it (ISO 8601 string or epoch number)."""
