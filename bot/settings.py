@@ -111,8 +111,8 @@ class Settings(BaseSettings):
     )
     index_embeddings: str = Field(
         default="",
-        description="Dense vectors, '<provider>:<model>' (e.g. sentence-transformers:all-MiniLM-L6-v2);"
-        " empty = full-text only.",
+        description="Dense vectors, '<provider>:<model>' "
+        "(e.g. sentence-transformers:all-MiniLM-L6-v2); empty = full-text only.",
     )
     index_history_commits: int = Field(
         default=500, ge=0, description="Commits scanned for co-change and recency signals."
