@@ -3,7 +3,8 @@
 Both forge parsers read nested JSON through :class:`Fields`, so every shape problem
 surfaces as one :class:`~bot.errors.PayloadShapeError` that names the event and the
 full field path (``issues event: missing field issue.number``), and optional fields
-that are absent or ``null`` read as ``None`` instead of crashing.
+that are absent or ``null`` read as ``None`` instead of crashing. It also builds the
+parts both parsers share: the ``ignored`` event and a push's fields.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.errors import PayloadShapeError
+from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef
 
 _T = TypeVar("_T")
 
@@ -77,6 +79,9 @@ class Fields:
             return value
         raise self.invalid(key, expected, value)
 
+    def _array(self, key: str) -> list[Any] | None:
+        return self._optional(key, "an array", lambda v: isinstance(v, list))
+
     def _required(self, key: str, value: _T | None) -> _T:
         if value is None:
             raise self.missing(key)
@@ -139,11 +144,9 @@ class Fields:
 
     def objects(self, key: str) -> list[Fields]:
         """An optional array of objects (``[]`` when absent or null)."""
-        value = self.data.get(key)
+        value = self._array(key)
         if value is None:
             return []
-        if not isinstance(value, list):
-            raise self.invalid(key, "an array", value)
         out = []
         for index, item in enumerate(value):
             if not isinstance(item, dict):
@@ -156,11 +159,9 @@ class Fields:
 
         Returns None when the array is absent, so callers can fall back elsewhere.
         """
-        value = self.data.get(key)
+        value = self._array(key)
         if value is None:
             return None
-        if not isinstance(value, list):
-            raise self.invalid(key, "an array", value)
         out = []
         for index, item in enumerate(value):
             if isinstance(item, str):
@@ -195,3 +196,88 @@ def path_of_url(url: str | None) -> str | None:
     if path.endswith(".git"):
         path = path[: -len(".git")]
     return path or None
+
+
+def ignored_event(
+    forge: ForgeKind,
+    root: Fields,
+    event_name: str,
+    delivery_id: str | None,
+    reason: str,
+    *,
+    action: Any,
+    repo_of: Callable[[Fields], RepoRef],
+    actor_of: Callable[[Fields], Actor],
+) -> Event:
+    """An ignored event; reads what it can and never raises on the payload's shape.
+
+    Args:
+        forge: The forge that sent it.
+        root: The payload.
+        event_name: The event name as the forge sent it.
+        delivery_id: The delivery id, if known.
+        reason: Why the bot does not act on it.
+        action: The payload's action, if it has one (anything but a string reads as "").
+        repo_of: The forge parser's repository reader.
+        actor_of: The forge parser's actor reader.
+    """
+    try:
+        repo = repo_of(root)
+    except PayloadShapeError:
+        repo = RepoRef(full_name="")
+    try:
+        actor = actor_of(root)
+    except PayloadShapeError:
+        actor = Actor(login="")
+    return Event(
+        forge=forge,
+        kind=EventKind.IGNORED,
+        action=action if isinstance(action, str) else "",
+        event_name=event_name,
+        delivery_id=delivery_id,
+        repo=repo,
+        actor=actor,
+        reason=reason,
+        raw=root.data,
+    )
+
+
+def push_fields(
+    root: Fields,
+    *,
+    repo_of: Callable[[Fields], RepoRef],
+    actor_of: Callable[[Fields], Actor],
+    url_of: Callable[[Fields, str], str | None],
+    read_flags: bool,
+) -> dict[str, Any]:
+    """The event fields of a push of one ref (branch or tag).
+
+    Args:
+        root: The payload.
+        repo_of: The forge parser's repository reader.
+        actor_of: The forge parser's actor reader.
+        url_of: The push's web page, from the payload and the pushed sha.
+        read_flags: The payload says ``deleted`` / ``created`` outright (GitHub); else
+            only the all-zero sha tells.
+    """
+    ref = root.text("ref")
+    before = root.opt_text("before")
+    after = root.text("after")
+    if (read_flags and root.flag("deleted")) or is_zero_sha(after):
+        action = "deleted"
+    elif (read_flags and root.flag("created")) or is_zero_sha(before):
+        action = "created"
+    else:
+        action = "pushed"
+    return {
+        "kind": EventKind.PUSH,
+        "action": action,
+        "repo": repo_of(root),
+        "actor": actor_of(root),
+        "ref": ref,
+        "head_ref": short_ref(ref),
+        "head_sha": after,
+        "base_sha": before,
+        "url": url_of(root, after),
+        "object_id": after,
+    }

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.errors import PayloadShapeError
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef, ReviewState
-from bot.parsers._shape import Fields, is_zero_sha, short_ref
+from bot.parsers._shape import Fields, ignored_event, push_fields
 
 _CHECK_CONCLUSIONS = {
     # "neutral" counts as passing in GitHub's own branch protection.
@@ -182,26 +181,15 @@ def _only_pull_request(obj: Fields) -> int | None:
 
 
 def _ignored(root: Fields, name: str, delivery_id: str | None, reason: str) -> Event:
-    """An ignored event; reads what it can and never raises on the payload's shape."""
-    try:
-        repo = _repo(root) if root.has("repository") else RepoRef(full_name="")
-    except PayloadShapeError:
-        repo = RepoRef(full_name="")
-    try:
-        actor = _actor(root)
-    except PayloadShapeError:
-        actor = Actor(login="")
-    action = root.data.get("action")
-    return Event(
-        forge=ForgeKind.GITHUB,
-        kind=EventKind.IGNORED,
-        action=action if isinstance(action, str) else "",
-        event_name=name,
-        delivery_id=delivery_id,
-        repo=repo,
-        actor=actor,
-        reason=reason,
-        raw=root.data,
+    return ignored_event(
+        ForgeKind.GITHUB,
+        root,
+        name,
+        delivery_id,
+        reason,
+        action=root.data.get("action"),
+        repo_of=_repo,
+        actor_of=_actor,
     )
 
 
@@ -305,27 +293,13 @@ def _pull_request_review_comment(root: Fields) -> dict[str, Any]:
 
 
 def _push(root: Fields) -> dict[str, Any]:
-    ref = root.text("ref")
-    before = root.opt_text("before")
-    after = root.text("after")
-    if root.flag("deleted") or is_zero_sha(after):
-        action = "deleted"
-    elif root.flag("created") or is_zero_sha(before):
-        action = "created"
-    else:
-        action = "pushed"
-    return {
-        "kind": EventKind.PUSH,
-        "action": action,
-        "repo": _repo(root),
-        "actor": _actor(root),
-        "ref": ref,
-        "head_ref": short_ref(ref),
-        "head_sha": after,
-        "base_sha": before,
-        "url": root.opt_text("compare"),
-        "object_id": after,
-    }
+    return push_fields(
+        root,
+        repo_of=_repo,
+        actor_of=_actor,
+        url_of=lambda r, _after: r.opt_text("compare"),
+        read_flags=True,
+    )
 
 
 def _check_status(status: str | None, conclusion: str | None) -> str | None:

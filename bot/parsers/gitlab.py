@@ -11,9 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.errors import PayloadShapeError
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef, ReviewState
-from bot.parsers._shape import Fields, is_zero_sha, path_of_url, short_ref
+from bot.parsers._shape import Fields, ignored_event, path_of_url, push_fields
 
 _HEADERS = {
     "issue hook": "issue",
@@ -212,27 +211,16 @@ def _mr_fields(root: Fields, mr: Fields) -> dict[str, Any]:
 
 
 def _ignored(root: Fields, name: str, delivery_id: str | None, reason: str) -> Event:
-    """An ignored event; reads what it can and never raises on the payload's shape."""
-    try:
-        repo = _repo(root)
-    except PayloadShapeError:
-        repo = RepoRef(full_name="")
-    try:
-        actor = _actor(root)
-    except PayloadShapeError:
-        actor = Actor(login="")
     attrs = root.data.get("object_attributes")
-    action = attrs.get("action") if isinstance(attrs, dict) else None
-    return Event(
-        forge=ForgeKind.GITLAB,
-        kind=EventKind.IGNORED,
-        action=action if isinstance(action, str) else "",
-        event_name=name,
-        delivery_id=delivery_id,
-        repo=repo,
-        actor=actor,
-        reason=reason,
-        raw=root.data,
+    return ignored_event(
+        ForgeKind.GITLAB,
+        root,
+        name,
+        delivery_id,
+        reason,
+        action=attrs.get("action") if isinstance(attrs, dict) else None,
+        repo_of=_repo,
+        actor_of=_actor,
     )
 
 
@@ -312,31 +300,15 @@ def _note(root: Fields) -> dict[str, Any] | str:
 
 
 def _push(root: Fields) -> dict[str, Any]:
-    ref = root.text("ref")
-    before = root.opt_text("before")
-    after = root.text("after")
-    if is_zero_sha(after):
-        action = "deleted"
-    elif is_zero_sha(before):
-        action = "created"
-    else:
-        action = "pushed"
-    url = next(
-        (c.opt_text("url") for c in root.objects("commits") if c.opt_text("id") == after),
+    return push_fields(root, repo_of=_repo, actor_of=_actor, url_of=_commit_url, read_flags=False)
+
+
+def _commit_url(root: Fields, sha: str) -> str | None:
+    """The web page of the pushed head commit, when the payload lists it."""
+    return next(
+        (c.opt_text("url") for c in root.objects("commits") if c.opt_text("id") == sha),
         None,
     )
-    return {
-        "kind": EventKind.PUSH,
-        "action": action,
-        "repo": _repo(root),
-        "actor": _actor(root),
-        "ref": ref,
-        "head_ref": short_ref(ref),
-        "head_sha": after,
-        "base_sha": before,
-        "url": url,
-        "object_id": after,
-    }
 
 
 def _pipeline(root: Fields) -> dict[str, Any]:
