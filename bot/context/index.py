@@ -33,6 +33,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+# LanceDB's Rust logger reads LANCEDB_LOG once, at import; its WARN lines (e.g. "No
+# existing dataset ... it will be created" on a first index) are noise on a CLI's stderr.
+# A user who wants them sets LANCEDB_LOG themselves.
+os.environ.setdefault("LANCEDB_LOG", "error")
+
 import lancedb
 import pyarrow as pa
 
