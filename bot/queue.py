@@ -15,6 +15,9 @@ Life of a job::
 - **Group commit**: concurrent enqueues are gathered by one committer thread into one
   transaction, and each caller waits for the commit that holds its row, so every 202
   is sent after its delivery is on disk while one fsync serves many requests.
+- **Workers batch their writes**: :meth:`JobQueue.cycle` records every finished job
+  and leases the next ones in one transaction, so a busy pool costs one commit per
+  round instead of two per job, and it waits while intake commits are pending.
 - **Ordering**: a job is leased only when no job with the same subject (issue or MR)
   is running and no earlier one is waiting; jobs without a subject are free.
 - **Leases** expire; a job whose lease expires (or that was running in a process that
@@ -24,15 +27,18 @@ Life of a job::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import queue as stdqueue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 
@@ -129,7 +135,7 @@ _INSERT_JOBS = (
 # a running job; jobs without a subject are always runnable. Only unfinished rows are read.
 _LEASE = (
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $owner,"
-    " lease_expires_at = $expires, updated_at = $now WHERE id = ("
+    " lease_expires_at = $expires, updated_at = $now WHERE id IN ("
     " WITH open AS (SELECT id, subject, state, available_at FROM jobs"
     "   WHERE state IN ('queued', 'failed', 'running')),"
     " heads AS (SELECT min(id) AS id FROM open WHERE state <> 'running'"
@@ -138,15 +144,59 @@ _LEASE = (
     " SELECT o.id FROM open o WHERE o.state <> 'running' AND o.available_at <= $now"
     " AND (o.subject IS NULL OR (o.id IN (SELECT id FROM heads)"
     "      AND o.subject NOT IN (SELECT subject FROM busy)))"
-    " ORDER BY o.id LIMIT 1)"
+    " ORDER BY o.id LIMIT $n)"
     " AND state IN ('queued', 'failed')"
     " RETURNING id, delivery_id, forge, event_name, repo, subject, payload, headers,"
     " attempts, max_attempts, lease_owner"
+)
+_COMPLETE = (
+    "UPDATE jobs SET state = 'done', result = u.result, lease_owner = NULL,"
+    " lease_expires_at = NULL, updated_at = $now, finished_at = $now, last_error = NULL"
+    " FROM (SELECT unnest($ids) AS id, unnest($results) AS result, unnest($owners) AS owner) u"
+    " WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.lease_owner = u.owner"
+    " RETURNING jobs.id"
+)
+_FAIL = (
+    "UPDATE jobs SET state = ?, last_error = ?, available_at = ?, lease_owner = NULL,"
+    " lease_expires_at = NULL, updated_at = ?, finished_at = ? WHERE id = ?"
+    " AND state = 'running' AND lease_owner = ? RETURNING state"
 )
 _LIST_COLUMNS = (
     "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
     "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at"
 )
+
+
+Waiter: TypeAlias = "Future[EnqueueResult] | tuple[asyncio.AbstractEventLoop, asyncio.Future]"
+"""Who waits for a delivery's commit: a thread (``Future``) or a task on an event loop."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A job a worker has run, waiting to be recorded by :meth:`JobQueue.cycle`.
+
+    Attributes:
+        job: The leased job.
+        result: The dispatcher's result (for a job that succeeded).
+        error: ``"<ExceptionClass>: message"`` for a failed attempt (None on success).
+        permanent: The failure can never succeed (dead at once, no retry).
+    """
+
+    job: Job
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+def _settle_waiters(items: list[tuple[asyncio.Future, Any]]) -> None:
+    # Runs on the event loop: one call per commit batch instead of one per request.
+    for fut, outcome in items:
+        if fut.done():  # the request timed out or its client went away
+            continue
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
 
 
 class JobQueue:
@@ -178,9 +228,8 @@ class JobQueue:
         self.max_batch = max_batch
         self.clock = clock
         self.last_error: str | None = None
-        self._pending: stdqueue.SimpleQueue[tuple[Delivery, Future[EnqueueResult]] | None] = (
-            stdqueue.SimpleQueue()
-        )
+        self._pending: stdqueue.SimpleQueue[tuple[Delivery, Waiter] | None] = stdqueue.SimpleQueue()
+        self._idle = threading.Condition()
         self._listeners: list[Callable[[], None]] = []
         self._closed = False
         self._committing = False
@@ -205,6 +254,20 @@ class JobQueue:
             fut.set_exception(QueueUnavailable("the job queue is shutting down"))
             return fut
         self._pending.put((delivery, fut))
+        return fut
+
+    def submit_async(self, delivery: Delivery) -> asyncio.Future:
+        """Like :meth:`submit`, for a coroutine: returns a future of the running loop.
+
+        Every request of one commit batch is woken by a single call into the loop, which
+        costs far less than waking each one from the committer thread.
+        """
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        if self._closed:
+            fut.set_exception(QueueUnavailable("the job queue is shutting down"))
+            return fut
+        self._pending.put((delivery, (loop, fut)))
         return fut
 
     def enqueue(self, delivery: Delivery, timeout: float | None = 30) -> EnqueueResult:
@@ -236,24 +299,52 @@ class JobQueue:
         """
         return self._committing or not self._pending.empty()
 
-    def _commit_batch(self, batch: list[tuple[Delivery, Future[EnqueueResult]]]) -> None:
+    def wait_intake_idle(self, timeout: float) -> bool:
+        """Block until no delivery waits for a commit, or ``timeout`` seconds pass.
+
+        Returns:
+            True if intake is idle, False on timeout (the caller goes ahead anyway, so
+            that workers are slowed by a long burst but never starved).
+        """
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self.intake_busy():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def _commit_batch(self, batch: list[tuple[Delivery, Waiter]]) -> None:
         self._committing = True
         try:
             self._commit_batch_now(batch)
         finally:
             self._committing = False
+            with self._idle:
+                self._idle.notify_all()
 
-    def _commit_batch_now(self, batch: list[tuple[Delivery, Future[EnqueueResult]]]) -> None:
+    def _commit_batch_now(self, batch: list[tuple[Delivery, Waiter]]) -> None:
+        outcomes: list[Any]
         try:
-            results = self.enqueue_many([d for d, _ in batch])
+            outcomes = results = self.enqueue_many([d for d, _ in batch])
         except QueueUnavailable as exc:
             self.last_error = str(exc)
-            for _, fut in batch:
-                fut.set_exception(exc)
-            return
-        self.last_error = None
-        for (_, fut), result in zip(batch, results, strict=True):
-            fut.set_result(result)
+            outcomes, results = [exc] * len(batch), []
+        else:
+            self.last_error = None
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+        for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(waiter, Future):
+                if isinstance(outcome, BaseException):
+                    waiter.set_exception(outcome)
+                else:
+                    waiter.set_result(outcome)
+            else:
+                by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop has been closed
+                loop.call_soon_threadsafe(_settle_waiters, items)
         if any(r.status == "queued" for r in results):
             for callback in self._listeners:
                 callback()
@@ -352,60 +443,95 @@ class JobQueue:
 
     def lease(self, owner: str) -> Job | None:
         """Take the oldest runnable job, atomically; None if nothing can run now."""
+        jobs = self.lease_many(owner, 1)
+        return jobs[0] if jobs else None
+
+    def lease_many(self, owner: str, n: int) -> list[Job]:
+        """Take up to ``n`` runnable jobs (oldest first, one per subject) atomically."""
+        if n <= 0:
+            return []
+        with self.db.transaction() as cur:
+            return self._lease(cur, owner, n)
+
+    def _lease(self, cur: duckdb.DuckDBPyConnection, owner: str, n: int) -> list[Job]:
         now = self.clock()
         expires = now + timedelta(seconds=self.lease_seconds)
-        with self.db.transaction() as cur:
-            row = cur.execute(_LEASE, {"owner": owner, "expires": expires, "now": now}).fetchone()
-        if row is None:
-            return None
-        return Job(
-            id=row[0],
-            delivery_id=row[1],
-            forge=row[2],
-            event_name=row[3],
-            repo=row[4],
-            subject=row[5],
-            payload=bytes(row[6]),
-            headers=json.loads(row[7] or "{}"),
-            attempts=row[8],
-            max_attempts=row[9],
-            lease_owner=row[10],
-        )
+        params = {"owner": owner, "expires": expires, "now": now, "n": n}
+        rows = sorted(cur.execute(_LEASE, params).fetchall())
+        return [
+            Job(
+                id=row[0],
+                delivery_id=row[1],
+                forge=row[2],
+                event_name=row[3],
+                repo=row[4],
+                subject=row[5],
+                payload=bytes(row[6]),
+                headers=json.loads(row[7] or "{}"),
+                attempts=row[8],
+                max_attempts=row[9],
+                lease_owner=row[10],
+            )
+            for row in rows
+        ]
 
     def complete(self, job: Job, result: dict[str, Any]) -> bool:
         """Mark a leased job done; False if the lease was lost (then nothing changes)."""
-        now = self.clock()
-        with self.db.transaction() as cur:
-            row = cur.execute(
-                "UPDATE jobs SET state = 'done', result = ?, lease_owner = NULL,"
-                " lease_expires_at = NULL, updated_at = ?, finished_at = ?, last_error = NULL"
-                " WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING id",
-                [json.dumps(result, default=str), now, now, job.id, job.lease_owner],
-            ).fetchone()
-        return row is not None
+        return self.cycle([Finished(job, result)])[0][job.id] == "done"
 
     def fail(self, job: Job, error: str) -> str | None:
         """Record a failed attempt; returns the new state (``failed``/``dead``) or None
         if the lease was lost."""
+        return self.cycle([Finished(job, error=error)])[0][job.id]
+
+    def cycle(
+        self, finished: list[Finished], owner: str = "", lease: int = 0
+    ) -> tuple[dict[int, str | None], list[Job]]:
+        """Record finished jobs and lease up to ``lease`` more, in one transaction.
+
+        A job finished here frees its subject, so the next job of the same issue can be
+        leased in the same round.
+
+        Returns:
+            The new state of each finished job by id (``done``, ``failed``, ``dead``, or
+            None where the lease had been lost and nothing changed), and the leased jobs.
+        """
+        states: dict[int, str | None] = {f.job.id: None for f in finished}
         now = self.clock()
-        dead = job.attempts >= job.max_attempts
-        retry_at = now + timedelta(seconds=self.backoff(job.attempts))
         with self.db.transaction() as cur:
-            row = cur.execute(
-                "UPDATE jobs SET state = ?, last_error = ?, available_at = ?,"
-                " lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
-                " finished_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?"
-                " RETURNING state",
-                [
-                    "dead" if dead else "failed",
-                    error[:4000],
-                    now if dead else retry_at,
-                    now,
-                    now if dead else None,
-                    job.id,
-                    job.lease_owner,
-                ],
-            ).fetchone()
+            done = [f for f in finished if f.error is None]
+            if done:
+                rows = cur.execute(
+                    _COMPLETE,
+                    {
+                        "now": now,
+                        "ids": [f.job.id for f in done],
+                        "results": [json.dumps(f.result or {}, default=str) for f in done],
+                        "owners": [f.job.lease_owner for f in done],
+                    },
+                ).fetchall()
+                states.update((row[0], "done") for row in rows)
+            for f in finished:
+                if f.error is not None:
+                    states[f.job.id] = self._fail(cur, f, now)
+            leased = self._lease(cur, owner, lease) if lease > 0 else []
+        return states, leased
+
+    def _fail(self, cur: duckdb.DuckDBPyConnection, f: Finished, now: datetime) -> str | None:
+        dead = f.permanent or f.job.attempts >= f.job.max_attempts
+        retry_at = now + timedelta(seconds=self.backoff(f.job.attempts))
+        row = cur.execute(
+            _FAIL,
+            [
+                "dead" if dead else "failed",
+                (f.error or "")[:4000],
+                now if dead else retry_at,
+                now,
+                now if dead else None,
+                f.job.id,
+                f.job.lease_owner,
+            ],
+        ).fetchone()
         return row[0] if row else None
 
     def release(self, job: Job) -> bool:

@@ -1,15 +1,20 @@
-"""In-process workers: lease a job, turn it back into an event, dispatch, record.
+"""In-process workers: a coordinator leases and records jobs in batches; threads run them.
 
-``N`` threads share the queue. A worker binds the job's delivery id (and job id,
-forge, repository, subject, attempt) to every log line while it runs the job. The one
-catch-all of the job path lives here: whatever a handler raises is recorded on the job
-as a failed attempt (retried with backoff, then dead), never lost and never fatal to the
-worker.
+``N`` worker threads run jobs; one coordinator thread is the only one that writes job
+states. Each round it records every job that finished since the last round and leases
+work for the idle threads (plus as many again, ready to start), all in one transaction
+(:meth:`bot.queue.JobQueue.cycle`), and it waits while webhook deliveries are waiting
+for their commit, so a busy pool never slows acknowledgements down by more than one
+short transaction. A worker binds the job's delivery id (and job id, forge, repository,
+subject, attempt) to every log line while it runs the job. The one catch-all of the
+job path lives here: whatever a handler raises is recorded on the job as a failed
+attempt (retried with backoff, then dead), never lost and never fatal to the worker.
 """
 
 from __future__ import annotations
 
 import os
+import queue as stdqueue
 import socket
 import threading
 import time
@@ -20,7 +25,7 @@ from bot.errors import PayloadError, StoreError
 from bot.logs import bound, get_logger
 from bot.metrics import Metrics
 from bot.parsers import parse_event
-from bot.queue import Job, JobQueue
+from bot.queue import Finished, Job, JobQueue
 
 log = get_logger("bot.worker")
 
@@ -34,7 +39,7 @@ def owner_prefix() -> str:
 
 
 class WorkerPool:
-    """``workers`` threads that run queued jobs until stopped.
+    """``workers`` threads that run queued jobs until stopped, fed by one coordinator.
 
     Args:
         queue: The job queue.
@@ -43,8 +48,8 @@ class WorkerPool:
         metrics: Where job durations and failures are counted (optional).
         poll_seconds: Longest idle wait between lease attempts.
         reap_seconds: How often expired leases are taken back.
-        intake_priority_seconds: Longest a worker waits for pending deliveries to commit
-            before it leases (intake goes first during bursts).
+        intake_priority_seconds: Longest the coordinator waits for pending deliveries to
+            commit before it writes (intake goes first during bursts).
     """
 
     def __init__(
@@ -65,45 +70,66 @@ class WorkerPool:
         self.poll_seconds = poll_seconds
         self.intake_priority_seconds = intake_priority_seconds
         self.reap_seconds = reap_seconds or min(max(queue.lease_seconds / 4, 1.0), 30.0)
-        self._wake = threading.Event()
+        self.owner = f"{owner_prefix()}pool"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._current: dict[int, Job] = {}
-        self._current_lock = threading.Lock()
+        self._coordinator: threading.Thread | None = None
+        # The coordinator sleeps on this; workers and new deliveries notify it.
+        self._signal = threading.Condition()
+        self._woken = False
+        self._ready: stdqueue.SimpleQueue[Job | None] = stdqueue.SimpleQueue()
+        self._finished: list[tuple[Finished, float]] = []
+        self._leased: dict[int, Job] = {}  # leased, not yet recorded as finished
+        self._leased_at: dict[int, float] = {}
+        self._running = 0
         self._last_reap = 0.0
         queue.on_enqueue(self.wake)
 
     def wake(self) -> None:
-        """Tell idle workers that a job may be runnable."""
-        self._wake.set()
+        """Tell the coordinator that a job may be runnable."""
+        with self._signal:
+            self._woken = True
+            self._signal.notify()
 
     def start(self) -> None:
         """Recover leases left by a previous process, then start the threads."""
         recovered = self.queue.reap_expired(owner_prefix=LOCAL_OWNER_PREFIX)
         if recovered:
             log.warning("recovered jobs left running by a stopped process", jobs=recovered)
-        prefix = owner_prefix()
+        self._last_reap = time.monotonic()
         for i in range(self.size):
-            thread = threading.Thread(
-                target=self._run, args=(f"{prefix}{i}",), name=f"agentforge-worker-{i}", daemon=True
-            )
+            thread = threading.Thread(target=self._run, name=f"agentforge-worker-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._coordinator = threading.Thread(
+            target=self._coordinate, name="agentforge-coordinator", daemon=True
+        )
+        self._coordinator.start()
 
     def stop(self, grace: float = 30.0) -> list[int]:
         """Stop leasing, wait up to ``grace`` seconds for running jobs, release the rest.
+
+        Jobs that finished are recorded; jobs leased but not started, or still running
+        when the grace period ends, are given back untouched.
 
         Returns:
             Ids of jobs released unfinished (they run again on the next start).
         """
         self._stop.set()
-        self._wake.set()
+        self.wake()
+        if self._coordinator is not None:
+            self._coordinator.join()
+        for _ in self._threads:
+            self._ready.put(None)
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0))
+        self._record_round(lease=0)
+        with self._signal:
+            leftover = sorted(self._leased.values(), key=lambda job: job.id)
+            self._leased.clear()
+            self._leased_at.clear()
         released = []
-        with self._current_lock:
-            leftover = list(self._current.values())
         for job in leftover:
             try:
                 if self.queue.release(job):
@@ -116,40 +142,82 @@ class WorkerPool:
 
     @property
     def alive(self) -> int:
-        """Number of worker threads still running."""
-        return sum(t.is_alive() for t in self._threads)
+        """Number of worker threads (and the coordinator) still running."""
+        alive = sum(t.is_alive() for t in self._threads)
+        if self._coordinator is not None and not self._coordinator.is_alive():
+            alive = min(alive, self.size - 1)
+        return alive
 
-    def _run(self, owner: str) -> None:
+    # --- coordinator -------------------------------------------------------------------
+
+    def _coordinate(self) -> None:
         while not self._stop.is_set():
             self._maybe_reap()
-            self._defer_to_intake()
-            self._wake.clear()
-            try:
-                job = self.queue.lease(owner)
-            except StoreError as exc:
-                log.error("leasing a job failed", error=str(exc))
-                self._wake.wait(self.poll_seconds)
-                continue
-            if job is None:
-                self._wake.wait(self.poll_seconds)
-                continue
-            with self._current_lock:
-                self._current[threading.get_ident()] = job
-            try:
-                self.run_job(job)
-            finally:
-                with self._current_lock:
-                    self._current.pop(threading.get_ident(), None)
-            # Finishing a job may unblock the next one on the same issue.
-            self._wake.set()
-
-    def _defer_to_intake(self) -> None:
-        # Acknowledging webhooks in time matters more than starting a job a few ms
-        # sooner: let pending deliveries commit first, but never wait indefinitely.
-        deadline = time.monotonic() + self.intake_priority_seconds
-        while self.queue.intake_busy() and time.monotonic() < deadline:
-            if self._stop.wait(0.002):
+            with self._signal:
+                if not self._finished and not (self._woken and self._wanted() > 0):
+                    self._signal.wait(self.poll_seconds)
+                self._woken = False
+            if self._stop.is_set():
                 return
+            # Acknowledging webhooks in time matters more than starting a job a few ms
+            # sooner: let pending deliveries commit first, but never wait indefinitely.
+            self.queue.wait_intake_idle(self.intake_priority_seconds)
+            leased = self._record_round(lease=self._wanted())
+            if leased is None:
+                self._stop.wait(self.poll_seconds)
+
+    def _wanted(self) -> int:
+        # Idle threads, plus one ready job per thread so that a worker that finishes can
+        # start again without waiting for a round.
+        return 2 * self.size - len(self._leased) if not self._stop.is_set() else 0
+
+    def _record_round(self, lease: int) -> list[Job] | None:
+        """One transaction: record finished jobs, lease up to ``lease``; None on error."""
+        with self._signal:
+            finished, self._finished = self._finished, []
+        try:
+            states, jobs = self.queue.cycle([f for f, _ in finished], owner=self.owner, lease=lease)
+        except StoreError as exc:
+            log.error("recording finished jobs and leasing failed", error=str(exc))
+            with self._signal:
+                self._finished[:0] = finished
+            return None
+        with self._signal:
+            for f, _ in finished:
+                self._leased.pop(f.job.id, None)
+                self._leased_at.pop(f.job.id, None)
+            now = time.monotonic()
+            for job in jobs:
+                self._leased[job.id] = job
+                self._leased_at[job.id] = now
+        for job in jobs:
+            self._ready.put(job)
+        for f, seconds in finished:
+            self._report(f, states.get(f.job.id), seconds)
+        # A round that leased a full share may have left runnable jobs behind.
+        if jobs and len(jobs) == lease:
+            self.wake()
+        return jobs
+
+    def _report(self, f: Finished, state: str | None, seconds: float) -> None:
+        job = f.job
+        outcome = state or "lost"
+        with bound(
+            delivery_id=job.delivery_id,
+            job_id=job.id,
+            forge=job.forge,
+            repo=job.repo,
+            subject=job.subject,
+            attempt=job.attempts,
+        ):
+            if state is None:
+                log.warning("job finished after its lease was lost; result discarded")
+            elif state == "done":
+                log.info("job done", handled=(f.result or {}).get("handled"))
+            else:
+                log.error("job failed", error=f.error, state=state)
+        if self.metrics is not None:
+            self.metrics.job_duration.labels(outcome).observe(seconds)
 
     def _maybe_reap(self) -> None:
         now = time.monotonic()
@@ -164,8 +232,74 @@ class WorkerPool:
         if reaped:
             log.warning("took back jobs whose lease expired", jobs=reaped)
 
+    # --- workers -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            job = self._ready.get()
+            if job is None or self._stop.is_set():
+                return  # a job taken here stays leased and is released by stop()
+            if self._stale(job):
+                continue
+            started = time.perf_counter()
+            with bound(
+                delivery_id=job.delivery_id,
+                job_id=job.id,
+                forge=job.forge,
+                repo=job.repo,
+                subject=job.subject,
+                attempt=job.attempts,
+            ):
+                finished = self.execute(job)
+            with self._signal:
+                self._finished.append((finished, time.perf_counter() - started))
+                self._signal.notify()
+
+    def _stale(self, job: Job) -> bool:
+        # A job leased ahead of time waited behind a long one: its lease may expire
+        # while it runs, and then the reaper would hand it out a second time. Give it
+        # back instead; it is leased again with a fresh lease.
+        with self._signal:
+            waited = time.monotonic() - self._leased_at.get(job.id, time.monotonic())
+        if waited <= self.queue.lease_seconds / 2:
+            return False
+        try:
+            self.queue.release(job)
+        except StoreError as exc:
+            log.error("could not give back a job that waited too long", error=str(exc))
+        with self._signal:
+            self._leased.pop(job.id, None)
+            self._leased_at.pop(job.id, None)
+            self._signal.notify()
+        return True
+
+    def execute(self, job: Job) -> Finished:
+        """Run one leased job's handlers; the outcome is recorded by the caller."""
+        log.info("job started", event_name=job.event_name)
+        try:
+            event = parse_event(job.forge, job.event_name, job.payload, job.delivery_id)
+        except PayloadError as exc:
+            # The stored body will never parse differently: no point retrying.
+            return self._failure(job, exc, permanent=True)
+        try:
+            result: dict[str, Any] = self.dispatcher.dispatch(job, event)
+        except Exception as exc:  # noqa: BLE001 - the job boundary records every failure
+            return self._failure(job, exc)
+        return Finished(job, result)
+
+    def _failure(self, job: Job, exc: BaseException, *, permanent: bool = False) -> Finished:
+        if self.metrics is not None:
+            self.metrics.job_failures.labels(type(exc).__name__).inc()
+        if not permanent:
+            log.warning("job attempt raised", error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        return Finished(job, error=f"{type(exc).__name__}: {exc}", permanent=permanent)
+
     def run_job(self, job: Job) -> str:
-        """Run one leased job to an outcome: ``done``, ``failed``, ``dead`` or ``lost``."""
+        """Run one leased job and record it at once: ``done``, ``failed``, ``dead``, ``lost``.
+
+        The pool's threads record in batches instead; this is for running a single job
+        outside the pool.
+        """
         started = time.perf_counter()
         with bound(
             delivery_id=job.delivery_id,
@@ -175,37 +309,8 @@ class WorkerPool:
             subject=job.subject,
             attempt=job.attempts,
         ):
-            outcome = self._execute(job)
-            if self.metrics is not None:
-                self.metrics.job_duration.labels(outcome).observe(time.perf_counter() - started)
-            return outcome
-
-    def _execute(self, job: Job) -> str:
-        log.info("job started", event_name=job.event_name)
-        try:
-            event = parse_event(job.forge, job.event_name, job.payload, job.delivery_id)
-        except PayloadError as exc:
-            # The stored body will never parse differently: no point retrying.
-            return self._record_failure(job, exc, permanent=True)
-        try:
-            result: dict[str, Any] = self.dispatcher.dispatch(job, event)
-        except Exception as exc:  # noqa: BLE001 - the job boundary records every failure
-            return self._record_failure(job, exc)
-        if self.queue.complete(job, result):
-            log.info("job done", handled=result.get("handled"))
-            return "done"
-        log.warning("job finished after its lease was lost; result discarded")
-        return "lost"
-
-    def _record_failure(self, job: Job, exc: BaseException, *, permanent: bool = False) -> str:
-        error = f"{type(exc).__name__}: {exc}"
-        if self.metrics is not None:
-            self.metrics.job_failures.labels(type(exc).__name__).inc()
-        if permanent:
-            job = Job(**{**job.__dict__, "attempts": job.max_attempts})
-        state = self.queue.fail(job, error)
-        if state is None:
-            log.warning("job failed after its lease was lost", error=error)
-            return "lost"
-        log.error("job failed", error=error, state=state, exc_info=not permanent)
-        return state
+            finished = self.execute(job)
+        states, _ = self.queue.cycle([finished])
+        state = states.get(job.id)
+        self._report(finished, state, time.perf_counter() - started)
+        return state or "lost"
