@@ -7,12 +7,13 @@ an action failed on the forge, 2 on bad input (a missing variable is named).
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
 
 import click
+
+from bot.commands._imports import import_modules, import_option
 
 
 @click.command()
@@ -41,13 +42,7 @@ import click
     default=None,
     help="Records for dedupe and the audit log (default: AGENTFORGE_DATA_DIR if it exists).",
 )
-@click.option(
-    "--import",
-    "imports",
-    multiple=True,
-    metavar="MODULE",
-    help="Import a module first, e.g. one that registers handlers (repeatable).",
-)
+@import_option
 @click.option("--dry-run", is_flag=True, help="Run the handlers; print actions, write nothing.")
 def run(
     forge: str | None,
@@ -60,13 +55,7 @@ def run(
     """Handle one event in a CI job (GitHub Action / GitLab CI) and print a JSON summary."""
     from bot.runner import run_in_ci
 
-    for module in imports:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise click.BadParameter(
-                f"cannot import {module}: {exc}", param_hint="--import"
-            ) from exc
+    import_modules(imports)
     result = run_in_ci(
         os.environ,
         forge=forge,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from bot.commands._imports import import_modules, import_option
 
 
 @click.command()
@@ -16,13 +16,7 @@ import click
     default=None,
     help="In-process worker threads (default: AGENTFORGE_WORKERS, 4).",
 )
-@click.option(
-    "--import",
-    "imports",
-    multiple=True,
-    metavar="MODULE",
-    help="Import a module first, e.g. one that registers extra handlers (repeatable).",
-)
+@import_option
 @click.option(
     "--shutdown-grace",
     default=30.0,
@@ -52,13 +46,7 @@ def serve(
     overrides = {"workers": workers} if workers is not None else {}
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
-    for module in imports:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise click.BadParameter(
-                f"cannot import {module}: {exc}", param_hint="--import"
-            ) from exc
+    import_modules(imports)
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
     dispatcher = build_dispatcher(settings, db)  # handlers, then the executor if a forge is set
