@@ -166,7 +166,7 @@ class FakeServer:
 
     def _handle(self, request: Request, call: Call) -> Response:
         for method, rx, handler in self._routes:
-            match = rx.fullmatch(request.path)
+            match = rx.fullmatch(call.path)  # what path_of() chose: raw or decoded
             if match and method == request.method:
                 denied = self.authenticate(request)
                 if denied is not None:
