@@ -191,16 +191,7 @@ class AuditLog:
                 f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [seq, at, actor, action, subject, detail_text, prev, digest],
             )
-        return AuditEntry(
-            seq=seq,
-            at=utc_aware(at),
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=detail,
-            prev_hash=prev,
-            hash=digest,
-        )
+        return _entry(seq, at, actor, action, subject, detail, prev, digest)
 
     def entries(self, *, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
         """Rows with ``seq > after_seq``, oldest first.
@@ -219,18 +210,7 @@ class AuditLog:
                 parsed = json.loads(detail) if detail is not None else None
             except ValueError as exc:
                 raise StoreError(f"reading audit row {seq}: detail is not JSON") from exc
-            out.append(
-                AuditEntry(
-                    seq=seq,
-                    at=utc_aware(at),
-                    actor=actor,
-                    action=action,
-                    subject=subject,
-                    detail=parsed,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-            )
+            out.append(_entry(seq, at, actor, action, subject, parsed, prev, digest))
         return out
 
     def count(self) -> int:
@@ -262,6 +242,29 @@ class AuditLog:
         return VerifyResult(
             ok=True, rows=checked, message=f"{checked} rows verified", head_hash=expected_prev
         )
+
+
+def _entry(
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str | None,
+    detail: Any,
+    prev: str,
+    digest: str,
+) -> AuditEntry:
+    """An entry from a row's columns (in ``_COLS`` order), ``detail`` already decoded."""
+    return AuditEntry(
+        seq=seq,
+        at=utc_aware(at),
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=detail,
+        prev_hash=prev,
+        hash=digest,
+    )
 
 
 def _check_row(row: tuple, expected_seq: int, expected_prev: str) -> tuple[Reason, str] | None:

@@ -244,19 +244,12 @@ class Records:
         Raises:
             RecordNotFound: no such run.
         """
-        sets: list[str] = []
-        params: list[Any] = []
-        for column, value in (("state", state), ("phase", phase), ("estimate_usd", estimate_usd)):
-            if value is not None:
-                if isinstance(value, str):
-                    _require_text(column, value)
-                sets.append(f"{column} = ?")
-                params.append(value)
+        sets, params = _assignments(state=state, phase=phase, estimate_usd=estimate_usd)
         sets.append("updated_at = ?")
         params.append(now_utc())
-        with translate_errors(f"updating run {run_id}"), self.db.transaction() as cur:
-            if not cur.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
-                raise RecordNotFound(f"updating run {run_id}: no such run in the records")
+        doing = f"updating run {run_id}"
+        with translate_errors(doing), self.db.transaction() as cur:
+            _require_run(cur, run_id, doing)
             cur.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?", [*params, run_id])
         return self.get_run(run_id)
 
@@ -300,8 +293,7 @@ class Records:
         at = now_utc()
         doing = f"starting phase {name} of run {run_id}"
         with translate_errors(doing), self.db.transaction() as cur:
-            if not cur.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
-                raise RecordNotFound(f"{doing}: no such run in the records")
+            _require_run(cur, run_id, doing)
             cur.execute(
                 f"INSERT INTO phases ({_PHASE_COLS}) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL) "
                 "ON CONFLICT (run_id, name) DO UPDATE SET "
@@ -360,14 +352,7 @@ class Records:
     ) -> Phase:
         _optional_positive("mr_number", mr_number)
         at = now_utc()
-        sets: list[str] = []
-        params: list[Any] = []
-        for column, value in (("state", state), ("gate", gate), ("mr_number", mr_number)):
-            if value is not None:
-                if isinstance(value, str):
-                    _require_text(column, value)
-                sets.append(f"{column} = ?")
-                params.append(value)
+        sets, params = _assignments(state=state, gate=gate, mr_number=mr_number)
         if end:
             sets.append("finished_at = ?")
             params.append(at)
@@ -430,8 +415,7 @@ class Records:
         at = now_utc()
         doing = f"recording artifact {path} of run {run_id}"
         with translate_errors(doing), self.db.transaction() as cur:
-            if not cur.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
-                raise RecordNotFound(f"{doing}: no such run in the records")
+            _require_run(cur, run_id, doing)
             cur.execute(
                 f"INSERT INTO artifacts ({_ARTIFACT_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
                 [run_id, phase, path, kind, commit_sha, at],
@@ -453,6 +437,29 @@ class Records:
                 f"SELECT {_ARTIFACT_COLS} FROM artifacts {where} ORDER BY created_at, path", params
             )
         return [_artifact(r) for r in rows]
+
+
+def _require_run(cur: Any, run_id: str, doing: str) -> None:
+    """Raise :class:`RecordNotFound` unless the run exists (inside the caller's transaction)."""
+    if not cur.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+        raise RecordNotFound(f"{doing}: no such run in the records")
+
+
+def _assignments(**values: Any) -> tuple[list[str], list[Any]]:
+    """``column = ?`` clauses and their parameters for the values that are not None.
+
+    Raises:
+        ValueError: a text value is empty.
+    """
+    sets: list[str] = []
+    params: list[Any] = []
+    for column, value in values.items():
+        if value is not None:
+            if isinstance(value, str):
+                _require_text(column, value)
+            sets.append(f"{column} = ?")
+            params.append(value)
+    return sets, params
 
 
 def _where(**filters: Any) -> tuple[str, list[Any]]:
