@@ -43,10 +43,9 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes):
         r("GET", p + "/" + kinds + r"/notes", self._list_notes)
         r("POST", p + "/" + kinds + r"/notes", self._create_note)
         r("PUT", p + "/" + kinds + r"/notes/(?P<nid>\d+)", self._edit_note)
-        r("GET", p + "/" + kinds + r"/award_emoji", self._list_awards)
-        r("POST", p + "/" + kinds + r"/award_emoji", self._award)
-        r("GET", p + "/" + kinds + r"/notes/(?P<nid>\d+)/award_emoji", self._list_awards)
-        r("POST", p + "/" + kinds + r"/notes/(?P<nid>\d+)/award_emoji", self._award)
+        for verb in ("GET", "POST"):
+            r(verb, p + "/" + kinds + r"/award_emoji", self._awards)
+            r(verb, p + "/" + kinds + r"/notes/(?P<nid>\d+)/award_emoji", self._awards)
         r("GET", p + r"/merge_requests", self._list_mrs)
         r("POST", p + r"/merge_requests", self._create_mr)
         r("GET", p + r"/merge_requests/(?P<iid>\d+)", self._get_mr)

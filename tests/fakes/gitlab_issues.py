@@ -137,22 +137,16 @@ class GitLabIssueRoutes(GitLabState):
             return project, ("note", int(nid))
         return project, (kind, item["id"])
 
-    def _list_awards(
+    def _awards(
         self, request: Request, body: Any, pid: str, kind: str, iid: str, nid: str | None = None
     ) -> Response:
+        """List (GET) or add (POST) the award emoji on an issue, MR or note."""
         found = self._awardable(pid, kind, iid, nid)
         if found is None:
             return self._nf()
         project, key = found
-        return self._paginate(request, project["awards"].get(key, []))
-
-    def _award(
-        self, request: Request, body: Any, pid: str, kind: str, iid: str, nid: str | None = None
-    ) -> Response:
-        found = self._awardable(pid, kind, iid, nid)
-        if found is None:
-            return self._nf()
-        project, key = found
+        if request.method == "GET":
+            return self._paginate(request, project["awards"].get(key, []))
         name = (body or {}).get("name", "")
         if name not in EMOJI:
             return json_response({"message": {"name": ["is not a valid emoji name"]}}, 400)
