@@ -187,11 +187,11 @@ class AuditLog:
                 subject=subject,
                 detail=detail,
             )
+            row = (seq, at, actor, action, subject, detail_text, prev, digest)
             cur.execute(
-                f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [seq, at, actor, action, subject, detail_text, prev, digest],
+                f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row)
             )
-        return _entry(seq, at, actor, action, subject, detail, prev, digest)
+        return _entry(row, detail)
 
     def entries(self, *, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
         """Rows with ``seq > after_seq``, oldest first.
@@ -205,12 +205,13 @@ class AuditLog:
                 [int(after_seq), int(limit)],
             )
         out = []
-        for seq, at, actor, action, subject, detail, prev, digest in rows:
+        for row in rows:
+            detail_text = row[5]
             try:
-                parsed = json.loads(detail) if detail is not None else None
+                parsed = json.loads(detail_text) if detail_text is not None else None
             except ValueError as exc:
-                raise StoreError(f"reading audit row {seq}: detail is not JSON") from exc
-            out.append(_entry(seq, at, actor, action, subject, parsed, prev, digest))
+                raise StoreError(f"reading audit row {row[0]}: detail is not JSON") from exc
+            out.append(_entry(row, parsed))
         return out
 
     def count(self) -> int:
@@ -244,17 +245,9 @@ class AuditLog:
         )
 
 
-def _entry(
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    subject: str | None,
-    detail: Any,
-    prev: str,
-    digest: str,
-) -> AuditEntry:
-    """An entry from a row's columns (in ``_COLS`` order), ``detail`` already decoded."""
+def _entry(row: tuple, detail: Any) -> AuditEntry:
+    """The entry of a row (columns in ``_COLS`` order) whose detail is already decoded."""
+    seq, at, actor, action, subject, _detail_text, prev, digest = row
     return AuditEntry(
         seq=seq,
         at=utc_aware(at),
