@@ -23,12 +23,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.context.chunking import decode_text, is_binary  # noqa: E402
+from bot.context.chunking import classify, decode_text, is_binary  # noqa: E402
 from bot.context.history import GitHistory  # noqa: E402
 from bot.context.index import RepoIndex  # noqa: E402
 from bot.context.retrieval import Retriever, Weights  # noqa: E402
@@ -37,12 +38,36 @@ from bot.context.text import search_terms  # noqa: E402
 KS = (1, 5, 10)
 
 
-class WholeFileBM25:
-    """Plain Okapi BM25 over whole files (identifiers split), the baseline."""
+def is_candidate(path: str) -> bool:
+    """The benchmark's candidate rule, the same for every ranker.
 
-    def __init__(self, history: GitHistory, k1: float = 1.2, b: float = 0.75) -> None:
+    A candidate is a non-test source-code file (``classify`` gives ``code``: a source
+    extension such as ``.py``, outside test files and directories). The gold files are
+    the non-test source files a fix changed, so docs, changelogs and tests can never be
+    right answers; ranking them only handicaps whichever ranker does not skip them.
+    """
+    return classify(path)[0] == "code"
+
+
+class WholeFileBM25:
+    """Plain Okapi BM25 over whole files (identifiers split), the baseline.
+
+    Args:
+        history: The repository.
+        only: Keep only paths for which this returns True (None: every text file,
+            the older and weaker variant of the baseline).
+    """
+
+    def __init__(
+        self,
+        history: GitHistory,
+        k1: float = 1.2,
+        b: float = 0.75,
+        only: Callable[[str], bool] | None = None,
+    ) -> None:
         self.history = history
         self.k1, self.b = k1, b
+        self.only = only
         self._cache: dict[str, Counter] = {}
 
     def _doc(self, blob_id: str, size: int) -> Counter:
@@ -55,6 +80,8 @@ class WholeFileBM25:
     def rank(self, query: str, rev: str, limit: int = 10) -> list[str]:
         """Files at ``rev`` ordered by BM25 score for the query."""
         entries, _ = self.history.list_files(rev)
+        if self.only is not None:
+            entries = [e for e in entries if self.only(e.path)]
         docs = [(e.path, self._doc(e.blob_id, e.size)) for e in entries]
         lengths = [sum(d.values()) for _, d in docs]
         avg = (sum(lengths) / len(lengths)) if lengths else 1.0
@@ -85,13 +112,18 @@ def recall(ranked: list[str], gold: list[str], k: int, *, every: bool) -> float:
     return 1.0 if hit else 0.0
 
 
+RANKERS = ("ours", "bm25", "bm25_all")
+
+
 def run(
     cases: list[dict], repo_dir: Path, index_root: Path, use_history: bool, weights: Weights
 ) -> dict:
-    """Run both rankers on every case; return the summary."""
-    totals = {
-        name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in ("ours", "bm25")
-    }
+    """Run every ranker on every case; return the summary.
+
+    ``ours`` and ``bm25`` rank only candidate files (:func:`is_candidate`);
+    ``bm25_all`` is the earlier baseline over every text file, kept for comparison.
+    """
+    totals = {name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in RANKERS}
     by_repo: dict[str, list[dict]] = {}
     for case in cases:
         by_repo.setdefault(case["repo"], []).append(case)
@@ -99,30 +131,30 @@ def run(
         history = GitHistory(repo_dir / repo.replace("/", "__"))
         repo_cases.sort(key=lambda c: history.commit_time(c["base_commit"]))
         index = RepoIndex(index_root / repo.replace("/", "__"), repo=repo)
-        baseline = WholeFileBM25(history)
+        baseline = WholeFileBM25(history, only=is_candidate)
+        baseline_all = WholeFileBM25(history)
         for case in repo_cases:
             started = time.monotonic()
             index.update(history, case["base_commit"])
             stats = history.change_stats(case["base_commit"]) if use_history else None
-            ours = [
-                f.path
-                for f in Retriever(index, stats=stats, weights=weights).rank_files(
-                    case["problem_statement"], 10
-                )
-            ]
-            bm25 = baseline.rank(case["problem_statement"], case["base_commit"], 10)
+            retriever = Retriever(index, stats=stats, weights=weights)
+            ranked = retriever.rank_files(case["problem_statement"], 50)
+            lists = {
+                "ours": [f.path for f in ranked if is_candidate(f.path)][:10],
+                "bm25": baseline.rank(case["problem_statement"], case["base_commit"], 10),
+                "bm25_all": baseline_all.rank(case["problem_statement"], case["base_commit"], 10),
+            }
             gold = case["gold_files"]
-            for name, ranked in (("ours", ours), ("bm25", bm25)):
+            for name, files in lists.items():
                 for k in KS:
-                    totals[name][f"all@{k}"] += recall(ranked, gold, k, every=True)
-                    totals[name][f"any@{k}"] += recall(ranked, gold, k, every=False)
+                    totals[name][f"all@{k}"] += recall(files, gold, k, every=True)
+                    totals[name][f"any@{k}"] += recall(files, gold, k, every=False)
             print(
                 json.dumps(
                     {
                         "case": case["instance_id"],
                         "gold": gold,
-                        "ours": ours[:5],
-                        "bm25": bm25[:5],
+                        **{name: files for name, files in lists.items() if name != "bm25_all"},
                         "seconds": round(time.monotonic() - started, 2),
                     }
                 ),

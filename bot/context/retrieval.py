@@ -20,16 +20,21 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from bot.context.filerank import FileBM25
 from bot.context.history import ChangeStats
 from bot.context.index import RepoIndex
-from bot.context.text import extract_mentions, search_terms
+from bot.context.text import extract_mentions, query_terms, search_terms
 
-_EXPLICIT = ("path_mention", "trace_mention", "module_mention")
+_EXPLICIT = ("path_mention", "trace_mention", "trace_deepest", "module_mention")
 _COLUMNS = ["path", "start_line", "end_line", "kind", "symbols", "text", "_score"]
 _MAX_QUERY_TERMS = 400
 _ABOUT_TESTS = re.compile(r"\b(add|write|missing|flaky|failing)\s+(unit\s+)?tests?\b", re.I)
 _VENDORED = re.compile(
     r"(^|/)(vendor|vendored|_vendor|third_party|thirdparty|externals?|packages)/"
+)
+# Code that ships beside the product rather than in it: docs tooling, examples, scripts.
+_AUXILIARY = re.compile(
+    r"(^|/)(docs?|examples?|demos?|scripts?|tools|benchmarks?|bench|contrib/scripts)/"
 )
 _ABOUT_DOCS = re.compile(r"\b(documentation|readme|changelog)\b", re.I)
 
@@ -65,13 +70,17 @@ class Weights:
     second_chunks: float = 0.35
     path_mention: float = 1.2
     trace_mention: float = 0.5
+    trace_deepest: float = 0.0
     module_mention: float = 0.7
     symbol_definition: float = 0.6
+    file_text: float = 0.0
     path_words: float = 0.25
     co_change: float = 0.2
     recency: float = 0.1
+    churn: float = 0.0
     non_code_factor: float = 0.35
     vendored_factor: float = 0.6
+    auxiliary_factor: float = 1.0
 
 
 class Retriever:
@@ -93,6 +102,7 @@ class Retriever:
         self._symbols: dict[str, set[str]] | None = None
         self._paths: dict[str, str] | None = None
         self._suffixes: dict[str, list[str]] | None = None
+        self._file_bm25: FileBM25 | None = None
 
     # --- chunks --------------------------------------------------------------------
 
@@ -230,8 +240,11 @@ class Retriever:
             rest = sum(s * 0.5**i for i, s in enumerate(norm[1:4]))
             bump(path, "text", w.text * norm[0] + w.second_chunks * rest)
             files[path].hits = file_hits
+        if w.file_text:
+            self._file_signal(query, bump)
         self._mention_signals(query, paths, symbols, bump)
         self._history_signals(files, bump, anchors)
+        self._churn_signal(paths, bump)
         about_tests = bool(_ABOUT_TESTS.search(query))
         about_docs = bool(_ABOUT_DOCS.search(query))
         for path, entry in files.items():
@@ -244,9 +257,23 @@ class Retriever:
                 fuzzy *= w.non_code_factor
             if _VENDORED.search(path):
                 fuzzy *= w.vendored_factor
+            elif _AUXILIARY.search(path):
+                fuzzy *= w.auxiliary_factor
             entry.score = fuzzy + explicit
         ranked = sorted(files.values(), key=lambda f: (-f.score, f.path))
         return ranked[:limit]
+
+    def _file_signal(self, query: str, bump) -> None:
+        """Whole-file BM25 over code files (normalised to the best file), a second view."""
+        if self._file_bm25 is None:
+            self._file_bm25 = FileBM25(self._table)
+        scores = self._file_bm25.score(query_terms(query))
+        if not scores:
+            return
+        top = max(scores.values())
+        for path, score in scores.items():
+            if score >= 0.05 * top:
+                bump(path, "file_text", self.weights.file_text * score / top)
 
     def _mention_signals(self, query, paths, symbols, bump) -> None:
         w = self.weights
@@ -272,9 +299,17 @@ class Retriever:
         for fragment in mentions.paths:
             for path in resolve(fragment):
                 bump(path, "path_mention", w.path_mention)
+        deepest: list[str] = []
         for fragment in mentions.trace_paths:
-            for path in resolve(fragment):
+            found = resolve(fragment)
+            for path in found:
                 bump(path, "trace_mention", w.trace_mention)
+            if found and not any(_VENDORED.search(p) for p in found):
+                deepest = found
+        # The innermost frame in the repository's own code is where the error surfaced,
+        # and more often than the outer frames it is where the fix goes.
+        for path in deepest:
+            bump(path, "trace_deepest", w.trace_deepest / len(deepest))
         for dotted in mentions.modules:
             parts = dotted.split(".")
             for n in range(len(parts), 0, -1):
@@ -296,6 +331,20 @@ class Retriever:
             stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower().strip("_")
             if len(stem) >= 4 and stem in words and stem not in {"init", "main", "utils"}:
                 bump(path, "path_words", w.path_words)
+
+    def _churn_signal(self, paths: dict[str, str], bump) -> None:
+        """A small prior for code files that change often: fixes land where work happens.
+
+        It is what decides between files when the query says little ("Fix #1106").
+        """
+        if self.stats is None or not self.weights.churn:
+            return
+        counts = {p: n for p, n in self.stats.counts.items() if paths.get(p) == "code"}
+        top = max(counts.values(), default=0)
+        if top < 2:
+            return
+        for path, n in counts.items():
+            bump(path, "churn", self.weights.churn * math.log1p(n) / math.log1p(top))
 
     def _history_signals(self, files: dict[str, FileScore], bump, anchors=()) -> None:
         if self.stats is None or not files:

@@ -9,6 +9,7 @@ form ``gethttpresponse``, which acts as a rare, high-weight "exact identifier" t
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -73,6 +74,28 @@ def search_terms(text: str) -> str:
         if len(parts) > 1:
             out.append("".join(parts))
     return " ".join(out)
+
+
+def query_terms(text: str, code_boost: float = 0.0) -> Counter:
+    """Weighted search terms for free text (an issue), for whole-file scoring.
+
+    Every term counts once per occurrence; terms of names that look like code
+    (backticked, called, dotted, CamelCase or snake_case) get ``code_boost`` more per
+    distinct name, because an issue's prose is mostly vocabulary shared by every file.
+
+    Args:
+        text: Issue or commit text.
+        code_boost: Extra weight for the terms of code-looking names.
+
+    Returns:
+        Term -> weight.
+    """
+    weights: Counter = Counter(search_terms(text).split())
+    if code_boost:
+        for name in extract_mentions(text).identifiers:
+            for term in set(search_terms(name).split()):
+                weights[term] += code_boost
+    return weights
 
 
 def path_terms(path: str) -> str:
