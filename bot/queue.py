@@ -126,10 +126,19 @@ _INSERT_DELIVERIES = (
     " kind, action, job_id, received_at) SELECT unnest($1), unnest($2), unnest($3), unnest($4),"
     " unnest($5), unnest($6), unnest($7), unnest($8), nextval('job_id_seq'), $9"
 )
+_STORE_DELIVERIES = (
+    "INSERT INTO deliveries (delivery_key, content_key, forge, delivery_id, event_name, repo,"
+    " kind, action, job_id, received_at) SELECT unnest($1), unnest($2), unnest($3), unnest($4),"
+    " unnest($5), unnest($6), unnest($7), unnest($8), unnest($9), unnest($10)"
+    " ON CONFLICT DO NOTHING RETURNING delivery_key"
+)
 _INSERT_JOBS = (
     "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"
-    " max_attempts, available_at, created_at, updated_at) SELECT unnest($1), unnest($2),"
-    " unnest($3), unnest($4), unnest($5), unnest($6), unnest($7), unnest($8), $9, $10, $10, $10"
+    " max_attempts, available_at, created_at, updated_at) SELECT j.id, j.delivery_id, j.forge,"
+    " j.event_name, j.repo, j.subject, j.payload, j.headers, $9, j.at, j.at, j.at FROM"
+    " (SELECT unnest($1) AS id, unnest($2) AS delivery_id, unnest($3) AS forge,"
+    " unnest($4) AS event_name, unnest($5) AS repo, unnest($6) AS subject,"
+    " unnest($7) AS payload, unnest($8) AS headers, unnest($10) AS at) j"
 )
 # The next runnable job: the oldest waiting job of each subject, unless that subject has
 # a running job; jobs without a subject are always runnable. Only unfinished rows are read.
@@ -188,6 +197,34 @@ class Finished:
     permanent: bool = False
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A delivery with the job id and receive time it was given at intake."""
+
+    delivery: Delivery
+    job_id: int
+    received_at: datetime
+
+
+def settle_waiters(batch: list[tuple[Delivery, Waiter]], outcomes: list[Any]) -> None:
+    """Resolve each waiter with its outcome (an :class:`EnqueueResult` or an exception).
+
+    Waiters on an event loop are woken with one call per loop for the whole batch.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
+    for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+        if isinstance(waiter, Future):
+            if isinstance(outcome, BaseException):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
+        else:
+            by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop has been closed
+            loop.call_soon_threadsafe(_settle_waiters, items)
+
+
 def _settle_waiters(items: list[tuple[asyncio.Future, Any]]) -> None:
     # Runs on the event loop: one call per commit batch instead of one per request.
     for fut, outcome in items:
@@ -230,6 +267,7 @@ class JobQueue:
         self.last_error: str | None = None
         self._pending: stdqueue.SimpleQueue[tuple[Delivery, Waiter] | None] = stdqueue.SimpleQueue()
         self._idle = threading.Condition()
+        self._intakes: list[Any] = []
         self._listeners: list[Callable[[], None]] = []
         self._closed = False
         self._committing = False
@@ -297,7 +335,9 @@ class JobQueue:
         Workers defer to intake while this is true, so that a burst of webhooks is
         acknowledged first and processed right after.
         """
-        return self._committing or not self._pending.empty()
+        if self._committing or not self._pending.empty():
+            return True
+        return any(intake.busy() for intake in self._intakes)
 
     def wait_intake_idle(self, timeout: float) -> bool:
         """Block until no delivery waits for a commit, or ``timeout`` seconds pass.
@@ -333,21 +373,69 @@ class JobQueue:
             outcomes, results = [exc] * len(batch), []
         else:
             self.last_error = None
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
-        for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(waiter, Future):
-                if isinstance(outcome, BaseException):
-                    waiter.set_exception(outcome)
-                else:
-                    waiter.set_result(outcome)
-            else:
-                by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
-        for loop, items in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop has been closed
-                loop.call_soon_threadsafe(_settle_waiters, items)
+        settle_waiters(batch, outcomes)
         if any(r.status == "queued" for r in results):
-            for callback in self._listeners:
-                callback()
+            self._notify_listeners()
+
+    def _notify_listeners(self) -> None:
+        for callback in self._listeners:
+            callback()
+
+    # --- journaled intake (bot.journal) ----------------------------------------------------
+
+    def add_intake(self, intake: Any) -> None:
+        """Count another intake (an object with ``busy()``) in :meth:`intake_busy`."""
+        self._intakes.append(intake)
+
+    def notify_intake_idle(self) -> None:
+        """Wake :meth:`wait_intake_idle` callers (an intake finished a batch)."""
+        with self._idle:
+            self._idle.notify_all()
+
+    def reserve_job_ids(self, n: int) -> list[int]:
+        """Draw ``n`` job ids from the sequence, committed, for rows stored later."""
+        try:
+            with self.db.transaction() as cur:
+                rows = cur.execute("SELECT nextval('job_id_seq') FROM range(?)", [n]).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"reserving {n} job ids: {exc}") from exc
+        return [int(r[0]) for r in rows]
+
+    def store(self, records: list[Stored]) -> int:
+        """Insert journaled deliveries and their jobs; rows already there are skipped.
+
+        Returns:
+            How many new jobs were stored.
+
+        Raises:
+            StoreError: the transaction failed (nothing was stored).
+        """
+        try:
+            with self.db.transaction() as cur:
+                inserted = cur.execute(
+                    _STORE_DELIVERIES,
+                    [
+                        [s.delivery.delivery_key for s in records],
+                        [s.delivery.content_key for s in records],
+                        [s.delivery.forge for s in records],
+                        [s.delivery.delivery_id for s in records],
+                        [s.delivery.event_name for s in records],
+                        [s.delivery.repo for s in records],
+                        [s.delivery.kind for s in records],
+                        [s.delivery.action for s in records],
+                        [s.job_id for s in records],
+                        [s.received_at for s in records],
+                    ],
+                ).fetchall()
+                keys = {row[0] for row in inserted}
+                new = [s for s in records if s.delivery.delivery_key in keys]
+                if new:
+                    self._insert_jobs(cur, [(s.delivery, s.job_id, s.received_at) for s in new])
+        except duckdb.Error as exc:
+            raise StoreError(f"storing {len(records)} journaled deliveries: {exc}") from exc
+        if new:
+            self._notify_listeners()
+        return len(new)
 
     def enqueue_many(self, deliveries: list[Delivery]) -> list[EnqueueResult]:
         """Store deliveries in one transaction; duplicates (by either key) get no job.
@@ -407,24 +495,29 @@ class JobQueue:
                 ],
             ).fetchall()
             job_ids = {key: job_id for key, job_id in inserted}
-            new = [d for d in rows if d.delivery_key in job_ids]
+            new = [(d, job_ids[d.delivery_key], now) for d in rows if d.delivery_key in job_ids]
             if new:
-                cur.execute(
-                    _INSERT_JOBS,
-                    [
-                        [job_ids[d.delivery_key] for d in new],
-                        [d.delivery_id for d in new],
-                        [d.forge for d in new],
-                        [d.event_name for d in new],
-                        [d.repo for d in new],
-                        [d.subject for d in new],
-                        [d.payload for d in new],
-                        [json.dumps(d.headers) for d in new],
-                        self.max_attempts,
-                        now,
-                    ],
-                )
+                self._insert_jobs(cur, new)
         return job_ids
+
+    def _insert_jobs(
+        self, cur: duckdb.DuckDBPyConnection, rows: list[tuple[Delivery, int, datetime]]
+    ) -> None:
+        cur.execute(
+            _INSERT_JOBS,
+            [
+                [job_id for _, job_id, _ in rows],
+                [d.delivery_id for d, _, _ in rows],
+                [d.forge for d, _, _ in rows],
+                [d.event_name for d, _, _ in rows],
+                [d.repo for d, _, _ in rows],
+                [d.subject for d, _, _ in rows],
+                [d.payload for d, _, _ in rows],
+                [json.dumps(d.headers) for d, _, _ in rows],
+                self.max_attempts,
+                [at for _, _, at in rows],
+            ],
+        )
 
     def close(self, timeout: float = 10) -> None:
         """Stop accepting deliveries and commit the ones already submitted."""

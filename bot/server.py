@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.dispatch import Dispatcher, InProcessDispatcher
 from bot.errors import PayloadError, QueueUnavailable, VerificationError
 from bot.events import EventKind
+from bot.journal import JOURNAL_NAME, JournalIntake
 from bot.logs import bound, get_logger
 from bot.metrics import Metrics
 from bot.parsers import parse_event
@@ -79,6 +80,7 @@ class ServerState:
     metrics: Metrics
     db: Database | None = None
     queue: JobQueue | None = None
+    intake: JournalIntake | None = None
     pool: WorkerPool | None = None
     shutting_down: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
@@ -144,6 +146,12 @@ def create_app(
             lease_seconds=settings.job_lease_seconds,
             backoff_seconds=settings.job_backoff_seconds,
         )
+        if state.db.path.name != ":memory:":
+            # The durable commit point of a delivery (see bot.journal); DuckDB is fed
+            # from it in the background.
+            state.intake = await run_in_threadpool(
+                JournalIntake, state.queue, state.db.path.parent / JOURNAL_NAME
+            )
         state.metrics.watch_queue(state.queue.depth)
         if start_workers:
             state.pool = WorkerPool(
@@ -160,6 +168,8 @@ def create_app(
             state.shutting_down = True
             if state.pool is not None:
                 await run_in_threadpool(state.pool.stop, shutdown_grace)
+            if state.intake is not None:
+                await run_in_threadpool(state.intake.close)
             await run_in_threadpool(state.queue.close)
             state.db.close()
             log.info("server stopped")
@@ -227,6 +237,8 @@ def readiness_problems(state: ServerState) -> list[str]:
         problems.append(f"records database unreadable: {type(exc).__name__}")
     if not state.queue.healthy:
         problems.append(f"queue not writable: {state.queue.last_error or 'committer stopped'}")
+    if state.intake is not None and not state.intake.healthy:
+        problems.append(f"intake journal: {state.intake.last_error or 'writer stopped'}")
     if state.pool is not None and state.pool.alive < state.pool.size:
         problems.append(f"{state.pool.size - state.pool.alive} worker thread(s) stopped")
     return problems
@@ -310,7 +322,8 @@ async def _accept(
         headers={k: v for k in _KEPT_HEADERS if (v := request.headers.get(k)) is not None},
     )
     try:
-        result = await asyncio.wait_for(state.queue.submit_async(delivery), ENQUEUE_TIMEOUT)
+        intake = state.intake or state.queue
+        result = await asyncio.wait_for(intake.submit_async(delivery), ENQUEUE_TIMEOUT)
     except QueueUnavailable as exc:
         raise Reply(503, "unavailable", f"the job queue cannot be written: {exc}") from None
     except TimeoutError:

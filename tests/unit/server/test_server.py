@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 
 import pytest
@@ -30,8 +31,14 @@ def running(data_dir, **settings):
         yield client, app.state.agentforge
 
 
+def records(state) -> Database:
+    """The records database once everything acknowledged has been fed to it."""
+    assert state.intake.flush(10)
+    return state.db
+
+
 def stored(state) -> tuple[int, int]:
-    return count_rows(state.db, "deliveries"), count_rows(state.db, "jobs")
+    return count_rows(records(state), "deliveries"), count_rows(state.db, "jobs")
 
 
 @pytest.fixture
@@ -46,7 +53,7 @@ def test_valid_delivery_is_committed_before_the_202(server) -> None:
     response = client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 202
     job_id = response.json()["job_id"]
-    row = state.db.fetchone("SELECT payload, subject, state FROM jobs WHERE id = ?", [job_id])
+    row = records(state).fetchone("SELECT payload, subject, state FROM jobs WHERE id = ?", [job_id])
     assert row[0] == body  # the raw bytes, not re-serialised JSON
     assert row[1] == "github:Codertocat/Hello-World:issue:1"
     assert row[2] == "queued"
@@ -169,9 +176,37 @@ def test_wrong_content_type_is_415(server, content_type) -> None:
     assert stored(state) == (0, 0)
 
 
-def test_queue_that_cannot_be_written_is_503(server) -> None:
+def test_journal_that_cannot_be_written_is_503_and_nothing_is_kept(server) -> None:
     client, state = server
-    state.db.close()  # the records database fails under the server
+    os.close(state.intake._fd)  # the journal file fails under the server
+    body, headers = github_delivery()
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 503 and "retry-after" in response.headers
+    assert client.get("/readyz").status_code == 503
+    assert stored(state) == (0, 0)
+
+
+def test_records_database_failure_keeps_acknowledged_deliveries_in_the_journal(server) -> None:
+    client, state = server
+    state.db.close()  # DuckDB fails; the journal still takes deliveries durably
+    body, headers = github_delivery()
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    assert not state.intake.flush(1)
+    assert client.get("/readyz").status_code == 503  # the feeder reports the failure
+    assert b"Codertocat" in (state.db.path.parent / "intake.journal").read_bytes()
+
+
+def test_queue_without_journal_that_cannot_be_written_is_503() -> None:
+    db = Database.in_memory()
+    settings = load_settings(github_webhook_secret=GH_SECRET, workers=1)
+    with TestClient(create_app(settings, db=db, start_workers=False)) as client:
+        state = client.app.state.agentforge
+        assert state.intake is None  # nothing to journal into for an in-memory store
+        db.close()
+        body, headers = github_delivery()
+        response = client.post("/webhooks/github", content=body, headers=headers)
+        assert response.status_code == 503 and "retry-after" in response.headers
+        assert client.get("/readyz").status_code == 503
     body, headers = github_delivery()
     response = client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 503 and "retry-after" in response.headers
@@ -182,7 +217,7 @@ def test_gitlab_delivery_with_token(server) -> None:
     client, state = server
     body, headers = gitlab_delivery()
     assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 202
-    row = state.db.fetchone("SELECT delivery_id, forge FROM jobs")
+    row = records(state).fetchone("SELECT delivery_id, forge FROM jobs")
     assert row == ("gl-1", "gitlab")
 
 
@@ -200,7 +235,7 @@ def test_gitlab_webhook_id_is_a_delivery_id(server) -> None:
     headers.pop("idempotency-key")
     headers["webhook-id"] = "wh-9"
     assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 202
-    assert state.db.fetchone("SELECT delivery_id FROM jobs") == ("wh-9",)
+    assert records(state).fetchone("SELECT delivery_id FROM jobs") == ("wh-9",)
 
 
 def test_gitlab_wrong_token_is_401(server) -> None:
@@ -213,12 +248,13 @@ def test_gitlab_wrong_token_is_401(server) -> None:
 
 
 def test_health_ready_and_metrics(server) -> None:
-    client, _ = server
+    client, state = server
     assert client.get("/healthz").json() == {"status": "alive"}
     assert client.get("/readyz").status_code == 200
     body, headers = github_delivery()
     client.post("/webhooks/github", content=body, headers=headers)
     client.post("/webhooks/github", content=body, headers={**headers, "x-hub-signature-256": "x"})
+    records(state)
     text = client.get("/metrics").text
     assert (
         'agentforge_webhook_deliveries_total{event="issue_comment",forge="github",'
