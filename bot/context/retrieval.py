@@ -70,17 +70,19 @@ class Weights:
     second_chunks: float = 0.35
     path_mention: float = 1.2
     trace_mention: float = 0.5
-    trace_deepest: float = 0.0
+    trace_deepest: float = 0.3
     module_mention: float = 0.7
     symbol_definition: float = 0.6
-    file_text: float = 0.0
+    file_text: float = 0.6
+    query_code_boost: float = 1.0
     path_words: float = 0.25
     co_change: float = 0.2
     recency: float = 0.1
-    churn: float = 0.0
+    churn: float = 0.8
+    churn_query_terms: float = 20.0
     non_code_factor: float = 0.35
-    vendored_factor: float = 0.6
-    auxiliary_factor: float = 1.0
+    vendored_factor: float = 0.3
+    auxiliary_factor: float = 0.5
 
 
 class Retriever:
@@ -207,7 +209,7 @@ class Retriever:
         return self._symbols, self._paths
 
     def rank_files(
-        self, query: str, limit: int = 20, *, chunk_pool: int = 200, anchors: tuple[str, ...] = ()
+        self, query: str, limit: int = 20, *, chunk_pool: int = 500, anchors: tuple[str, ...] = ()
     ) -> list[FileScore]:
         """Rank the repository's files for a query (an issue, a task description).
 
@@ -244,7 +246,7 @@ class Retriever:
             self._file_signal(query, bump)
         self._mention_signals(query, paths, symbols, bump)
         self._history_signals(files, bump, anchors)
-        self._churn_signal(paths, bump)
+        self._churn_signal(query, paths, bump)
         about_tests = bool(_ABOUT_TESTS.search(query))
         about_docs = bool(_ABOUT_DOCS.search(query))
         for path, entry in files.items():
@@ -267,7 +269,7 @@ class Retriever:
         """Whole-file BM25 over code files (normalised to the best file), a second view."""
         if self._file_bm25 is None:
             self._file_bm25 = FileBM25(self._table)
-        scores = self._file_bm25.score(query_terms(query))
+        scores = self._file_bm25.score(query_terms(query, self.weights.query_code_boost))
         if not scores:
             return
         top = max(scores.values())
@@ -332,19 +334,23 @@ class Retriever:
             if len(stem) >= 4 and stem in words and stem not in {"init", "main", "utils"}:
                 bump(path, "path_words", w.path_words)
 
-    def _churn_signal(self, paths: dict[str, str], bump) -> None:
-        """A small prior for code files that change often: fixes land where work happens.
+    def _churn_signal(self, query: str, paths: dict[str, str], bump) -> None:
+        """A prior for code files that change often: fixes land where work happens.
 
-        It is what decides between files when the query says little ("Fix #1106").
+        A prior should count most when the evidence is weak: its weight shrinks with
+        the number of distinct search terms in the query, so it decides between files
+        for "Fix #1106" and barely moves a long issue with a traceback.
         """
         if self.stats is None or not self.weights.churn:
             return
+        distinct = len(set(search_terms(query).split()))
+        weight = self.weights.churn / (1.0 + distinct / max(self.weights.churn_query_terms, 1e-9))
         counts = {p: n for p, n in self.stats.counts.items() if paths.get(p) == "code"}
         top = max(counts.values(), default=0)
         if top < 2:
             return
         for path, n in counts.items():
-            bump(path, "churn", self.weights.churn * math.log1p(n) / math.log1p(top))
+            bump(path, "churn", weight * math.log1p(n) / math.log1p(top))
 
     def _history_signals(self, files: dict[str, FileScore], bump, anchors=()) -> None:
         if self.stats is None or not files:

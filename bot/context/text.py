@@ -8,6 +8,7 @@ form ``gethttpresponse``, which acts as a rare, high-weight "exact identifier" t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -96,6 +97,50 @@ def query_terms(text: str, code_boost: float = 0.0) -> Counter:
             for term in set(search_terms(name).split()):
                 weights[term] += code_boost
     return weights
+
+
+_SUFFIXES = (
+    ("izations", "iz"), ("ization", "iz"), ("isations", "iz"), ("isation", "iz"),
+    ("ations", ""), ("ation", ""), ("ements", ""), ("ement", ""), ("ables", ""),
+    ("able", ""), ("ibles", ""), ("ible", ""), ("ings", ""), ("ing", ""), ("ers", ""),
+    ("er", ""), ("ed", ""), ("ly", ""),
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(term: str) -> str:
+    """A light, conservative English stemmer for matching issue prose to code words.
+
+    ``serialization``, ``serialized``, ``serializable`` and ``serialize`` all become
+    ``serializ``; ``skipping`` and ``skips`` become ``skip``; ``parsing`` and
+    ``parse`` become ``pars``; ``file`` and ``files`` become ``fil``. Words of three
+    letters or fewer and anything with digits are left alone. Both sides of a
+    comparison must be stemmed with this same function.
+
+    Args:
+        term: One lower-case search term.
+
+    Returns:
+        Its stem.
+    """
+    if len(term) <= 3 or not term.isalpha():
+        return term
+    word = term
+    if word.endswith("ies") and len(word) > 5:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+        word = word[:-1]  # skipp -> skip, but keep "fill", "pass"
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
 
 
 def path_terms(path: str) -> str:

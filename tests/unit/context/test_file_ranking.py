@@ -11,7 +11,7 @@ from bot.context.filerank import FieldWeights, FileBM25, file_counts
 from bot.context.history import GitHistory
 from bot.context.index import RepoIndex
 from bot.context.retrieval import Retriever, Weights
-from bot.context.text import query_terms
+from bot.context.text import query_terms, stem
 
 USES = "from pkg.hooks import merge_hooks\n\n\ndef run(h):\n    return merge_hooks(h)\n"
 DEFINES = "def merge_hooks(hooks):\n    return dict(hooks)\n"
@@ -24,12 +24,24 @@ def _index(repo, tmp_path: Path, name: str = "idx") -> RepoIndex:
 
 
 def test_file_counts_weights_path_and_defined_names() -> None:
-    counts = file_counts("pkg/hooks.py", [(DEFINES, "merge_hooks")], FieldWeights(3, 2))
-    plain = file_counts("pkg/hooks.py", [(DEFINES, "merge_hooks")], FieldWeights(0, 0))
+    fields = FieldWeights(3, 2, stem=False)
+    counts = file_counts("pkg/hooks.py", [(DEFINES, "merge_hooks")], fields)
+    plain = file_counts("pkg/hooks.py", [(DEFINES, "merge_hooks")], FieldWeights(0, 0, False))
     assert counts["hooks"] - plain["hooks"] == 3 + 2  # path stem and the defined name
     assert counts["pkg"] == plain["pkg"] + 3
     assert counts["mergehooks"] == plain["mergehooks"] + 2
     assert file_counts("api.py", [], FieldWeights()) == Counter({"api": 2})
+    stemmed = file_counts("pkg/hooks.py", [(DEFINES, "merge_hooks")], FieldWeights(3, 2, True))
+    assert "hooks" not in stemmed and stemmed["hook"] == counts["hooks"]
+
+
+def test_stemmed_scoring_matches_prose_to_code_words(git_repo, tmp_path) -> None:
+    code = "def serialize_report(report):\n    return report.to_dict()\n"
+    git_repo.commit({"pkg/reports.py": code, "pkg/other.py": "def unrelated():\n    pass\n"})
+    table = _index(git_repo, tmp_path).open_table()
+    query = query_terms("serialization of reporting")
+    assert FileBM25(table, fields=FieldWeights(stem=True)).score(query).keys() == {"pkg/reports.py"}
+    assert FileBM25(table).score(query) == {}
 
 
 def test_defining_file_outranks_file_that_only_uses_the_name(git_repo, tmp_path) -> None:
@@ -97,9 +109,13 @@ def test_churn_prior_prefers_often_changed_code(git_repo, tmp_path) -> None:
     index = _index(git_repo, tmp_path)
     ranked = Retriever(index, stats=history.change_stats(), weights=Weights(churn=0.2))
     by_path = {f.path: f for f in ranked.rank_files("Fix #12")}
-    assert by_path["pkg/core.py"].reasons["churn"] == pytest.approx(0.2)
-    assert 0 < by_path["pkg/rare.py"].reasons["churn"] < 0.2
+    # One distinct query term ("fix"): the prior keeps 20/21 of its weight.
+    assert by_path["pkg/core.py"].reasons["churn"] == pytest.approx(0.2 / (1 + 1 / 20))
+    assert 0 < by_path["pkg/rare.py"].reasons["churn"] < by_path["pkg/core.py"].reasons["churn"]
     assert "docs/a.md" not in by_path  # the prior is for code only
+    wordy = " ".join(f"word{chr(97 + i)}" for i in range(20))  # 20 more distinct terms
+    long = {f.path: f for f in ranked.rank_files("Fix #12 " + wordy)}
+    assert long["pkg/core.py"].reasons["churn"] == pytest.approx(0.2 / (1 + 21 / 20))
     none = Retriever(index, stats=None, weights=Weights(churn=0.2)).rank_files("Fix #12")
     assert none == []
 
@@ -114,3 +130,28 @@ def test_auxiliary_code_is_discounted(git_repo, tmp_path) -> None:
     flat = Retriever(index, weights=Weights(auxiliary_factor=1.0, path_words=0.0))
     flat_scores = {f.path: f.score for f in flat.rank_files("render widget")}
     assert scores["examples/widget_demo.py"] < flat_scores["examples/widget_demo.py"]
+
+
+@pytest.mark.parametrize(
+    ("words", "same"),
+    [
+        (("serialization", "serialized", "serializable", "serialize"), True),
+        (("skipping", "skips", "skip"), True),
+        (("parsing", "parse", "parsed"), True),
+        (("files", "file"), True),
+        (("classes", "class"), True),
+        (("configuration", "configure"), True),
+        (("pass", "passed"), True),
+        (("session", "sessions"), True),
+        (("report", "repeat"), False),
+        (("hook", "hooks", "book"), False),
+    ],
+)
+def test_stem_folds_word_forms(words: tuple[str, ...], same: bool) -> None:
+    stems = {stem(w) for w in words}
+    assert (len(stems) == 1) is same
+
+
+@pytest.mark.parametrize("word", ["io", "py3", "utf8", "abc", "x"])
+def test_stem_leaves_short_and_alphanumeric_terms_alone(word: str) -> None:
+    assert stem(word) == word
