@@ -3,8 +3,8 @@
 Starts both servers as subprocesses on loopback, then drives each from this (separate)
 process with the same number of signed GitHub deliveries over keep-alive connections,
 and reports accepted/s and p50/p99 acknowledgement latency, and the ratio. Every
-delivery to ``agentforge serve`` is verified, parsed, deduplicated and committed to
-DuckDB before its 202.
+delivery to ``agentforge serve`` is verified, parsed, deduplicated and fsync'd to the
+intake journal (its durable commit point, see ``bot/journal.py``) before its 202.
 
     python bench/webhook_load.py --count 5000 --concurrency 32
 """

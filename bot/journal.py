@@ -50,8 +50,6 @@ JOURNAL_NAME = "intake.journal"
 _HEADER = struct.Struct(">II")
 _ID_BLOCK = 2048
 _TRUNCATE_BYTES = 8 * 1024 * 1024
-FEED_DEFER_SECONDS = 0.5
-"""Longest the feeder waits for a pause in intake before it writes to DuckDB anyway."""
 _FIELDS = ("forge", "delivery_id", "event_name", "content_key", "subject", "repo", "kind")
 
 
@@ -293,12 +291,7 @@ class JournalIntake:
         while not stopping:
             backlog: list[Stored] = []
             refill = False
-            first = self._feed.get()
-            if first is not None and not self._closed:
-                # Acknowledgements first: during a burst, feed DuckDB between appends,
-                # in bigger (cheaper per row) batches. The records are durable already.
-                self.queue.wait_intake_idle(FEED_DEFER_SECONDS)
-            for item in [first, *_drain(self._feed)]:
+            for item in [self._feed.get(), *_drain(self._feed)]:
                 if item is None:
                     stopping = True
                 elif not item:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.errors import QueueUnavailable
-from bot.queue import Delivery, JobQueue, RetryOutcome, count_rows
+from bot.queue import Delivery, Finished, JobQueue, RetryOutcome, count_rows
 from bot.store.db import Database
 
 
@@ -224,3 +224,43 @@ def test_list_and_depth(queue) -> None:
     assert [j["delivery_id"] for j in queue.list(state="done")] == ["d1"]
     shown = queue.get(queue.list(state="done")[0]["id"])
     assert shown["result"] == {"handled": False} and shown["payload_bytes"] == 8
+
+
+def test_lease_many_takes_one_job_per_subject_in_order(queue) -> None:
+    for n, subject in enumerate(["a", "a", "b", None, None], start=1):
+        queue.enqueue(delivery(n, subject=subject))
+    leased = queue.lease_many("w", 10)
+    assert [j.delivery_id for j in leased] == ["d1", "d3", "d4", "d5"]  # d2 waits for d1
+    assert queue.lease_many("w", 10) == []
+
+
+def test_cycle_records_finished_jobs_and_frees_their_subject_in_one_round(queue) -> None:
+    queue.enqueue(delivery(1, subject="a"))
+    queue.enqueue(delivery(2, subject="a"))
+    queue.enqueue(delivery(3, subject="b"))
+    first, third = queue.lease_many("w", 5)
+    states, leased = queue.cycle(
+        [Finished(first, {"handled": True}), Finished(third, error="RuntimeError: x")],
+        owner="w",
+        lease=5,
+    )
+    assert states == {first.id: "done", third.id: "failed"}
+    assert [j.delivery_id for j in leased] == ["d2"]  # d1 done: d2 may run; d3 backs off
+    assert queue.get(first.id)["result"] == {"handled": True}
+
+
+def test_cycle_ignores_a_job_whose_lease_was_lost(queue, clock) -> None:
+    queue.enqueue(delivery(1))
+    job = queue.lease("w1")
+    clock.advance(61)
+    queue.reap_expired()
+    states, _ = queue.cycle([Finished(job, {"handled": True})])
+    assert states == {job.id: None}
+    assert queue.get(job.id)["state"] == "failed"
+
+
+def test_permanent_failure_is_dead_at_once(queue) -> None:
+    queue.enqueue(delivery(1))
+    job = queue.lease("w")
+    states, _ = queue.cycle([Finished(job, error="PayloadError: bad", permanent=True)])
+    assert states == {job.id: "dead"}
