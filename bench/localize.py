@@ -124,6 +124,9 @@ def run(
     ``bm25_all`` is the earlier baseline over every text file, kept for comparison.
     """
     totals = {name: {f"{m}@{k}": 0.0 for m in ("all", "any") for k in KS} for name in RANKERS}
+    per_set: dict[str, dict[str, dict[str, float]]] = {}
+    set_sizes: Counter = Counter(case.get("_set", "") for case in cases)
+    rank_seconds: list[float] = []
     by_repo: dict[str, list[dict]] = {}
     for case in cases:
         by_repo.setdefault(case["repo"], []).append(case)
@@ -137,18 +140,24 @@ def run(
             started = time.monotonic()
             index.update(history, case["base_commit"])
             stats = history.change_stats(case["base_commit"]) if use_history else None
+            ranking_started = time.monotonic()
             retriever = Retriever(index, stats=stats, weights=weights)
             ranked = retriever.rank_files(case["problem_statement"], 50)
+            rank_seconds.append(time.monotonic() - ranking_started)
             lists = {
                 "ours": [f.path for f in ranked if is_candidate(f.path)][:10],
                 "bm25": baseline.rank(case["problem_statement"], case["base_commit"], 10),
                 "bm25_all": baseline_all.rank(case["problem_statement"], case["base_commit"], 10),
             }
             gold = case["gold_files"]
+            group = per_set.setdefault(
+                case.get("_set", ""), {name: {f"recall@{k}": 0.0 for k in KS} for name in RANKERS}
+            )
             for name, files in lists.items():
                 for k in KS:
                     totals[name][f"all@{k}"] += recall(files, gold, k, every=True)
                     totals[name][f"any@{k}"] += recall(files, gold, k, every=False)
+                    group[name][f"recall@{k}"] += recall(files, gold, k, every=True)
             print(
                 json.dumps(
                     {
@@ -161,10 +170,26 @@ def run(
                 file=sys.stderr,
             )
     n = max(1, len(cases))
-    return {
+    summary = {
         name: {key: round(value / n, 4) for key, value in metrics.items()}
         for name, metrics in totals.items()
     }
+    summary["by_set"] = {
+        name: {
+            "cases": set_sizes[name],
+            **{
+                ranker: {key: round(v / set_sizes[name], 4) for key, v in metrics.items()}
+                for ranker, metrics in group.items()
+            },
+        }
+        for name, group in sorted(per_set.items())
+    }
+    ordered = sorted(rank_seconds)
+    summary["ours_rank_ms"] = {
+        "p50": round(1000 * ordered[len(ordered) // 2], 1) if ordered else 0.0,
+        "p95": round(1000 * ordered[int(len(ordered) * 0.95)], 1) if ordered else 0.0,
+    }
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cases = [
-        json.loads(line)
+        {**json.loads(line), "_set": path.name.removesuffix(".jsonl")}
         for path in args.cases
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
@@ -196,18 +221,16 @@ def main(argv: list[str] | None = None) -> int:
         summary = run(
             cases, args.repo_dir, args.index_dir or Path(tmp), not args.no_history, weights
         )
+    seconds = round(time.monotonic() - started, 1)
     any_line = {
-        name: {k: v for k, v in m.items() if k.startswith("any")} for name, m in summary.items()
+        name: {k: v for k, v in summary[name].items() if k.startswith("any")} for name in RANKERS
     }
-    print(
-        json.dumps({"any_gold_in_top_k": any_line, "seconds": round(time.monotonic() - started, 1)})
-    )
+    print(json.dumps({"any_gold_in_top_k": any_line, "by_set": summary["by_set"]}))
     result = {
         "cases": len(cases),
-        **{
-            name: {f"recall@{k}": metrics[f"all@{k}"] for k in KS}
-            for name, metrics in summary.items()
-        },
+        **{name: {f"recall@{k}": summary[name][f"all@{k}"] for k in KS} for name in RANKERS},
+        "ours_rank_ms": summary["ours_rank_ms"],
+        "seconds": seconds,
     }
     print(json.dumps(result))
     return 0

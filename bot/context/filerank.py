@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from bot.context.text import path_terms, search_terms, stem
 
 _CACHE_LIMIT = 200_000
-_cache: OrderedDict[tuple[str, str], Counter] = OrderedDict()
+# (path, blob id, field settings) -> counts; the path is part of the key because the
+# same content at two paths (empty __init__.py files) has different path terms.
+_cache: OrderedDict[tuple[str, str, str], Counter] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class FieldWeights:
     b: float = 0.75
 
 
-def _remember(key: tuple[str, str], counts: Counter) -> None:
+def _remember(key: tuple[str, str, str], counts: Counter) -> None:
     _cache[key] = counts
     _cache.move_to_end(key)
     while len(_cache) > _CACHE_LIMIT:
@@ -110,8 +112,8 @@ class FileBM25:
         )
         blobs = dict(zip(listing["path"].to_pylist(), listing["blob"].to_pylist(), strict=True))
         tag = repr(self.fields)
-        missing = [b for b in set(blobs.values()) if (b, tag) not in _cache]
-        fresh: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        missing = sorted({b for p, b in blobs.items() if (p, b, tag) not in _cache})
+        fresh: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for start in range(0, len(missing), 300):
             batch = ", ".join("'" + b + "'" for b in missing[start : start + 300])
             rows = (
@@ -123,12 +125,13 @@ class FileBM25:
                 .to_pylist()
             )
             for row in sorted(rows, key=lambda r: r["start_line"]):
-                entry = fresh.setdefault(row["blob"], (row["path"], []))
-                entry[1].append((row["text"], row["symbols"]))
-        for blob, (path, chunks) in fresh.items():
-            _remember((blob, tag), file_counts(path, chunks, self.fields))
+                fresh.setdefault((row["path"], row["blob"]), []).append(
+                    (row["text"], row["symbols"])
+                )
+        for (path, blob), chunks in fresh.items():
+            _remember((path, blob, tag), file_counts(path, chunks, self.fields))
         for path, blob in blobs.items():
-            counts = _cache.get((blob, tag))
+            counts = _cache.get((path, blob, tag))
             if counts is not None:
                 self.docs[path] = counts
         self._lengths = {p: sum(c.values()) for p, c in self.docs.items()}

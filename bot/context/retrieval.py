@@ -82,7 +82,7 @@ class Weights:
     churn_query_terms: float = 20.0
     non_code_factor: float = 0.35
     vendored_factor: float = 0.3
-    auxiliary_factor: float = 0.5
+    auxiliary_factor: float = 0.7
 
 
 class Retriever:

@@ -155,3 +155,12 @@ def test_stem_folds_word_forms(words: tuple[str, ...], same: bool) -> None:
 @pytest.mark.parametrize("word", ["io", "py3", "utf8", "abc", "x"])
 def test_stem_leaves_short_and_alphanumeric_terms_alone(word: str) -> None:
     assert stem(word) == word
+
+
+def test_same_content_at_two_paths_keeps_each_path(git_repo, tmp_path) -> None:
+    body = "def helper_value():\n    return 1\n"
+    git_repo.commit({"pkg/alpha_mod.py": body, "pkg/beta_mod.py": body}, "twins")
+    ranker = FileBM25(_index(git_repo, tmp_path).open_table())
+    assert ranker.docs["pkg/alpha_mod.py"]["alpha"] > 0
+    assert "alpha" not in ranker.docs["pkg/beta_mod.py"]
+    assert ranker.score(Counter({"beta": 1.0})).keys() == {"pkg/beta_mod.py"}
