@@ -28,118 +28,53 @@ Life of a job::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import queue as stdqueue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, TypeAlias
+from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 
+from bot import queue_store
 from bot.errors import QueueUnavailable, StoreError
+from bot.queue_admin import count_rows, get_job, list_jobs
+from bot.queue_types import (
+    MAX_BACKOFF_SECONDS,
+    STATES,
+    Delivery,
+    EnqueueResult,
+    Finished,
+    Job,
+    RetryOutcome,
+    Stored,
+    Waiter,
+    settle_waiters,
+    utcnow,
+)
 from bot.store.db import Database
 
-STATES = ("queued", "running", "done", "failed", "dead")
-MAX_BACKOFF_SECONDS = 3600.0
+__all__ = [
+    "MAX_BACKOFF_SECONDS",
+    "STATES",
+    "Delivery",
+    "EnqueueResult",
+    "Finished",
+    "Job",
+    "JobQueue",
+    "RetryOutcome",
+    "Stored",
+    "Waiter",
+    "count_rows",
+    "get_job",
+    "list_jobs",
+    "settle_waiters",
+    "utcnow",
+]
 
-
-def utcnow() -> datetime:
-    """Naive UTC now, the form the ``jobs`` timestamps are stored in."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A verified, parsed delivery to be stored and queued.
-
-    Attributes:
-        forge: ``github`` or ``gitlab``.
-        delivery_id: The forge's delivery id (``X-GitHub-Delivery``, ``Idempotency-Key``).
-        event_name: The forge's event name header.
-        payload: The raw verified body.
-        content_key: :meth:`bot.events.Event.content_key`.
-        subject: :meth:`bot.events.Event.subject` (ordering key) or None.
-        repo: Repository full name.
-        kind: Event kind.
-        action: Event action.
-        headers: Delivery headers worth keeping (never secrets).
-    """
-
-    forge: str
-    delivery_id: str
-    event_name: str
-    payload: bytes
-    content_key: str | None = None
-    subject: str | None = None
-    repo: str | None = None
-    kind: str = ""
-    action: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def delivery_key(self) -> str:
-        """The primary key in ``deliveries``."""
-        return f"{self.forge}:{self.delivery_id}"
-
-
-@dataclass(frozen=True)
-class EnqueueResult:
-    """What happened to one delivery: ``queued`` (with its job id) or ``duplicate``."""
-
-    status: str
-    job_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """A leased job, as a worker sees it."""
-
-    id: int
-    delivery_id: str | None
-    forge: str
-    event_name: str
-    repo: str | None
-    subject: str | None
-    payload: bytes
-    headers: dict[str, str]
-    attempts: int
-    max_attempts: int
-    lease_owner: str
-
-
-class RetryOutcome(StrEnum):
-    """Result of :meth:`JobQueue.retry`."""
-
-    RETRIED = "retried"
-    NOT_FOUND = "not_found"
-    NOT_RETRYABLE = "not_retryable"
-
-
-_INSERT_DELIVERIES = (
-    "INSERT INTO deliveries (delivery_key, content_key, forge, delivery_id, event_name, repo,"
-    " kind, action, job_id, received_at) SELECT unnest($1), unnest($2), unnest($3), unnest($4),"
-    " unnest($5), unnest($6), unnest($7), unnest($8), nextval('job_id_seq'), $9"
-)
-_STORE_DELIVERIES = (
-    "INSERT INTO deliveries (delivery_key, content_key, forge, delivery_id, event_name, repo,"
-    " kind, action, job_id, received_at) SELECT unnest($1), unnest($2), unnest($3), unnest($4),"
-    " unnest($5), unnest($6), unnest($7), unnest($8), unnest($9), unnest($10)"
-    " ON CONFLICT DO NOTHING RETURNING delivery_key"
-)
-_INSERT_JOBS = (
-    "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"
-    " max_attempts, available_at, created_at, updated_at) SELECT j.id, j.delivery_id, j.forge,"
-    " j.event_name, j.repo, j.subject, j.payload, j.headers, $9, j.at, j.at, j.at FROM"
-    " (SELECT unnest($1) AS id, unnest($2) AS delivery_id, unnest($3) AS forge,"
-    " unnest($4) AS event_name, unnest($5) AS repo, unnest($6) AS subject,"
-    " unnest($7) AS payload, unnest($8) AS headers, unnest($10) AS at) j"
-)
 # The next runnable job: the oldest waiting job of each subject, unless that subject has
 # a running job; jobs without a subject are always runnable. Only unfinished rows are read.
 _LEASE = (
@@ -170,70 +105,6 @@ _FAIL = (
     " lease_expires_at = NULL, updated_at = ?, finished_at = ? WHERE id = ?"
     " AND state = 'running' AND lease_owner = ? RETURNING state"
 )
-_LIST_COLUMNS = (
-    "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
-    "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at"
-)
-
-
-Waiter: TypeAlias = "Future[EnqueueResult] | tuple[asyncio.AbstractEventLoop, asyncio.Future]"
-"""Who waits for a delivery's commit: a thread (``Future``) or a task on an event loop."""
-
-
-@dataclass(frozen=True)
-class Finished:
-    """A job a worker has run, waiting to be recorded by :meth:`JobQueue.cycle`.
-
-    Attributes:
-        job: The leased job.
-        result: The dispatcher's result (for a job that succeeded).
-        error: ``"<ExceptionClass>: message"`` for a failed attempt (None on success).
-        permanent: The failure can never succeed (dead at once, no retry).
-    """
-
-    job: Job
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    permanent: bool = False
-
-
-@dataclass(frozen=True)
-class Stored:
-    """A delivery with the job id and receive time it was given at intake."""
-
-    delivery: Delivery
-    job_id: int
-    received_at: datetime
-
-
-def settle_waiters(batch: list[tuple[Delivery, Waiter]], outcomes: list[Any]) -> None:
-    """Resolve each waiter with its outcome (an :class:`EnqueueResult` or an exception).
-
-    Waiters on an event loop are woken with one call per loop for the whole batch.
-    """
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
-    for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-        if isinstance(waiter, Future):
-            if isinstance(outcome, BaseException):
-                waiter.set_exception(outcome)
-            else:
-                waiter.set_result(outcome)
-        else:
-            by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
-    for loop, items in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # that loop has been closed
-            loop.call_soon_threadsafe(_settle_waiters, items)
-
-
-def _settle_waiters(items: list[tuple[asyncio.Future, Any]]) -> None:
-    # Runs on the event loop: one call per commit batch instead of one per request.
-    for fut, outcome in items:
-        if fut.done():  # the request timed out or its client went away
-            continue
-        if isinstance(outcome, BaseException):
-            fut.set_exception(outcome)
-        else:
-            fut.set_result(outcome)
 
 
 class JobQueue:
@@ -394,12 +265,7 @@ class JobQueue:
 
     def reserve_job_ids(self, n: int) -> list[int]:
         """Draw ``n`` job ids from the sequence, committed, for rows stored later."""
-        try:
-            with self.db.transaction() as cur:
-                rows = cur.execute("SELECT nextval('job_id_seq') FROM range(?)", [n]).fetchall()
-        except duckdb.Error as exc:
-            raise StoreError(f"reserving {n} job ids: {exc}") from exc
-        return [int(r[0]) for r in rows]
+        return queue_store.reserve_job_ids(self.db, n)
 
     def store(self, records: list[Stored]) -> int:
         """Insert journaled deliveries and their jobs; rows already there are skipped.
@@ -410,29 +276,7 @@ class JobQueue:
         Raises:
             StoreError: the transaction failed (nothing was stored).
         """
-        try:
-            with self.db.transaction() as cur:
-                inserted = cur.execute(
-                    _STORE_DELIVERIES,
-                    [
-                        [s.delivery.delivery_key for s in records],
-                        [s.delivery.content_key for s in records],
-                        [s.delivery.forge for s in records],
-                        [s.delivery.delivery_id for s in records],
-                        [s.delivery.event_name for s in records],
-                        [s.delivery.repo for s in records],
-                        [s.delivery.kind for s in records],
-                        [s.delivery.action for s in records],
-                        [s.job_id for s in records],
-                        [s.received_at for s in records],
-                    ],
-                ).fetchall()
-                keys = {row[0] for row in inserted}
-                new = [s for s in records if s.delivery.delivery_key in keys]
-                if new:
-                    self._insert_jobs(cur, [(s.delivery, s.job_id, s.received_at) for s in new])
-        except duckdb.Error as exc:
-            raise StoreError(f"storing {len(records)} journaled deliveries: {exc}") from exc
+        new = queue_store.store_records(self.db, records, self.max_attempts)
         if new:
             self._notify_listeners()
         return len(new)
@@ -474,49 +318,8 @@ class JobQueue:
         return [r or EnqueueResult("duplicate") for r in results]
 
     def _insert(self, rows: list[Delivery], *, skip_conflicts: bool) -> dict[str, int]:
-        now = self.clock()
-        with self.db.transaction() as cur:
-            # One list parameter per column (unnest) binds far faster in DuckDB than one
-            # scalar parameter per value.
-            inserted = cur.execute(
-                _INSERT_DELIVERIES
-                + (" ON CONFLICT DO NOTHING" if skip_conflicts else "")
-                + " RETURNING delivery_key, job_id",
-                [
-                    [d.delivery_key for d in rows],
-                    [d.content_key for d in rows],
-                    [d.forge for d in rows],
-                    [d.delivery_id for d in rows],
-                    [d.event_name for d in rows],
-                    [d.repo for d in rows],
-                    [d.kind for d in rows],
-                    [d.action for d in rows],
-                    now,
-                ],
-            ).fetchall()
-            job_ids = {key: job_id for key, job_id in inserted}
-            new = [(d, job_ids[d.delivery_key], now) for d in rows if d.delivery_key in job_ids]
-            if new:
-                self._insert_jobs(cur, new)
-        return job_ids
-
-    def _insert_jobs(
-        self, cur: duckdb.DuckDBPyConnection, rows: list[tuple[Delivery, int, datetime]]
-    ) -> None:
-        cur.execute(
-            _INSERT_JOBS,
-            [
-                [job_id for _, job_id, _ in rows],
-                [d.delivery_id for d, _, _ in rows],
-                [d.forge for d, _, _ in rows],
-                [d.event_name for d, _, _ in rows],
-                [d.repo for d, _, _ in rows],
-                [d.subject for d, _, _ in rows],
-                [d.payload for d, _, _ in rows],
-                [json.dumps(d.headers) for d, _, _ in rows],
-                self.max_attempts,
-                [at for _, _, at in rows],
-            ],
+        return queue_store.insert_deliveries(
+            self.db, rows, self.clock(), self.max_attempts, skip_conflicts=skip_conflicts
         )
 
     def close(self, timeout: float = 10) -> None:
@@ -701,44 +504,3 @@ class JobQueue:
     def get(self, job_id: int) -> dict[str, Any] | None:
         """One job with its result and headers (not its payload), or None."""
         return get_job(self.db, job_id)
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in row.items():
-        out[key] = value.isoformat() if isinstance(value, datetime) else value
-    return out
-
-
-def list_jobs(db: Database, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Jobs, newest first, as JSON-able dicts (works on read-only databases too)."""
-    where, params = ("WHERE state = ?", [state]) if state else ("", [])
-    rows = db.fetch_dicts(
-        f"SELECT {_LIST_COLUMNS} FROM jobs {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
-        [*params, limit],
-    )
-    return [_jsonable(r) for r in rows]
-
-
-def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
-    """One job with its result, headers and payload size, or None."""
-    rows = db.fetch_dicts(
-        f"SELECT {_LIST_COLUMNS}, result, headers, octet_length(payload) AS payload_bytes"  # noqa: S608 - constant SQL text
-        " FROM jobs WHERE id = ?",
-        [job_id],
-    )
-    if not rows:
-        return None
-    row = _jsonable(rows[0])
-    for key in ("result", "headers"):
-        if isinstance(row[key], str):
-            row[key] = json.loads(row[key])
-    return row
-
-
-def count_rows(db: Database, table: str) -> int:
-    """Rows in ``deliveries`` or ``jobs`` (used by tests and the soak run)."""
-    if table not in ("deliveries", "jobs"):
-        raise ValueError(f"unknown table {table!r}")
-    row = db.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 - table checked above
-    return int(row[0]) if row else 0

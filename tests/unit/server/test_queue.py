@@ -264,3 +264,36 @@ def test_permanent_failure_is_dead_at_once(queue) -> None:
     job = queue.lease("w")
     states, _ = queue.cycle([Finished(job, error="PayloadError: bad", permanent=True)])
     assert states == {job.id: "dead"}
+
+
+def test_store_skips_records_already_stored_and_keeps_the_rest(queue, clock) -> None:
+    from bot.queue import Stored
+
+    ids = queue.reserve_job_ids(3)
+    first = [Stored(delivery(1), ids[0], clock())]
+    assert queue.store(first) == 1
+    d2 = Delivery(
+        forge="gitlab",
+        delivery_id="d2",
+        event_name="Note Hook",
+        payload=b"\x00binary\xff",
+        content_key=None,
+        subject=None,
+        repo=None,
+        headers={"idempotency-key": "d2"},
+    )
+    mixed = [*first, Stored(d2, ids[1], clock()), Stored(delivery(3), ids[2], clock())]
+    assert queue.store(mixed) == 2
+    assert count_rows(queue.db, "deliveries") == 3
+    assert count_rows(queue.db, "jobs") == 3
+    row = queue.db.fetchone(
+        "SELECT forge, payload, subject, repo, headers, max_attempts, created_at"
+        " FROM jobs WHERE id = ?",
+        [ids[1]],
+    )
+    assert row[:4] == ("gitlab", b"\x00binary\xff", None, None)
+    assert '"idempotency-key"' in row[4]
+    assert row[5] == 3
+    assert row[6] == clock()
+    assert queue.store(mixed) == 0
+    assert queue.store([]) == 0

@@ -1,0 +1,59 @@
+"""Read helpers over the ``jobs`` table: listing, one job, row counts.
+
+They take a :class:`bot.store.db.Database` (read-only ones too), so ``agentforge jobs``
+can use them without a running queue.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.store.db import Database
+
+_LIST_COLUMNS = (
+    "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
+    "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at"
+)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def list_jobs(db: Database, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Jobs, newest first, as JSON-able dicts (works on read-only databases too)."""
+    where, params = ("WHERE state = ?", [state]) if state else ("", [])
+    rows = db.fetch_dicts(
+        f"SELECT {_LIST_COLUMNS} FROM jobs {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        [*params, limit],
+    )
+    return [_jsonable(r) for r in rows]
+
+
+def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
+    """One job with its result, headers and payload size, or None."""
+    rows = db.fetch_dicts(
+        f"SELECT {_LIST_COLUMNS}, result, headers, octet_length(payload) AS payload_bytes"  # noqa: S608 - constant SQL text
+        " FROM jobs WHERE id = ?",
+        [job_id],
+    )
+    if not rows:
+        return None
+    row = _jsonable(rows[0])
+    for key in ("result", "headers"):
+        if isinstance(row[key], str):
+            row[key] = json.loads(row[key])
+    return row
+
+
+def count_rows(db: Database, table: str) -> int:
+    """Rows in ``deliveries`` or ``jobs`` (used by tests and the soak run)."""
+    if table not in ("deliveries", "jobs"):
+        raise ValueError(f"unknown table {table!r}")
+    row = db.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 - table checked above
+    return int(row[0]) if row else 0
