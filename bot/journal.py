@@ -32,6 +32,7 @@ import os
 import queue as stdqueue
 import struct
 import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Iterator
@@ -50,6 +51,12 @@ JOURNAL_NAME = "intake.journal"
 _HEADER = struct.Struct(">II")
 _ID_BLOCK = 2048
 _TRUNCATE_BYTES = 8 * 1024 * 1024
+FEED_MAX_DELAY_SECONDS = 1.0
+"""Longest a journaled delivery waits for DuckDB while intake is busy."""
+FEED_MAX_RECORDS = 5000
+"""Largest backlog the feeder gathers before it writes, busy intake or not."""
+FEED_RECHECK_SECONDS = 0.005
+"""How often a feeder with a backlog checks whether intake has gone quiet."""
 _FIELDS = ("forge", "delivery_id", "event_name", "content_key", "subject", "repo", "kind")
 
 
@@ -206,6 +213,7 @@ class JournalIntake:
                     break
                 batch.append(item)
             self._writing = True
+            self.queue.intake_seen()
             try:
                 self._write_batch(batch)
             finally:
@@ -288,35 +296,59 @@ class JournalIntake:
 
     def _feed_loop(self) -> None:
         stopping = False
+        backlog: list[Stored] = []
+        since = 0.0  # when the oldest record in the backlog arrived
         while not stopping:
-            backlog: list[Stored] = []
+            try:
+                # With a backlog, wake up soon to see whether intake has gone quiet.
+                items = [self._feed.get(timeout=FEED_RECHECK_SECONDS if backlog else None)]
+            except stdqueue.Empty:
+                items = []
             refill = False
-            for item in [self._feed.get(), *_drain(self._feed)]:
+            for item in [*items, *_drain(self._feed)]:
                 if item is None:
                     stopping = True
                 elif not item:
                     refill = True
                 else:
+                    if not backlog:
+                        since = time.monotonic()
                     backlog.extend(item)
             if refill:
                 self._refill_ids()
-            while backlog:
-                try:
-                    self.queue.store(backlog)
-                except StoreError as exc:
-                    # The records are safe in the journal (replayed at the next start);
-                    # keep them and try again.
-                    self.last_error = f"feeding the job queue from the intake journal: {exc}"
-                    log.error("feeding the job queue failed", error=str(exc))
-                    if stopping or self._closed:
-                        return  # replayed from the journal at the next start
-                    threading.Event().wait(0.5)
-                    continue
-                self.last_error = None
-                with self._fed_cond:
-                    self._fed += len(backlog)
-                    self._fed_cond.notify_all()
-                backlog = []
+            if backlog and not stopping and self._defer(len(backlog), since):
+                continue
+            if backlog and not self._store(backlog, stopping):
+                return  # replayed from the journal at the next start
+            backlog = []
+
+    def _defer(self, records: int, since: float) -> bool:
+        # Each transaction costs CPU on the cores that also answer webhooks, and a large
+        # one costs less per row than many small ones: during a burst, gather records
+        # until intake pauses, bounded in records and in delay.
+        if records >= FEED_MAX_RECORDS or time.monotonic() - since >= FEED_MAX_DELAY_SECONDS:
+            return False
+        return not self.queue.intake_quiet()
+
+    def _store(self, backlog: list[Stored], stopping: bool) -> bool:
+        """Store ``backlog`` until it succeeds; False if stopping while DuckDB fails."""
+        while True:
+            try:
+                self.queue.store(backlog)
+            except StoreError as exc:
+                # The records are safe in the journal (replayed at the next start);
+                # keep them and try again.
+                self.last_error = f"feeding the job queue from the intake journal: {exc}"
+                log.error("feeding the job queue failed", error=str(exc))
+                if stopping or self._closed:
+                    return False
+                threading.Event().wait(0.5)
+                continue
+            self.last_error = None
+            with self._fed_cond:
+                self._fed += len(backlog)
+                self._fed_cond.notify_all()
+            return True
 
     def _refill_ids(self) -> None:
         try:

@@ -57,7 +57,13 @@ from bot.queue_types import (
 )
 from bot.store.db import Database
 
+INTAKE_QUIET_SECONDS = 0.02
+"""Intake counts as quiet when no delivery arrived for this long: background writers
+(the journal feeder, the worker coordinator) wait for such a gap during bursts, so that
+their CPU time does not slow acknowledgements down."""
+
 __all__ = [
+    "INTAKE_QUIET_SECONDS",
     "MAX_BACKOFF_SECONDS",
     "STATES",
     "Delivery",
@@ -142,6 +148,7 @@ class JobQueue:
         self._listeners: list[Callable[[], None]] = []
         self._closed = False
         self._committing = False
+        self._intake_at = 0.0  # time.monotonic() of the last intake batch
         self._committer = threading.Thread(
             target=self._commit_loop, name="agentforge-committer", daemon=True
         )
@@ -210,24 +217,38 @@ class JobQueue:
             return True
         return any(intake.busy() for intake in self._intakes)
 
-    def wait_intake_idle(self, timeout: float) -> bool:
-        """Block until no delivery waits for a commit, or ``timeout`` seconds pass.
+    def intake_seen(self) -> None:
+        """Note that a batch of deliveries was just taken in (see :meth:`intake_quiet`)."""
+        self._intake_at = time.monotonic()
+
+    def intake_quiet(self, quiet: float = INTAKE_QUIET_SECONDS) -> bool:
+        """True when no delivery is pending and none was taken in for ``quiet`` seconds."""
+        return not self.intake_busy() and time.monotonic() - self._intake_at >= quiet
+
+    def wait_intake_idle(self, timeout: float, quiet: float = INTAKE_QUIET_SECONDS) -> bool:
+        """Block until intake is quiet (:meth:`intake_quiet`), or ``timeout`` seconds pass.
 
         Returns:
-            True if intake is idle, False on timeout (the caller goes ahead anyway, so
-            that workers are slowed by a long burst but never starved).
+            True if intake is quiet, False on timeout (the caller goes ahead anyway, so
+            that background work is slowed by a long burst but never starved).
         """
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self.intake_busy():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+            while True:
+                now = time.monotonic()
+                remaining = deadline - now
+                if not self.intake_busy():
+                    gap = quiet - (now - self._intake_at)
+                    if gap <= 0:
+                        return True
+                    remaining = min(remaining, gap)
+                if deadline - now <= 0:
                     return False
                 self._idle.wait(remaining)
-        return True
 
     def _commit_batch(self, batch: list[tuple[Delivery, Waiter]]) -> None:
         self._committing = True
+        self.intake_seen()
         try:
             self._commit_batch_now(batch)
         finally:

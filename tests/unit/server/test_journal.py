@@ -165,3 +165,62 @@ def test_closed_intake_refuses_new_deliveries(opened) -> None:
     opened.close()
     with pytest.raises(QueueUnavailable):
         opened.intake.submit(delivery(1)).result(10)
+
+
+class BusyIntake:
+    """Marks intake as busy without pause, the way a long burst of webhooks does."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        import threading
+
+        self.queue = queue
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.queue.intake_seen()
+            self.stop.wait(0.001)
+
+    def __enter__(self) -> BusyIntake:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def test_feeding_waits_for_a_pause_in_intake_but_not_forever(opened) -> None:
+    with BusyIntake(opened.queue):
+        assert not opened.queue.intake_quiet()
+        assert not opened.queue.wait_intake_idle(0.05)
+        result = opened.intake.submit(delivery(1)).result(10)
+        # Intake never pauses here: the feeder's delay bound still gets it stored.
+        assert opened.intake.flush(10)
+    assert opened.queue.wait_intake_idle(10)
+    assert opened.queue.intake_quiet()
+    assert opened.db.fetchone("SELECT state FROM jobs WHERE id = ?", [result.job_id]) == ("queued",)
+
+
+def test_feeding_gathers_records_while_intake_is_busy(opened, monkeypatch) -> None:
+    import bot.journal
+
+    monkeypatch.setattr(bot.journal, "FEED_MAX_DELAY_SECONDS", 60.0)
+    batches: list[int] = []
+    store = opened.queue.store
+
+    def counting(records: list) -> int:
+        batches.append(len(records))
+        return store(records)
+
+    monkeypatch.setattr(opened.queue, "store", counting)
+    with BusyIntake(opened.queue):
+        for n in range(1, 41):
+            assert opened.intake.submit(delivery(n)).result(10).status == "queued"
+        # Acknowledged (on disk in the journal), but not written to DuckDB mid-burst.
+        assert not opened.intake.flush(0.2)
+        assert batches == []
+    assert opened.intake.flush(10)
+    assert batches == [40]
+    assert count_rows(opened.db, "jobs") == 40
