@@ -277,3 +277,41 @@ def test_store_is_closed_after_shutdown(data_dir) -> None:
         assert client.get("/readyz").status_code == 200
     with Database.open(data_dir) as db:  # the writer lock was released
         assert count_rows(db, "jobs") == 0
+
+
+def test_commit_that_does_not_come_in_time_is_503(server, monkeypatch) -> None:
+    import asyncio
+
+    import bot.server
+
+    client, state = server
+    never: list[asyncio.Future] = []
+
+    def stuck(delivery) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        never.append(fut)
+        return fut
+
+    monkeypatch.setattr(bot.server, "ENQUEUE_TIMEOUT", 0.05)
+    monkeypatch.setattr(state.intake, "submit_async", stuck)
+    body, headers = github_delivery()
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 503 and "retry-after" in response.headers
+    assert response.json()["status"] == "unavailable"
+    assert len(never) == 1 and isinstance(never[0].exception(), TimeoutError)
+
+
+def test_kept_headers_are_the_listed_ones_and_the_first_of_repeats(server) -> None:
+    client, state = server
+    body, headers = github_delivery()
+    raw = [*headers.items(), ("X-GitHub-Hook-ID", "1"), ("X-Other", "no")]
+    raw.append(("x-github-hook-id", "2"))
+    response = client.post("/webhooks/github", content=body, headers=raw)
+    assert response.status_code == 202
+    row = records(state).fetchone(
+        "SELECT headers FROM jobs WHERE id = ?", [response.json()["job_id"]]
+    )
+    kept = json.loads(row[0])
+    assert kept["x-github-hook-id"] == "1"
+    assert kept["x-github-delivery"] == headers["x-github-delivery"]
+    assert "x-other" not in kept and "x-hub-signature-256" not in kept
