@@ -14,6 +14,10 @@ in ``<data_dir>/intake.journal`` and feeds DuckDB from there in the background::
   from the journal at start; DuckDB's unique keys stay as a backstop.
 - **Job ids** are drawn from ``job_id_seq`` ahead of time (committed), so a 202 names
   its job before DuckDB has the row.
+- **Feeding in batches.** While deliveries keep arriving the feeder gathers records
+  and writes them when intake pauses (:data:`bot.queue.INTAKE_QUIET_SECONDS`), at the
+  latest after :data:`FEED_MAX_DELAY_SECONDS` or :data:`FEED_MAX_RECORDS`: one large
+  transaction costs less CPU per row than many small ones during a burst.
 - **Replay.** At start every complete record is inserted with ``ON CONFLICT DO
   NOTHING`` (records already fed are skipped), a torn tail (a crash mid-append, never
   acknowledged) is cut off, and the file is emptied. While running, the file is emptied

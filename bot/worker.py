@@ -3,9 +3,10 @@
 ``N`` worker threads run jobs; one coordinator thread is the only one that writes job
 states. Each round it records every job that finished since the last round and leases
 work for the idle threads (plus as many again, ready to start), all in one transaction
-(:meth:`bot.queue.JobQueue.cycle`), and it waits while webhook deliveries are waiting
-for their commit, so a busy pool never slows acknowledgements down by more than one
-short transaction. A worker binds the job's delivery id (and job id, forge, repository,
+(:meth:`bot.queue.JobQueue.cycle`), and during a burst of webhooks it waits for a short
+pause in intake (:meth:`bot.queue.JobQueue.wait_intake_idle`, at most
+``intake_priority_seconds``), so a busy pool never slows acknowledgements down by more
+than one short transaction. A worker binds the job's delivery id (and job id, forge, repository,
 subject, attempt) to every log line while it runs the job. The one catch-all of the
 job path lives here: whatever a handler raises is recorded on the job as a failed
 attempt (retried with backoff, then dead), never lost and never fatal to the worker.
@@ -48,8 +49,8 @@ class WorkerPool:
         metrics: Where job durations and failures are counted (optional).
         poll_seconds: Longest idle wait between lease attempts.
         reap_seconds: How often expired leases are taken back.
-        intake_priority_seconds: Longest the coordinator waits for pending deliveries to
-            commit before it writes (intake goes first during bursts).
+        intake_priority_seconds: Longest the coordinator waits for a pause in intake
+            before it writes (intake goes first during bursts).
     """
 
     def __init__(
