@@ -59,6 +59,10 @@ FEED_MAX_DELAY_SECONDS = 1.0
 """Longest a journaled delivery waits for DuckDB while intake is busy."""
 FEED_MAX_RECORDS = 5000
 """Largest backlog the feeder gathers before it writes, busy intake or not."""
+FEED_SATURATED_DELAY_SECONDS = 10.0
+"""Longest a journaled delivery waits for DuckDB while intake is saturated (a burst)."""
+FEED_SATURATED_BYTES = 128 * 1024 * 1024
+"""Largest backlog (payload bytes held in memory) the feeder gathers during a burst."""
 FEED_RECHECK_SECONDS = 0.005
 """How often a feeder with a backlog checks whether intake has gone quiet."""
 _FIELDS = ("forge", "delivery_id", "event_name", "content_key", "subject", "repo", "kind")
@@ -217,7 +221,7 @@ class JournalIntake:
                     break
                 batch.append(item)
             self._writing = True
-            self.queue.intake_seen()
+            self.queue.intake_seen(len(batch))
             try:
                 self._write_batch(batch)
             finally:
@@ -301,6 +305,7 @@ class JournalIntake:
     def _feed_loop(self) -> None:
         stopping = False
         backlog: list[Stored] = []
+        size = 0  # payload bytes in the backlog
         since = 0.0  # when the oldest record in the backlog arrived
         while not stopping:
             try:
@@ -318,19 +323,29 @@ class JournalIntake:
                     if not backlog:
                         since = time.monotonic()
                     backlog.extend(item)
+                    size += sum(len(s.delivery.payload) for s in item)
             if refill:
                 self._refill_ids()
-            if backlog and not stopping and self._defer(len(backlog), since):
+            if backlog and not stopping and self._defer(len(backlog), size, since):
                 continue
             if backlog and not self._store(backlog, stopping):
                 return  # replayed from the journal at the next start
             backlog = []
+            size = 0
 
-    def _defer(self, records: int, since: float) -> bool:
+    def _defer(self, records: int, size: int, since: float) -> bool:
         # Each transaction costs CPU on the cores that also answer webhooks, and a large
-        # one costs less per row than many small ones: during a burst, gather records
-        # until intake pauses, bounded in records and in delay.
-        if records >= FEED_MAX_RECORDS or time.monotonic() - since >= FEED_MAX_DELAY_SECONDS:
+        # one costs less per row than many small ones: while deliveries keep arriving,
+        # gather records until intake pauses, bounded in records and in delay. While
+        # intake is saturated (requests queue up behind each append) every CPU-us spent
+        # here is taken from acknowledgements: wait for the burst to end, under a wider
+        # bound in delay and memory.
+        age = time.monotonic() - since
+        if size >= FEED_SATURATED_BYTES or age >= FEED_SATURATED_DELAY_SECONDS:
+            return False
+        if self.queue.intake_saturated():
+            return True
+        if records >= FEED_MAX_RECORDS or age >= FEED_MAX_DELAY_SECONDS:
             return False
         return not self.queue.intake_quiet()
 

@@ -61,9 +61,15 @@ INTAKE_QUIET_SECONDS = 0.02
 """Intake counts as quiet when no delivery arrived for this long: background writers
 (the journal feeder, the worker coordinator) wait for such a gap during bursts, so that
 their CPU time does not slow acknowledgements down."""
+INTAKE_SATURATED_BATCHES = 2
+"""Intake counts as saturated after this many intake batches in a row each took in more
+than one delivery: requests queued up while the previous append was syncing, so the
+event loop is the bottleneck and background work should wait (bounded) for the burst to
+end. At a low arrival rate every delivery is its own batch and nothing waits."""
 
 __all__ = [
     "INTAKE_QUIET_SECONDS",
+    "INTAKE_SATURATED_BATCHES",
     "MAX_BACKOFF_SECONDS",
     "STATES",
     "Delivery",
@@ -149,6 +155,7 @@ class JobQueue:
         self._closed = False
         self._committing = False
         self._intake_at = 0.0  # time.monotonic() of the last intake batch
+        self._crowded = 0  # intake batches in a row that took in more than one delivery
         self._committer = threading.Thread(
             target=self._commit_loop, name="agentforge-committer", daemon=True
         )
@@ -217,9 +224,23 @@ class JobQueue:
             return True
         return any(intake.busy() for intake in self._intakes)
 
-    def intake_seen(self) -> None:
-        """Note that a batch of deliveries was just taken in (see :meth:`intake_quiet`)."""
+    def intake_seen(self, size: int = 1) -> None:
+        """Note that a batch of ``size`` deliveries was just taken in.
+
+        See :meth:`intake_quiet` and :meth:`intake_saturated`.
+        """
         self._intake_at = time.monotonic()
+        self._crowded = self._crowded + 1 if size > 1 else 0
+
+    def intake_saturated(self, quiet: float = INTAKE_QUIET_SECONDS) -> bool:
+        """True during a burst: the last intake batches each took in several deliveries.
+
+        Background work may wait longer than :meth:`wait_intake_idle`'s usual bound while
+        this holds (it ends once intake has been quiet for ``quiet`` seconds).
+        """
+        if self._crowded < INTAKE_SATURATED_BATCHES:
+            return False
+        return self.intake_busy() or time.monotonic() - self._intake_at < quiet
 
     def intake_quiet(self, quiet: float = INTAKE_QUIET_SECONDS) -> bool:
         """True when no delivery is pending and none was taken in for ``quiet`` seconds."""
@@ -248,7 +269,7 @@ class JobQueue:
 
     def _commit_batch(self, batch: list[tuple[Delivery, Waiter]]) -> None:
         self._committing = True
-        self.intake_seen()
+        self.intake_seen(len(batch))
         try:
             self._commit_batch_now(batch)
         finally:

@@ -6,10 +6,12 @@ work for the idle threads (plus as many again, ready to start), all in one trans
 (:meth:`bot.queue.JobQueue.cycle`), and during a burst of webhooks it waits for a short
 pause in intake (:meth:`bot.queue.JobQueue.wait_intake_idle`, at most
 ``intake_priority_seconds``), so a busy pool never slows acknowledgements down by more
-than one short transaction. A worker binds the job's delivery id (and job id, forge, repository,
-subject, attempt) to every log line while it runs the job. The one catch-all of the
-job path lives here: whatever a handler raises is recorded on the job as a failed
-attempt (retried with backoff, then dead), never lost and never fatal to the worker.
+than one short transaction. While intake is saturated (requests queue up behind each
+journal append) it keeps waiting, up to ``intake_saturated_seconds``: a burst is
+acknowledged first and worked after. A worker binds the job's delivery id (and job id,
+forge, repository, subject, attempt) to every log line while it runs the job. The one
+catch-all of the job path lives here: whatever a handler raises is recorded on the job
+as a failed attempt (retried with backoff, then dead), never lost and never fatal to the worker.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class WorkerPool:
         reap_seconds: How often expired leases are taken back.
         intake_priority_seconds: Longest the coordinator waits for a pause in intake
             before it writes (intake goes first during bursts).
+        intake_saturated_seconds: Longest it keeps waiting while intake is saturated
+            (:meth:`bot.queue.JobQueue.intake_saturated`): a burst is acknowledged
+            first and worked after.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class WorkerPool:
         poll_seconds: float = 1.0,
         reap_seconds: float | None = None,
         intake_priority_seconds: float = 0.25,
+        intake_saturated_seconds: float = 10.0,
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
@@ -70,6 +76,7 @@ class WorkerPool:
         self.metrics = metrics
         self.poll_seconds = poll_seconds
         self.intake_priority_seconds = intake_priority_seconds
+        self.intake_saturated_seconds = intake_saturated_seconds
         self.reap_seconds = reap_seconds or min(max(queue.lease_seconds / 4, 1.0), 30.0)
         self.owner = f"{owner_prefix()}pool"
         self._stop = threading.Event()
@@ -77,7 +84,7 @@ class WorkerPool:
         self._coordinator: threading.Thread | None = None
         # The coordinator sleeps on this; workers and new deliveries notify it.
         self._signal = threading.Condition()
-        self._woken = False
+        self._woken = True  # the first round leases whatever is already queued
         self._ready: stdqueue.SimpleQueue[Job | None] = stdqueue.SimpleQueue()
         self._finished: list[tuple[Finished, float]] = []
         self._leased: dict[int, Job] = {}  # leased, not yet recorded as finished
@@ -162,15 +169,31 @@ class WorkerPool:
                 return
             # Acknowledging webhooks in time matters more than starting a job a few ms
             # sooner: let pending deliveries commit first, but never wait indefinitely.
-            self.queue.wait_intake_idle(self.intake_priority_seconds)
+            self._yield_to_intake()
             leased = self._record_round(lease=self._wanted())
             if leased is None:
                 self._stop.wait(self.poll_seconds)
 
+    def _yield_to_intake(self) -> None:
+        # Wait for a pause in intake, at most intake_priority_seconds; while intake is
+        # saturated (a burst), keep waiting up to intake_saturated_seconds, so that a burst
+        # is acknowledged first and worked after.
+        deadline = time.monotonic() + self.intake_saturated_seconds
+        while (
+            not self.queue.wait_intake_idle(self.intake_priority_seconds)
+            and self.queue.intake_saturated()
+            and time.monotonic() < deadline
+            and not self._stop.is_set()
+        ):
+            continue
+
     def _wanted(self) -> int:
         # Idle threads, plus one ready job per thread so that a worker that finishes can
-        # start again without waiting for a round.
-        return 2 * self.size - len(self._leased) if not self._stop.is_set() else 0
+        # start again without waiting for a round. Finished jobs stay in _leased until
+        # their round records them, and that same round frees their places.
+        if self._stop.is_set():
+            return 0
+        return 2 * self.size - len(self._leased) + len(self._finished)
 
     def _record_round(self, lease: int) -> list[Job] | None:
         """One transaction: record finished jobs, lease up to ``lease``; None on error."""

@@ -224,3 +224,47 @@ def test_feeding_gathers_records_while_intake_is_busy(opened, monkeypatch) -> No
     assert opened.intake.flush(10)
     assert batches == [40]
     assert count_rows(opened.db, "jobs") == 40
+
+
+class Saturation:
+    """Stands in for JobQueue.intake_saturated: a burst that the test switches off."""
+
+    def __init__(self) -> None:
+        self.on = True
+
+    def __call__(self) -> bool:
+        return self.on
+
+
+def test_feeding_waits_out_a_saturated_burst(opened, monkeypatch) -> None:
+    import bot.journal
+
+    # Outside a burst these would store every record at once.
+    monkeypatch.setattr(bot.journal, "FEED_MAX_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(bot.journal, "FEED_MAX_RECORDS", 1)
+    saturated = Saturation()
+    monkeypatch.setattr(opened.queue, "intake_saturated", saturated)
+    for n in range(1, 31):
+        assert opened.intake.submit(delivery(n)).result(10).status == "queued"
+    assert not opened.intake.flush(0.2)
+    assert count_rows(opened.db, "jobs") == 0
+    saturated.on = False
+    assert opened.intake.flush(10)
+    assert count_rows(opened.db, "jobs") == 30
+
+
+@pytest.mark.parametrize(
+    ("bound", "value"), [("FEED_SATURATED_DELAY_SECONDS", 0.05), ("FEED_SATURATED_BYTES", 100)]
+)
+def test_a_saturated_burst_delays_feeding_only_within_bounds(
+    opened, monkeypatch, bound: str, value: float
+) -> None:
+    import bot.journal
+
+    monkeypatch.setattr(bot.journal, bound, value)
+    monkeypatch.setattr(opened.queue, "intake_saturated", Saturation())
+    for n in range(1, 6):
+        assert opened.intake.submit(delivery(n)).result(10).status == "queued"
+    # Intake never stops being saturated here: the bound still gets the records stored.
+    assert opened.intake.flush(10)
+    assert count_rows(opened.db, "jobs") == 5

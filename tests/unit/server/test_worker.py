@@ -141,3 +141,79 @@ def test_stop_releases_a_job_that_does_not_finish(queue) -> None:
     assert released == [job_id]
     job = queue.get(job_id)
     assert job["state"] == "queued" and job["attempts"] == 0
+
+
+def wait_for(predicate, seconds: float = 20) -> bool:
+    stop = threading.Event()
+    for _ in range(int(seconds / 0.02)):
+        if predicate():
+            return True
+        stop.wait(0.02)
+    return predicate()
+
+
+def timing_out_while(busy):
+    """A stand-in for JobQueue.wait_intake_idle: times out while ``busy()``."""
+
+    def wait_intake_idle(timeout: float) -> bool:
+        if busy():
+            threading.Event().wait(min(timeout, 0.01))
+            return False
+        return True
+
+    return wait_intake_idle
+
+
+def test_finished_jobs_free_their_places_in_the_same_round(queue) -> None:
+    # A pool whose idle poll is a minute long: had a round that records a full pool's
+    # finished jobs leased nothing, the rest would wait a minute per round.
+    for n in range(1, 25):
+        queue.enqueue(comment_delivery(n, subject=f"github:Codertocat/Hello-World:issue:{n}"))
+    pool = WorkerPool(queue, InProcessDispatcher(HandlerRegistry()), workers=2, poll_seconds=60)
+    pool.start()
+    try:
+        assert wait_for(lambda: queue.depth()["done"] == 24)
+    finally:
+        pool.stop(grace=5)
+
+
+def test_coordinator_leases_nothing_while_intake_is_saturated(queue, monkeypatch) -> None:
+    saturated = threading.Event()
+    saturated.set()
+    monkeypatch.setattr(queue, "intake_saturated", saturated.is_set)
+    # wait_intake_idle times out during a burst; the coordinator must keep waiting.
+    monkeypatch.setattr(queue, "wait_intake_idle", timing_out_while(saturated.is_set))
+    job_id = queue.enqueue(comment_delivery(1)).job_id
+    pool = WorkerPool(
+        queue,
+        InProcessDispatcher(HandlerRegistry()),
+        workers=1,
+        poll_seconds=0.05,
+        intake_saturated_seconds=60,
+    )
+    pool.start()
+    try:
+        assert not wait_for(lambda: queue.get(job_id)["state"] != "queued", seconds=0.3)
+        saturated.clear()
+        assert wait_for(lambda: queue.get(job_id)["state"] == "done")
+    finally:
+        pool.stop(grace=5)
+
+
+def test_saturated_intake_delays_jobs_only_within_the_bound(queue, monkeypatch) -> None:
+    monkeypatch.setattr(queue, "intake_saturated", lambda: True)
+    monkeypatch.setattr(queue, "wait_intake_idle", timing_out_while(lambda: True))
+    job_id = queue.enqueue(comment_delivery(1)).job_id
+    pool = WorkerPool(
+        queue,
+        InProcessDispatcher(HandlerRegistry()),
+        workers=1,
+        poll_seconds=0.05,
+        intake_priority_seconds=0.01,
+        intake_saturated_seconds=0.05,
+    )
+    pool.start()
+    try:
+        assert wait_for(lambda: queue.get(job_id)["state"] == "done")
+    finally:
+        pool.stop(grace=5)
