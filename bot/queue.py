@@ -61,15 +61,18 @@ INTAKE_QUIET_SECONDS = 0.02
 """Intake counts as quiet when no delivery arrived for this long: background writers
 (the journal feeder, the worker coordinator) wait for such a gap during bursts, so that
 their CPU time does not slow acknowledgements down."""
-INTAKE_SATURATED_BATCHES = 2
-"""Intake counts as saturated after this many intake batches in a row each took in more
-than one delivery: requests queued up while the previous append was syncing, so the
-event loop is the bottleneck and background work should wait (bounded) for the burst to
-end. At a low arrival rate every delivery is its own batch and nothing waits."""
+INTAKE_SATURATED_LOAD = 1.5
+"""Intake counts as saturated while its batches average at least this many deliveries
+(a moving average, weight :data:`INTAKE_LOAD_WEIGHT` per batch): requests queue up while
+the previous append syncs, so the event loop is the bottleneck and background work
+should wait (bounded) for the burst to end. At a low arrival rate every delivery is its
+own batch and nothing waits; one lone batch inside a burst does not end it."""
+INTAKE_LOAD_WEIGHT = 0.2
 
 __all__ = [
+    "INTAKE_LOAD_WEIGHT",
     "INTAKE_QUIET_SECONDS",
-    "INTAKE_SATURATED_BATCHES",
+    "INTAKE_SATURATED_LOAD",
     "MAX_BACKOFF_SECONDS",
     "STATES",
     "Delivery",
@@ -155,7 +158,7 @@ class JobQueue:
         self._closed = False
         self._committing = False
         self._intake_at = 0.0  # time.monotonic() of the last intake batch
-        self._crowded = 0  # intake batches in a row that took in more than one delivery
+        self._load = 1.0  # moving average of deliveries per intake batch
         self._committer = threading.Thread(
             target=self._commit_loop, name="agentforge-committer", daemon=True
         )
@@ -230,15 +233,15 @@ class JobQueue:
         See :meth:`intake_quiet` and :meth:`intake_saturated`.
         """
         self._intake_at = time.monotonic()
-        self._crowded = self._crowded + 1 if size > 1 else 0
+        self._load += INTAKE_LOAD_WEIGHT * (size - self._load)
 
     def intake_saturated(self, quiet: float = INTAKE_QUIET_SECONDS) -> bool:
-        """True during a burst: the last intake batches each took in several deliveries.
+        """True during a burst: intake batches average several deliveries each.
 
         Background work may wait longer than :meth:`wait_intake_idle`'s usual bound while
         this holds (it ends once intake has been quiet for ``quiet`` seconds).
         """
-        if self._crowded < INTAKE_SATURATED_BATCHES:
+        if self._load < INTAKE_SATURATED_LOAD:
             return False
         return self.intake_busy() or time.monotonic() - self._intake_at < quiet
 

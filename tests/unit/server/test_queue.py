@@ -301,18 +301,22 @@ def test_store_skips_records_already_stored_and_keeps_the_rest(queue, clock) -> 
 
 def test_intake_is_saturated_only_while_deliveries_keep_queueing_up(queue) -> None:
     assert not queue.intake_saturated()
-    queue.intake_seen(1)
-    queue.intake_seen(1)
+    for _ in range(5):
+        queue.intake_seen(1)
     # Every delivery its own batch: a low arrival rate, nothing to defer to.
     assert not queue.intake_saturated()
-    queue.intake_seen(3)
+    queue.intake_seen(2)
     assert not queue.intake_saturated()  # one crowded batch is not yet a burst
-    queue.intake_seen(5)
+    queue.intake_seen(8)
     assert queue.intake_saturated()
-    queue.intake_seen(1)  # a lone delivery: the queue in front of the journal emptied
+    queue.intake_seen(1)
+    # One lone delivery inside a burst does not end it.
+    assert queue.intake_saturated()
+    for _ in range(10):
+        queue.intake_seen(1)
     assert not queue.intake_saturated()
-    queue.intake_seen(4)
-    queue.intake_seen(4)
+    for _ in range(3):
+        queue.intake_seen(6)
     assert queue.intake_saturated()
     # The burst ends once intake has been quiet for ``quiet`` seconds.
     assert not queue.intake_saturated(quiet=0.0)
