@@ -265,18 +265,9 @@ class WorkerPool:
                 return  # a job taken here stays leased and is released by stop()
             if self._stale(job):
                 continue
-            started = time.perf_counter()
-            with bound(
-                delivery_id=job.delivery_id,
-                job_id=job.id,
-                forge=job.forge,
-                repo=job.repo,
-                subject=job.subject,
-                attempt=job.attempts,
-            ):
-                finished = self.execute(job)
+            finished, seconds = self._execute_bound(job)
             with self._signal:
-                self._finished.append((finished, time.perf_counter() - started))
+                self._finished.append((finished, seconds))
                 self._signal.notify()
 
     def _stale(self, job: Job) -> bool:
@@ -296,6 +287,20 @@ class WorkerPool:
             self._leased_at.pop(job.id, None)
             self._signal.notify()
         return True
+
+    def _execute_bound(self, job: Job) -> tuple[Finished, float]:
+        # Every log line of a job carries its delivery id, job id, repo and subject.
+        started = time.perf_counter()
+        with bound(
+            delivery_id=job.delivery_id,
+            job_id=job.id,
+            forge=job.forge,
+            repo=job.repo,
+            subject=job.subject,
+            attempt=job.attempts,
+        ):
+            finished = self.execute(job)
+        return finished, time.perf_counter() - started
 
     def execute(self, job: Job) -> Finished:
         """Run one leased job's handlers; the outcome is recorded by the caller."""
@@ -324,17 +329,8 @@ class WorkerPool:
         The pool's threads record in batches instead; this is for running a single job
         outside the pool.
         """
-        started = time.perf_counter()
-        with bound(
-            delivery_id=job.delivery_id,
-            job_id=job.id,
-            forge=job.forge,
-            repo=job.repo,
-            subject=job.subject,
-            attempt=job.attempts,
-        ):
-            finished = self.execute(job)
+        finished, seconds = self._execute_bound(job)
         states, _ = self.queue.cycle([finished])
         state = states.get(job.id)
-        self._report(finished, state, time.perf_counter() - started)
+        self._report(finished, state, seconds)
         return state or "lost"
