@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.errors import ForgeError, SettingsError
+from bot.errors import ForgeError, SettingsError, Unavailable
 from bot.forges.resilience import RetryPolicy
 from bot.settings import Settings, load_settings
 
@@ -78,6 +78,10 @@ def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     try:
         forge = GitHubForge.from_settings(settings, policy=policy)
         login, scopes = forge.whoami()
+    except Unavailable as exc:
+        # No answer at all says nothing about the token: name the address instead.
+        add("missing", f"cannot reach {settings.github_url} (check the URL and the network): {exc}")
+        return out
     except (ForgeError, SettingsError) as exc:
         add("missing", f"credentials rejected: {exc}")
         return out
@@ -132,6 +136,10 @@ def check_gitlab(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     try:
         forge = GitLabForge.from_settings(settings, policy=policy)
         login, scopes = forge.whoami()
+    except Unavailable as exc:
+        # No answer at all says nothing about the token: name the address instead.
+        add("missing", f"cannot reach {settings.gitlab_url} (check the URL and the network): {exc}")
+        return out
     except (ForgeError, SettingsError) as exc:
         add("missing", f"credentials rejected: {exc}")
         return out

@@ -111,3 +111,25 @@ def test_gitlab_unknown_project(gitlab_fake):
     result = run(["--repo", "group/nothing"], env)
     assert result.exit_code == 1
     assert any("group/nothing" in ln for ln in lines(result, "missing"))
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_unreachable_forge_is_not_blamed_on_the_token(forge):
+    import socket
+
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    upper = forge.upper()
+    env = {
+        f"AGENTFORGE_{upper}_TOKEN": "tok-123456",
+        f"AGENTFORGE_{upper}_URL": f"http://127.0.0.1:{port}",
+        "AGENTFORGE_GITHUB_WEBHOOK_SECRET": "s3cret-s3cret-s3cret-s3cret",
+        "AGENTFORGE_GITLAB_WEBHOOK_TOKEN": "s3cret-s3cret-s3cret-s3cret",
+    }
+    result = run(["--forge", forge, "--timeout", "1"], env)
+    assert result.exit_code == 1
+    missing = "\n".join(lines(result, "missing"))
+    assert f"127.0.0.1:{port}" in missing
+    assert "credentials rejected" not in missing
+    assert "tok-123456" not in result.output
