@@ -9,8 +9,9 @@ webhook secret is configured. Every finding is one line (``ok``, ``warn`` or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -47,6 +48,33 @@ def _gitlab_configured(settings: Settings) -> bool:
     return bool(settings.gitlab_token)
 
 
+def _connect(add: Callable[[str, str], None], make: Callable[[], Any], url: str) -> Any:
+    """Build the adapter and ask who it is; ``(forge, scopes)``, or None after a finding."""
+    try:
+        forge = make()
+        login, scopes = forge.whoami()
+    except Unavailable as exc:
+        # No answer at all says nothing about the token: name the address instead.
+        add("missing", f"cannot reach {url} (check the URL and the network): {exc}")
+        return None
+    except (ForgeError, SettingsError) as exc:
+        add("missing", f"credentials rejected: {exc}")
+        return None
+    add("ok", f"authenticated as {login} at {url}")
+    return forge, scopes
+
+
+def _scope_findings(
+    add: Callable[[str, str], None], scopes: set[str], required: tuple[set[str], str]
+) -> None:
+    needed, names = required
+    lacking = needed - scopes
+    if lacking:
+        add("missing", f"token scope(s) {', '.join(sorted(lacking))} (needs: {names})")
+    else:
+        add("ok", f"token scopes: {', '.join(sorted(scopes)) or 'none'}")
+
+
 def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> list[Finding]:
     """Findings for the GitHub connection."""
     from bot.forges.github import GitHubForge
@@ -75,24 +103,14 @@ def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     if not _github_configured(settings):
         add("missing", "AGENTFORGE_GITHUB_TOKEN is not set (nor a GitHub App)")
         return out
-    try:
-        forge = GitHubForge.from_settings(settings, policy=policy)
-        login, scopes = forge.whoami()
-    except Unavailable as exc:
-        # No answer at all says nothing about the token: name the address instead.
-        add("missing", f"cannot reach {settings.github_url} (check the URL and the network): {exc}")
+    connected = _connect(
+        add, lambda: GitHubForge.from_settings(settings, policy=policy), settings.github_url
+    )
+    if connected is None:
         return out
-    except (ForgeError, SettingsError) as exc:
-        add("missing", f"credentials rejected: {exc}")
-        return out
-    add("ok", f"authenticated as {login} at {settings.github_url}")
+    forge, scopes = connected
     if scopes is not None:
-        needed, names = GITHUB_SCOPES
-        lacking = needed - scopes
-        if lacking:
-            add("missing", f"token scope(s) {', '.join(sorted(lacking))} (needs: {names})")
-        else:
-            add("ok", f"token scopes: {', '.join(sorted(scopes)) or 'none'}")
+        _scope_findings(add, scopes, GITHUB_SCOPES)
     if repo:
         out.extend(_github_repo(forge, repo))
     if not settings.bot_login and forge.uses_app:
@@ -133,26 +151,16 @@ def check_gitlab(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     if not _gitlab_configured(settings):
         add("missing", "AGENTFORGE_GITLAB_TOKEN is not set")
         return out
-    try:
-        forge = GitLabForge.from_settings(settings, policy=policy)
-        login, scopes = forge.whoami()
-    except Unavailable as exc:
-        # No answer at all says nothing about the token: name the address instead.
-        add("missing", f"cannot reach {settings.gitlab_url} (check the URL and the network): {exc}")
+    connected = _connect(
+        add, lambda: GitLabForge.from_settings(settings, policy=policy), settings.gitlab_url
+    )
+    if connected is None:
         return out
-    except (ForgeError, SettingsError) as exc:
-        add("missing", f"credentials rejected: {exc}")
-        return out
-    add("ok", f"authenticated as {login} at {settings.gitlab_url}")
+    forge, scopes = connected
     if scopes is None:
         add("warn", "the instance does not report the token's scopes")
     else:
-        needed, names = GITLAB_SCOPES
-        lacking = needed - scopes
-        if lacking:
-            add("missing", f"token scope(s) {', '.join(sorted(lacking))} (needs: {names})")
-        else:
-            add("ok", f"token scopes: {', '.join(sorted(scopes))}")
+        _scope_findings(add, scopes, GITLAB_SCOPES)
     if repo:
         try:
             level = forge.access_level(repo)
