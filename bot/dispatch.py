@@ -8,11 +8,16 @@ what that runner reported, without the queue or the worker changing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from bot.events import Event
 from bot.queue import Job
 from handlers.registry import REGISTRY, HandlerContext, HandlerRegistry
+from handlers.services import Services
+
+ServicesFactory = Callable[[Job, Event], "Services | None"]
+"""``factory(job, event) -> Services`` for the handlers of one job (None: no services)."""
 
 
 @runtime_checkable
@@ -38,21 +43,22 @@ class InProcessDispatcher:
 
     Args:
         registry: The handler table (the process-wide one by default).
-        extras: Read-only values handed to every handler in its context.
+        services: Builds the typed services handed to the handlers of each job.
     """
 
     def __init__(
-        self, registry: HandlerRegistry | None = None, extras: dict[str, Any] | None = None
+        self, registry: HandlerRegistry | None = None, services: ServicesFactory | None = None
     ) -> None:
         self.registry = registry or REGISTRY
-        self.extras = dict(extras or {})
+        self.services = services
 
     def dispatch(self, job: Job, event: Event) -> dict[str, Any]:
         """Run the registered handlers; see :meth:`Dispatcher.dispatch`."""
         if not self.registry.handlers_for(event.kind):
             return {"handled": False, "reason": f"no handler for {event.kind.value}"}
+        services = self.services(job, event) if self.services is not None else None
         ctx = HandlerContext(
-            job_id=job.id, delivery_id=job.delivery_id, attempt=job.attempts, extras=self.extras
+            job_id=job.id, delivery_id=job.delivery_id, attempt=job.attempts, services=services
         )
         actions = self.registry.handle(event, ctx)
         return {

@@ -12,12 +12,12 @@ retried after a crash, so it can run more than once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.actions import Action
 from bot.events import Event, EventKind
+from handlers.services import Services
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,15 @@ class HandlerContext:
         job_id: The queue's job id.
         delivery_id: The forge's delivery id.
         attempt: 1 for the first run, 2 for the first retry...
-        extras: Anything the dispatcher adds for handlers (clients, config); read-only.
+        services: The shell's typed services (run store, repository reader, config,
+            role runner, action sink...); None where the shell offers none (a dry run
+            with no forge), and a handler that needs them then proposes nothing.
     """
 
     job_id: int
     delivery_id: str | None
     attempt: int = 1
-    extras: Mapping[str, Any] = field(default_factory=dict)
+    services: Services | None = None
 
 
 Handler = Callable[[Event, HandlerContext], list[Action]]

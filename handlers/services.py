@@ -1,0 +1,255 @@
+"""What handlers get from the shell: typed services, implemented in ``bot/``.
+
+Handlers decide; they do no I/O of their own. Everything they need to read or to have
+done reaches them through these protocols in :class:`Services`, handed over in
+:class:`handlers.registry.HandlerContext`. ``bot/`` implements them (DuckDB run store,
+git-backed repository reader, the role runner, the executor as an action sink); tests
+hand in in-memory fakes.
+
+Writes still go only through :class:`ActionSink` (the judged, audited executor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.roles.contract import RoleRunner
+from bot.actions import Action
+from bot.forge import Forge
+from bot.repoconfig import AgentForgeConfig
+
+RunState = Literal["running", "waiting", "succeeded", "failed", "cancelled"]
+"""``running``: a phase is being worked. ``waiting``: a gate waits on people or CI.
+The last three are terminal: a terminal run never changes again."""
+
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class RunRecord(BaseModel):
+    """One workflow run as the run store keeps it.
+
+    Attributes:
+        id: Run id (deterministic per forge, repo and issue start, see the engine).
+        forge: ``github``, ``gitlab`` or ``local``.
+        repo: Repository full name.
+        issue_number: The issue the run serves.
+        state: See :data:`RunState`.
+        phase: The current phase name.
+        version: Bumped by every successful :meth:`RunStore.compare_and_set`.
+        branch: The run's branch.
+        mr_number: The run's merge request, once opened.
+        data: The engine's own state (phases, approvals, rounds, comment ids...), JSON.
+        started_at: When the run was created.
+        updated_at: Last change.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    forge: str
+    repo: str
+    issue_number: int
+    state: str
+    phase: str | None = None
+    version: int = 1
+    branch: str | None = None
+    mr_number: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    started_at: datetime
+    updated_at: datetime
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the run has ended (succeeded, failed or cancelled)."""
+        return self.state in TERMINAL_STATES
+
+
+class RunStore(Protocol):
+    """Runs, phases and artifacts, with compare-and-swap on a run's version."""
+
+    def get(self, run_id: str) -> RunRecord | None:
+        """The run with this id, or None."""
+        ...
+
+    def active_for_issue(self, forge: str, repo: str, issue_number: int) -> RunRecord | None:
+        """The one non-terminal run of an issue, or None."""
+        ...
+
+    def latest_for_issue(self, forge: str, repo: str, issue_number: int) -> RunRecord | None:
+        """The newest run of an issue in any state, or None."""
+        ...
+
+    def for_mr(self, forge: str, repo: str, mr_number: int) -> RunRecord | None:
+        """The newest run whose MR is ``mr_number``, or None."""
+        ...
+
+    def create(
+        self,
+        *,
+        run_id: str,
+        forge: str,
+        repo: str,
+        issue_number: int,
+        state: str,
+        phase: str | None,
+        branch: str | None,
+        data: dict[str, Any],
+    ) -> RunRecord:
+        """Record a new run at version 1.
+
+        Raises:
+            bot.errors.Conflict: the issue already has an active run, or the id exists.
+        """
+        ...
+
+    def compare_and_set(
+        self,
+        run_id: str,
+        expected_version: int,
+        *,
+        state: str | None = None,
+        phase: str | None = None,
+        mr_number: int | None = None,
+        branch: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> RunRecord | None:
+        """Change the run if its version is still ``expected_version``.
+
+        Returns:
+            The updated run (version + 1), or None when another writer got there first
+            (re-read and decide again) or the run is terminal.
+        """
+        ...
+
+    def record_phase(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        role: str | None,
+        state: str,
+        gate: str | None,
+        mr_number: int | None = None,
+    ) -> None:
+        """Create or update the phase row ``(run_id, name)``."""
+        ...
+
+    def add_artifact(
+        self, run_id: str, phase: str, path: str, *, kind: str | None, commit_sha: str | None
+    ) -> None:
+        """Record an artifact once: the same (run, phase, path, commit) is not duplicated."""
+        ...
+
+
+class RepoReader(Protocol):
+    """Reads repository content at a ref (through git or the forge's API)."""
+
+    def file_at(self, repo: str, ref: str, path: str) -> str | None:
+        """The text of ``path`` at ``ref``, or None when it does not exist there."""
+        ...
+
+    def mr_changed_files(self, repo: str, number: int) -> list[str]:
+        """Paths the MR changes against its base."""
+        ...
+
+    def diff(self, repo: str, base: str, head: str) -> str:
+        """The unified diff ``base...head`` (for the reviewer and ``/reject`` rounds)."""
+        ...
+
+
+class ConfigSource(Protocol):
+    """The repository's ``.agentforge/`` config, read at the default branch's head."""
+
+    def load(self, repo: str, default_branch: str | None = None) -> AgentForgeConfig:
+        """Validated config (defaults where files are absent).
+
+        Raises:
+            bot.errors.RepoConfigError: with every problem (file, line, field).
+        """
+        ...
+
+
+class ContextSource(Protocol):
+    """The searchable index of discussions (code search happens inside the roles)."""
+
+    def add_discussion(
+        self,
+        repo: str,
+        *,
+        number: int,
+        is_mr: bool,
+        comment_id: str | None,
+        author: str,
+        body: str,
+    ) -> None:
+        """Index one comment so ``search_discussions`` can find it."""
+        ...
+
+
+class ActionResult(BaseModel):
+    """What the executor did with one action (see :class:`bot.executor.ActionOutcome`).
+
+    Attributes:
+        type: The action's ``type``.
+        status: ``applied``, ``skipped``, ``denied``, ``failed`` or ``blocked``.
+        detail: A sentence for people.
+        result: What was written or found: ``comment_id``, ``number``, ``sha``...
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    status: str
+    detail: str = ""
+    result: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def landed(self) -> bool:
+        """Whether the wanted state is now on the forge (applied or already there)."""
+        return self.status in ("applied", "skipped")
+
+
+class ActionSink(Protocol):
+    """Applies actions now (judged and audited), during a handler's run."""
+
+    def apply(self, actions: list[Action]) -> list[ActionResult]:
+        """Judge and apply ``actions`` in order; one result per action."""
+        ...
+
+
+Clock = Callable[[], datetime]
+"""The current time, timezone-aware UTC."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the shell provides to handlers for one job.
+
+    Attributes:
+        forge: The event's forge, for reads (handlers never write through it).
+        runs: The run store.
+        repo: Repository content at a ref.
+        config: The repository's config from the default branch.
+        roles: Runs role agents.
+        context: The discussion index.
+        actions: Applies actions during the run (the live status comment).
+        clock: The current time.
+        heartbeat: Keeps the job's lease alive; call it while long work runs.
+        bot_login: The bot's own login on this forge (its own events are ignored).
+    """
+
+    forge: Forge
+    runs: RunStore
+    repo: RepoReader
+    config: ConfigSource
+    roles: RoleRunner
+    context: ContextSource
+    actions: ActionSink
+    clock: Clock
+    heartbeat: Callable[[], None]
+    bot_login: str | None = None
