@@ -10,7 +10,7 @@ Order of checks for a delivery (each answer is what the forge should do next)::
     body over the limit ......................... 413  (nothing read past the limit)
     content type not JSON ....................... 415
     signature / token missing or wrong .......... 401  (checked on the raw bytes, before parsing)
-    event or delivery header missing ............ 400
+    event header (or GitHub delivery id) missing  400
     body not a JSON object / wrong shape ........ 400
     ping ........................................ 200 pong, nothing stored
     unknown event, or repository not allowed .... 200 ignored + reason, nothing stored
@@ -54,6 +54,8 @@ PARSE_INLINE_BYTES = 256 * 1024
 """Bodies larger than this are parsed in a thread so the event loop keeps answering."""
 
 _EVENT_HEADER = {"github": "x-github-event", "gitlab": "x-gitlab-event"}
+CONTENT_DELIVERY_PREFIX = "content:"
+"""Delivery ids made from the content key, for GitLab deliveries without an id header."""
 _KEPT_HEADERS = (
     "x-github-event",
     "x-github-delivery",
@@ -263,8 +265,8 @@ async def receive(state: ServerState, forge: str, request: Request) -> Response:
         delivery_id = _delivery_id(forge, request)
         if not event_name:
             raise Reply(400, "bad_request", f"missing {_EVENT_HEADER[forge]} header")
-        if not delivery_id:
-            raise Reply(400, "bad_request", f"missing {_delivery_header_names(forge)} header")
+        if not delivery_id and forge == "github":
+            raise Reply(400, "bad_request", "missing X-GitHub-Delivery header")
         # No contextvars binding here: nothing below logs but the line at the end of
         # _accept, which names the delivery itself (binding costs ~5 us per request).
         response = await _accept(state, forge, event_name, delivery_id, body, request)
@@ -294,7 +296,12 @@ async def receive(state: ServerState, forge: str, request: Request) -> Response:
 
 
 async def _accept(
-    state: ServerState, forge: str, event_name: str, delivery_id: str, body: bytes, request: Request
+    state: ServerState,
+    forge: str,
+    event_name: str,
+    delivery_id: str | None,
+    body: bytes,
+    request: Request,
 ) -> Response:
     try:
         if len(body) > PARSE_INLINE_BYTES:
@@ -312,12 +319,17 @@ async def _accept(
         raise Reply(200, "ignored", f"repository {event.repo.full_name} is not in the allowlist")
     if state.queue is None or state.shutting_down:
         raise Reply(503, "unavailable", "the server is shutting down; retry later")
+    content_key = event.content_key()
+    if delivery_id is None:
+        # GitLab before 17.4 sends no Idempotency-Key: the change itself is the key, so a
+        # redelivery (same body) is still a duplicate. See docs/server.md for the cost.
+        delivery_id = CONTENT_DELIVERY_PREFIX + content_key
     delivery = Delivery(
         forge=forge,
         delivery_id=delivery_id,
         event_name=event_name,
         payload=body,
-        content_key=event.content_key(),
+        content_key=content_key,
         subject=event.subject(),
         repo=event.repo.full_name,
         kind=event.kind.value,
@@ -404,15 +416,19 @@ def _check_content_type(request: Request) -> None:
 
 
 def _delivery_id(forge: str, request: Request) -> str | None:
+    """The forge's delivery id; None for a GitLab delivery that carries none.
+
+    GitLab sends ``Idempotency-Key`` from 17.4 on, the same on retries (``webhook-id``
+    with Standard Webhooks signing). The other two GitLab ids are kept as headers for
+    the logs but never used as a key: ``X-Gitlab-Event-UUID`` (14.8+) is one value per
+    request and webhook, shared by every event that request sends to the webhook (an
+    issue and a note of one API call) and by recursive webhooks, so keying on it would
+    drop distinct events; ``X-Gitlab-Webhook-UUID`` (16.2+) is new on every send,
+    retries included, so it cannot recognise a redelivery.
+    """
     if forge == "github":
         return request.headers.get("x-github-delivery") or None
-    # X-Gitlab-Event-UUID alone is not a delivery id: GitLab reuses it across webhooks
-    # that one event triggers.
     return request.headers.get("idempotency-key") or request.headers.get("webhook-id") or None
-
-
-def _delivery_header_names(forge: str) -> str:
-    return "X-GitHub-Delivery" if forge == "github" else "Idempotency-Key (or webhook-id)"
 
 
 def repo_allowed(full_name: str, allowlist: list[str]) -> bool:

@@ -63,7 +63,7 @@ def parse(event_name: str, payload: dict[str, Any], delivery_id: str | None) -> 
     Args:
         event_name: The ``X-Gitlab-Event`` header ("Issue Hook", "System Hook"...).
         payload: The decoded JSON body.
-        delivery_id: The delivery's ``Idempotency-Key`` / ``X-Gitlab-Event-UUID``.
+        delivery_id: The delivery's ``Idempotency-Key`` (or ``webhook-id``), if it had one.
 
     Returns:
         The normalised event; events the bot does not act on come back with

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.queue import count_rows
-from bot.server import create_app
+from bot.server import CONTENT_DELIVERY_PREFIX, create_app
 from bot.settings import load_settings
 from bot.store.db import Database
 
@@ -221,12 +221,47 @@ def test_gitlab_delivery_with_token(server) -> None:
     assert row == ("gl-1", "gitlab")
 
 
-def test_gitlab_event_uuid_alone_is_not_a_delivery_id(server) -> None:
+@pytest.mark.parametrize(
+    ("name", "event"),
+    [
+        ("note_hook.issue.go-scm.json", "Note Hook"),
+        ("issue_hook.open.docs.json", "Issue Hook"),
+        ("merge_request_hook.update.go-gitlab.json", "Merge Request Hook"),
+        ("push_hook.docs.json", "Push Hook"),
+    ],
+)
+def test_gitlab_before_17_4_without_idempotency_key_is_deduped_by_content(
+    server, name, event
+) -> None:
+    # GitLab < 17.4 sends no Idempotency-Key; X-Gitlab-Event-UUID (14.8+) and
+    # X-Gitlab-Webhook-UUID (16.2+) are not delivery ids (shared / new per send).
+    client, state = server
+    body, headers = gitlab_delivery(name, event)
+    headers.pop("idempotency-key")
+    headers["x-gitlab-webhook-uuid"] = "send-1"
+    first = client.post("/webhooks/gitlab", content=body, headers=headers)
+    assert first.status_code == 202, first.text
+    (delivery_id,) = records(state).fetchone("SELECT delivery_id FROM jobs")
+    assert delivery_id.startswith(CONTENT_DELIVERY_PREFIX)
+    # GitLab retrying the same delivery (a new Webhook-UUID, same body) is a duplicate.
+    again = client.post(
+        "/webhooks/gitlab", content=body, headers={**headers, "x-gitlab-webhook-uuid": "send-2"}
+    )
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert stored(state) == (1, 1)
+
+
+def test_gitlab_without_idempotency_key_keeps_distinct_changes_apart(server) -> None:
     client, state = server
     body, headers = gitlab_delivery()
     headers.pop("idempotency-key")
-    assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 400
-    assert stored(state) == (0, 0)
+    assert client.post("/webhooks/gitlab", content=body, headers=headers).status_code == 202
+    # Another comment (another note id) of the same request: same X-Gitlab-Event-UUID.
+    data = json.loads(body)
+    data["object_attributes"]["id"] = int(data["object_attributes"]["id"]) + 1
+    other = client.post("/webhooks/gitlab", content=json.dumps(data).encode(), headers=headers)
+    assert other.status_code == 202, other.text
+    assert stored(state) == (2, 2)
 
 
 def test_gitlab_webhook_id_is_a_delivery_id(server) -> None:
