@@ -1,10 +1,14 @@
 """``agentforge doctor``: check the configured forge connections and say what is missing.
 
-For each forge that has credentials configured (or the one named with ``--forge``)
-it checks that the credentials are set, that the forge accepts them, that the token
-has the scopes the bot needs, optionally that it may write to ``--repo``, and that a
-webhook secret is configured. Every finding is one line (``ok``, ``warn`` or
-``missing``); the exit status is 1 when anything is missing.
+A forge counts as configured when any of its settings is set (a token, a GitHub App,
+a webhook secret, or a non-default URL). For each configured forge (or the one named
+with ``--forge``) it checks that the credentials are set, that the forge accepts them,
+that the token has the scopes the bot needs, optionally that it may write to
+``--repo``, and whether a webhook secret is configured. Every finding is one line
+(``ok``, ``warn`` or ``missing``); the exit status is 1 when anything is missing for a
+forge that was set up, 2 when no forge is configured at all (nothing to check), else 0.
+A forge that was not set up is never reported: a GitHub-only installation does not
+fail because GitLab has no token.
 """
 
 from __future__ import annotations
@@ -40,12 +44,55 @@ class Finding:
         return f"{self.level:>7}  {self.forge}: {self.text}"
 
 
-def _github_configured(settings: Settings) -> bool:
-    return bool(settings.github_token or settings.github_app_id)
-
-
-def _gitlab_configured(settings: Settings) -> bool:
+def _has_credentials(settings: Settings, forge: str) -> bool:
+    if forge == "github":
+        return bool(settings.github_token or settings.github_app_id)
     return bool(settings.gitlab_token)
+
+
+def _set_up(settings: Settings, forge: str) -> bool:
+    """Whether the user configured anything for ``forge`` (credentials, secret or URL)."""
+    defaults = Settings.model_fields
+    if forge == "github":
+        return bool(
+            _has_credentials(settings, "github")
+            or settings.github_app_private_key
+            or settings.github_app_private_key_path
+            or settings.github_app_installation_id
+            or settings.github_webhook_secret
+            or settings.github_url != defaults["github_url"].default
+        )
+    return bool(
+        _has_credentials(settings, "gitlab")
+        or settings.gitlab_webhook_token
+        or settings.gitlab_signing_token
+        or settings.gitlab_url != defaults["gitlab_url"].default
+    )
+
+
+def configured_forges(settings: Settings) -> list[str]:
+    """The forges the user set something up for, in a fixed order."""
+    return [name for name in ("github", "gitlab") if _set_up(settings, name)]
+
+
+def _secret_finding(
+    add: Callable[[str, str], None], has_secret: bool, insecure: bool, variable: str
+) -> None:
+    """The webhook secret line.
+
+    A missing secret is a warning, not a failure: `agentforge run` in CI needs none,
+    and `agentforge serve` itself refuses to start without one, naming the variable.
+    """
+    if has_secret:
+        add("ok", "webhook secret set")
+    elif insecure:
+        add("warn", "no webhook secret: unsigned webhooks are accepted (development only)")
+    else:
+        add(
+            "warn",
+            f"{variable} is not set: `agentforge serve` refuses this forge's webhooks "
+            "(not needed for `agentforge run` in CI)",
+        )
 
 
 def _connect(add: Callable[[str, str], None], make: Callable[[], Any], url: str) -> Any:
@@ -84,12 +131,12 @@ def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     def add(level: str, text: str) -> None:
         out.append(Finding("github", level, text))
 
-    if settings.github_webhook_secret:
-        add("ok", "webhook secret set (AGENTFORGE_GITHUB_WEBHOOK_SECRET)")
-    elif settings.insecure_no_webhook_secret:
-        add("warn", "no webhook secret: unsigned webhooks are accepted (development only)")
-    else:
-        add("missing", "AGENTFORGE_GITHUB_WEBHOOK_SECRET is not set (webhooks will be refused)")
+    _secret_finding(
+        add,
+        bool(settings.github_webhook_secret),
+        settings.insecure_no_webhook_secret,
+        "AGENTFORGE_GITHUB_WEBHOOK_SECRET",
+    )
     app_parts = {
         "AGENTFORGE_GITHUB_APP_ID": settings.github_app_id,
         "AGENTFORGE_GITHUB_APP_PRIVATE_KEY(_PATH)": settings.github_app_private_key
@@ -100,8 +147,11 @@ def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
         unset = [name for name, value in app_parts.items() if not value]
         add("missing", f"GitHub App configured partly: {', '.join(unset)} not set")
         return out
-    if not _github_configured(settings):
-        add("missing", "AGENTFORGE_GITHUB_TOKEN is not set (nor a GitHub App)")
+    if not _has_credentials(settings, "github"):
+        add(
+            "missing",
+            "AGENTFORGE_GITHUB_TOKEN is not set (nor a GitHub App): the bot cannot write",
+        )
         return out
     connected = _connect(
         add, lambda: GitHubForge.from_settings(settings, policy=policy), settings.github_url
@@ -139,17 +189,14 @@ def check_gitlab(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     def add(level: str, text: str) -> None:
         out.append(Finding("gitlab", level, text))
 
-    if settings.gitlab_webhook_token or settings.gitlab_signing_token:
-        add("ok", "webhook secret set")
-    elif settings.insecure_no_webhook_secret:
-        add("warn", "no webhook secret: unsigned webhooks are accepted (development only)")
-    else:
-        add(
-            "missing",
-            "AGENTFORGE_GITLAB_WEBHOOK_TOKEN (or AGENTFORGE_GITLAB_SIGNING_TOKEN) is not set",
-        )
-    if not _gitlab_configured(settings):
-        add("missing", "AGENTFORGE_GITLAB_TOKEN is not set")
+    _secret_finding(
+        add,
+        bool(settings.gitlab_webhook_token or settings.gitlab_signing_token),
+        settings.insecure_no_webhook_secret,
+        "AGENTFORGE_GITLAB_WEBHOOK_TOKEN (or AGENTFORGE_GITLAB_SIGNING_TOKEN)",
+    )
+    if not _has_credentials(settings, "gitlab"):
+        add("missing", "AGENTFORGE_GITLAB_TOKEN is not set: the bot cannot write")
         return out
     connected = _connect(
         add, lambda: GitLabForge.from_settings(settings, policy=policy), settings.gitlab_url
@@ -180,25 +227,28 @@ def check_gitlab(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     "forge_name",
     type=click.Choice(["github", "gitlab"]),
     default=None,
-    help="Check only this forge (default: every forge with credentials configured).",
+    help="Check only this forge (default: every forge with any setting configured).",
 )
 @click.option("--repo", default=None, help="Also check write access to this repository.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
 def doctor(forge_name: str | None, repo: str | None, timeout: float) -> None:
-    """Check forge connections and permissions; print what is missing."""
+    """Check the configured forges' connections and permissions; print what is missing.
+
+    Exit status: 0 all good, 1 something set up is missing or broken, 2 no forge is
+    configured.
+    """
     settings = load_settings()
     policy = RetryPolicy(attempts=2, backoff_base=0.5, max_total_wait=5.0, timeout=timeout)
-    if forge_name is not None:
-        names = [forge_name]
-    else:
-        names = [
-            name
-            for name, configured in (
-                ("github", _github_configured(settings)),
-                ("gitlab", _gitlab_configured(settings)),
-            )
-            if configured
-        ] or ["github", "gitlab"]
+    names = [forge_name] if forge_name is not None else configured_forges(settings)
+    if not names:
+        click.echo(
+            "no forge is configured: set AGENTFORGE_GITHUB_TOKEN (or a GitHub App: "
+            "AGENTFORGE_GITHUB_APP_ID, AGENTFORGE_GITHUB_APP_PRIVATE_KEY_PATH, "
+            "AGENTFORGE_GITHUB_APP_INSTALLATION_ID) for GitHub, or AGENTFORGE_GITLAB_TOKEN "
+            "for GitLab, then run `agentforge doctor` again",
+            err=True,
+        )
+        raise click.exceptions.Exit(2)
     findings: list[Finding] = []
     for name in names:
         check = check_github if name == "github" else check_gitlab

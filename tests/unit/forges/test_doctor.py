@@ -22,12 +22,45 @@ def lines(result, level: str) -> list[str]:
     return [ln for ln in result.output.splitlines() if ln.strip().startswith(level)]
 
 
-def test_nothing_configured_names_the_token_variables():
+def test_nothing_configured_says_so_and_names_the_token_variables():
     result = run([], {})
+    assert result.exit_code == 2  # nothing set up: nothing broken, nothing checked
+    assert lines(result, "missing") == []
+    assert "no forge is configured" in result.stderr
+    assert "AGENTFORGE_GITHUB_TOKEN" in result.stderr
+    assert "AGENTFORGE_GITLAB_TOKEN" in result.stderr
+
+
+def test_github_only_user_is_not_failed_for_gitlab(github_fake):
+    # A GitHub token and nothing else: GitLab is not set up, so it is not checked.
+    env = {"AGENTFORGE_GITHUB_TOKEN": GH_TOKEN, "AGENTFORGE_GITHUB_URL": github_fake.url}
+    result = run([], env)
+    assert result.exit_code == 0, result.output
+    assert "gitlab" not in result.output.lower()
+    assert lines(result, "missing") == []
+    # No webhook secret is a warning (CI needs none), naming the variable.
+    assert any("AGENTFORGE_GITHUB_WEBHOOK_SECRET" in ln for ln in lines(result, "warn"))
+
+
+def test_github_webhook_secret_alone_counts_as_set_up():
+    # The README's serve one-liner sets only the GitHub secret: GitHub is checked (its
+    # token is missing: nothing can be written), GitLab is not mentioned.
+    result = run([], {"AGENTFORGE_GITHUB_WEBHOOK_SECRET": "s3cret-s3cret-s3cret-s3cret"})
     assert result.exit_code == 1
-    missing = "\n".join(lines(result, "missing"))
-    assert "AGENTFORGE_GITHUB_TOKEN" in missing
-    assert "AGENTFORGE_GITLAB_TOKEN" in missing
+    missing = lines(result, "missing")
+    assert any("AGENTFORGE_GITHUB_TOKEN" in ln for ln in missing)
+    assert "gitlab" not in result.output.lower()
+
+
+def test_gitlab_only_user_is_not_failed_for_github(gitlab_fake):
+    env = {
+        "AGENTFORGE_GITLAB_TOKEN": GL_TOKEN,
+        "AGENTFORGE_GITLAB_URL": gitlab_fake.url,
+        "AGENTFORGE_GITLAB_WEBHOOK_TOKEN": "hook",
+    }
+    result = run([], env)
+    assert result.exit_code == 0, result.output
+    assert "github" not in result.output.lower()
 
 
 def test_github_all_good(github_fake):
@@ -51,9 +84,9 @@ def test_github_missing_secret_scope_and_push(github_fake):
     result = run(["--forge", "github", "--repo", "acme/app"], env)
     assert result.exit_code == 1
     missing = "\n".join(lines(result, "missing"))
-    assert "AGENTFORGE_GITHUB_WEBHOOK_SECRET" in missing
     assert "repo" in missing
     assert "push" in missing
+    assert any("AGENTFORGE_GITHUB_WEBHOOK_SECRET" in ln for ln in lines(result, "warn"))
 
 
 def test_github_rejected_token(github_fake):
