@@ -2,7 +2,10 @@
 
 Everything reads straight from the object database, so no checkout is needed and a
 bare clone works. Symbolic links and submodules are listed as skipped, never read or
-followed. pygit2 errors are translated to :class:`bot.errors.GitError`.
+followed. So are objects the repository does not have: a partial clone
+(``git clone --filter=blob:none``) or a mirror without its large files lacks some
+blobs (or trees), and one of them must not stop everything else from being read.
+pygit2 errors are translated to :class:`bot.errors.GitError`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from bot.errors import GitError
 
 _LINK = pygit2.GIT_FILEMODE_LINK
 _SUBMODULE = pygit2.GIT_FILEMODE_COMMIT
+
+SKIP_SYMLINK = "symlink"
+SKIP_SUBMODULE = "submodule"
+SKIP_MISSING = "object missing (partial clone, or a mirror without large files)"
+"""Reasons :meth:`GitHistory.list_files` gives for the paths it skips."""
+# pygit2's NotFoundError is a KeyError; a damaged object file raises GitError.
+_UNREADABLE = (KeyError, pygit2.GitError)
 
 
 @dataclass(frozen=True)
@@ -144,35 +154,54 @@ class GitHistory:
         """Commit time (Unix seconds) of a revision."""
         return self._commit(rev).commit_time
 
-    def list_files(self, rev: str = "HEAD") -> tuple[list[FileEntry], list[str]]:
-        """Regular files of a commit's tree, and paths skipped (symlinks, submodules).
+    def list_files(self, rev: str = "HEAD") -> tuple[list[FileEntry], list[tuple[str, str]]]:
+        """Regular files of a commit's tree, and the paths skipped with the reason.
+
+        Symbolic links and submodules are skipped (:data:`SKIP_SYMLINK`,
+        :data:`SKIP_SUBMODULE`), and so is every blob or tree the object database does
+        not have or cannot read (:data:`SKIP_MISSING`; a missing tree is listed as
+        ``dir/``): the rest of the commit is still listed.
 
         Returns:
-            ``(files, skipped)``; both empty for an empty repository.
+            ``(files, skipped)`` sorted by path; both empty for an empty repository.
         """
         if self.is_empty:
             return [], []
         files: list[FileEntry] = []
-        skipped: list[str] = []
+        skipped: list[tuple[str, str]] = []
         stack: list[tuple[str, pygit2.Tree]] = [("", self._commit(rev).tree)]
         while stack:
             prefix, tree = stack.pop()
             for entry in tree:
                 path = prefix + entry.name
-                if entry.filemode in (_LINK, _SUBMODULE):
-                    skipped.append(path)
+                if entry.filemode == _LINK:
+                    skipped.append((path, SKIP_SYMLINK))
+                elif entry.filemode == _SUBMODULE:
+                    skipped.append((path, SKIP_SUBMODULE))
                 elif entry.type_str == "tree":
-                    stack.append((path + "/", self.repo[entry.id]))
+                    try:
+                        stack.append((path + "/", self.repo[entry.id]))
+                    except _UNREADABLE:
+                        skipped.append((path + "/", SKIP_MISSING))
                 elif entry.type_str == "blob":
-                    files.append(FileEntry(path, str(entry.id), entry.size))
+                    try:
+                        size = entry.size  # reads the object's header
+                    except _UNREADABLE:
+                        skipped.append((path, SKIP_MISSING))
+                    else:
+                        files.append(FileEntry(path, str(entry.id), size))
         files.sort(key=lambda f: f.path)
         return files, sorted(skipped)
 
     def read_blob(self, blob_id: str) -> bytes:
-        """The raw bytes of a blob."""
+        """The raw bytes of a blob.
+
+        Raises:
+            GitError: The blob is not in the repository or cannot be read.
+        """
         try:
             return self.repo[blob_id].data
-        except (KeyError, ValueError) as exc:
+        except (*_UNREADABLE, ValueError) as exc:
             raise GitError(f"reading blob {blob_id} in {self.path}: {exc}") from exc
 
     def file_at(self, path: str, rev: str = "HEAD") -> bytes:
@@ -188,7 +217,10 @@ class GitHistory:
             raise GitError(f"reading {path} at {rev} in {self.path}: no such file") from exc
         if entry.filemode == _LINK or entry.type_str != "blob":
             raise GitError(f"reading {path} at {rev} in {self.path}: not a regular file")
-        return self.repo[entry.id].data
+        try:
+            return self.repo[entry.id].data
+        except _UNREADABLE as exc:
+            raise GitError(f"reading {path} at {rev} in {self.path}: {SKIP_MISSING}") from exc
 
     @staticmethod
     def _info(commit: pygit2.Commit) -> CommitInfo:

@@ -41,11 +41,11 @@ os.environ.setdefault("LANCEDB_LOG", "error")
 import lancedb
 import pyarrow as pa
 
-from bot.context.chunking import Chunk, chunk_file, decode_text, is_binary
+from bot.context.chunking import Chunk, chunk_file, classify, decode_text, is_binary
 from bot.context.embeddings import Embedder
-from bot.context.history import GitHistory
+from bot.context.history import SKIP_MISSING, GitHistory
 from bot.context.text import path_terms, search_terms
-from bot.errors import IndexCorrupt, StoreLocked
+from bot.errors import GitError, IndexCorrupt, StoreLocked
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,21 @@ class IndexReport:
     seconds: float = 0.0
     rebuilt: bool = False
     repaired: bool = False
+
+    def missing(self) -> tuple[list[str], list[str]]:
+        """Paths skipped because git lacks their object: ``(code_and_docs, data)``.
+
+        Code, tests and docs are what search is for, so a caller reports each by name,
+        and so is a missing directory (``dir/``: what it held is unknown); other files
+        (data, assets) are only counted.
+        """
+        code: list[str] = []
+        data: list[str] = []
+        for path, reason in self.skipped:
+            if reason == SKIP_MISSING:
+                is_code = path.endswith("/") or classify(path)[0] != "text"
+                (code if is_code else data).append(path)
+        return code, data
 
 
 def _quote(value: str) -> str:
@@ -261,8 +276,8 @@ class RepoIndex:
         report = IndexReport(commit=commit)
         table, state = self._load(report)
         known: dict[str, str | None] = dict(state["files"])
-        entries, links = history.list_files(commit)
-        report.skipped.extend((p, "symlink or submodule") for p in links)
+        entries, skipped = history.list_files(commit)
+        report.skipped.extend(skipped)
         target = {e.path: e for e in entries}
         report.files_total = len(entries)
         changed = [e for e in entries if known.get(e.path) != e.blob_id]
@@ -313,7 +328,13 @@ class RepoIndex:
                 log.info("skipping %s: %d bytes is over the limit", entry.path, entry.size)
                 report.skipped.append((entry.path, "too large"))
                 continue
-            data = history.read_blob(entry.blob_id)
+            try:
+                data = history.read_blob(entry.blob_id)
+            except GitError as exc:
+                # Listed but unreadable (a damaged object): skip it like a missing one.
+                log.warning("skipping %s: %s", entry.path, exc)
+                report.skipped.append((entry.path, SKIP_MISSING))
+                continue
             if is_binary(data):
                 report.skipped.append((entry.path, "binary"))
                 continue

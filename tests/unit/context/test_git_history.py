@@ -34,7 +34,7 @@ def test_list_files_skips_symlinks_and_reads_blobs(sample_repo) -> None:
     files, skipped = history.list_files("HEAD")
     paths = [f.path for f in files]
     assert "pkg/sessions.py" in paths and "README.md" in paths
-    assert skipped == ["escape", "inside"]
+    assert skipped == [("escape", "symlink"), ("inside", "symlink")]
     entry = next(f for f in files if f.path == "pkg/sessions.py")
     assert history.read_blob(entry.blob_id).startswith(b'"""Sessions."""')
     with pytest.raises(GitError):
