@@ -169,8 +169,20 @@ class Settings(BaseSettings):
 
     @property
     def index_dir(self) -> Path:
-        """The LanceDB index directory."""
-        return self.data_dir / "index"
+        """The root of the LanceDB search indexes (one sub-directory per repository).
+
+        ``<data_dir>/index`` when the data directory was set (``AGENTFORGE_DATA_DIR``,
+        the settings file, or an argument); otherwise the user's data directory
+        (platformdirs: ``~/.local/share/agentforge/index`` on Linux). An index is
+        rebuildable from git, and keeping it out of the working directory means
+        ``agentforge index .`` leaves nothing untracked in a user's repository and
+        ``agentforge search`` finds it from any directory.
+        """
+        if "data_dir" in self.model_fields_set:
+            return self.data_dir / "index"
+        from platformdirs import user_data_path
+
+        return user_data_path("agentforge", appauthor=False) / "index"
 
     @property
     def clones_dir(self) -> Path:

@@ -1,4 +1,11 @@
-"""``agentforge index PATH``: build or update the search index of a local repository."""
+"""``agentforge index [PATH]``: build or update the search index of a local repository.
+
+The index of a repository lives in the user's data directory (or under
+``AGENTFORGE_DATA_DIR``), keyed by the repository's resolved top directory, so
+indexing never writes into the repository and ``agentforge search`` finds the index
+from any directory. By default the committed files of ``--rev`` are indexed;
+``--worktree`` indexes the files on disk instead.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +15,47 @@ from pathlib import Path
 
 import click
 
+_MAX_LISTED = 20
+
 
 @click.command("index")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "path",
+    default=".",
+    required=False,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
 @click.option("--rev", default="HEAD", show_default=True, help="Commit to index.")
+@click.option(
+    "--worktree",
+    is_flag=True,
+    help="Index the working tree (uncommitted edits and untracked, not ignored files) "
+    "instead of the committed files of --rev.",
+)
 @click.option(
     "--index-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Index directory (default: <data_dir>/index/local/<repo-slug>).",
+    help="Index directory (default: the user data directory's index/local/<repo>-<hash>, "
+    "or $AGENTFORGE_DATA_DIR/index/local/<repo>-<hash>).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
 def index(
-    path: Path, rev: str, index_dir: Path | None, as_json: bool, progress: bool | None
+    path: Path,
+    rev: str,
+    worktree: bool,
+    index_dir: Path | None,
+    as_json: bool,
+    progress: bool | None,
 ) -> None:
-    """Index the git repository at PATH (incrementally) for `agentforge search`."""
+    """Index the git repository at PATH (default: the current one) for `agentforge search`.
+
+    Only committed files are indexed (those of --rev, default HEAD): uncommitted edits
+    and untracked files are not, unless --worktree is given. Files whose git objects
+    are missing (a partial clone) are skipped and named.
+    """
     from bot.context import index_location
     from bot.context.embeddings import make_embedder
     from bot.context.history import GitHistory
@@ -32,11 +63,19 @@ def index(
     from bot.settings import load_settings
 
     settings = load_settings()
-    history = GitHistory(path)
-    directory = index_dir or index_location(settings.index_dir, "local", str(path))
+    if worktree:
+        if rev != "HEAD":
+            raise click.UsageError("--worktree indexes the files on disk; it takes no --rev")
+        from bot.context.worktree import WorktreeSnapshot
+
+        history: GitHistory = WorktreeSnapshot(path)
+    else:
+        history = GitHistory(path)
+    root = history.root
+    directory = index_dir or index_location(settings.index_dir, "local", str(root))
     repo_index = RepoIndex(
         directory,
-        repo=path.resolve().name,
+        repo=root.name,
         max_file_bytes=settings.index_max_file_bytes,
         embedder=make_embedder(settings.index_embeddings),
     )
@@ -53,13 +92,18 @@ def index(
             )
     else:
         report = repo_index.update(history, rev)
+    missing_code, missing_data = report.missing()
     result = {
+        "repo": str(root),
         "index_dir": str(directory),
         "commit": report.commit,
+        "source": "worktree" if worktree else "commit",
         "files": report.files_total,
         "files_indexed": report.files_indexed,
         "files_removed": report.files_removed,
         "files_skipped": len(report.skipped),
+        "missing_code": missing_code,
+        "missing_data": missing_data,
         "chunks": report.chunks_total,
         "chunks_added": report.chunks_added,
         "seconds": round(report.seconds, 3),
@@ -70,10 +114,45 @@ def index(
         click.echo(json.dumps(result))
         return
     commit = (report.commit or "(empty repository)")[:12]
+    what = "working tree on " if worktree else "committed files of "
     click.echo(
-        f"indexed {commit}: {report.files_total} files ({report.files_indexed} re-chunked, "
-        f"{report.files_removed} removed, {len(report.skipped)} skipped), "
+        f"indexed {what}{commit}: {report.files_total} files ({report.files_indexed} "
+        f"re-chunked, {report.files_removed} removed, {len(report.skipped)} skipped), "
         f"{report.chunks_total} chunks in {report.seconds:.2f}s"
     )
+    if not worktree:
+        from bot.context.worktree import count_uncommitted
+        from bot.errors import GitError
+
+        try:
+            pending = count_uncommitted(history)
+        except GitError as exc:  # the index is built; only the hint is lost
+            click.echo(f"note: could not read the working tree's status: {exc}", err=True)
+            pending = 0
+        if pending:
+            click.echo(
+                f"note: only committed files are indexed; {pending} uncommitted change(s) "
+                "in the working tree are not (use --worktree to index the files on disk)",
+                err=True,
+            )
+    _report_missing(missing_code, missing_data)
     if report.repaired or report.rebuilt:
         click.echo("note: the index was " + ("rebuilt" if report.rebuilt else "repaired"), err=True)
+
+
+def _report_missing(code: list[str], data: list[str]) -> None:
+    """Say which files git could not read; code by name, data as a count."""
+    if code:
+        listed = ", ".join(code[:_MAX_LISTED]) + (" ..." if len(code) > _MAX_LISTED else "")
+        click.echo(
+            f"warning: {len(code)} code/doc file(s) or directories not indexed, their git "
+            f"objects are missing (a partial clone? `git fetch` the objects, or clone "
+            f"without --filter): {listed}",
+            err=True,
+        )
+    if data:
+        click.echo(
+            f"note: {len(data)} data file(s) not indexed, their git objects are missing "
+            "(partial clone or a mirror without large files)",
+            err=True,
+        )

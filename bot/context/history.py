@@ -136,6 +136,15 @@ class GitHistory:
             raise GitError(f"opening git repository at {path}: {exc}") from exc
 
     @property
+    def root(self) -> Path:
+        """The repository's top directory (the work tree, or a bare repository itself).
+
+        ``GitHistory("repo/src")`` opens ``repo``; its root is the same from any
+        sub-directory, which is what an index is keyed by.
+        """
+        return Path(self.repo.workdir or self.repo.path).resolve()
+
+    @property
     def is_empty(self) -> bool:
         """True for a repository without any commit."""
         return self.repo.is_empty or self.repo.head_is_unborn
@@ -314,14 +323,18 @@ class GitHistory:
             if stats.commits >= max_commits or time.monotonic() - started > 10:
                 break
             stats.commits += 1
-            if commit.parents:
-                diff = commit.parents[0].tree.diff_to_tree(commit.tree)
-            else:
-                diff = commit.tree.diff_to_tree(swap=True)
-            paths = [
-                d.new_file.path if d.status != DeltaStatus.DELETED else d.old_file.path
-                for d in diff.deltas
-            ]
+            try:
+                if commit.parents:
+                    diff = commit.parents[0].tree.diff_to_tree(commit.tree)
+                else:
+                    diff = commit.tree.diff_to_tree(swap=True)
+                paths = [
+                    d.new_file.path if d.status != DeltaStatus.DELETED else d.old_file.path
+                    for d in diff.deltas
+                ]
+            except _UNREADABLE:
+                # A tree this clone lacks: the commit still counts, its files do not.
+                continue
             for path in paths:
                 stats.counts[path] += 1
                 stats.last_changed.setdefault(path, commit.commit_time)

@@ -86,6 +86,8 @@ def test_index_command_succeeds_and_names_the_missing_code_file(
     out = json.loads(as_json.stdout)
     assert out["missing_code"] == ["app/lost.py", "assets/sub/"]
     assert out["missing_data"] == ["data/big.csv"]
-    found = runner.invoke(cli, ["search", "handle_request timeout", "--repo", str(partial_repo.path)])
+    found = runner.invoke(
+        cli, ["search", "handle_request timeout", "--repo", str(partial_repo.path)]
+    )
     assert found.exit_code == 0, found.output
     assert "app/core.py" in found.stdout
