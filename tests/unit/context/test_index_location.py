@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from platformdirs import user_data_path
 
 from bot.cli import cli
 from bot.settings import load_settings
@@ -22,9 +23,12 @@ def user_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No AGENTFORGE_DATA_DIR: the platform's user data directory, redirected to tmp."""
     for name in ("AGENTFORGE_DATA_DIR", "AGENTFORGE_SETTINGS_FILE"):
         monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "xdg-data"
-    monkeypatch.setenv("XDG_DATA_HOME", str(home))
-    return home / "agentforge"
+    # Linux reads XDG_DATA_HOME, macOS derives its path from HOME: both point into tmp.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    where = user_data_path("agentforge", appauthor=False)
+    assert where.is_relative_to(tmp_path)
+    return where
 
 
 def invoke(*args: str):

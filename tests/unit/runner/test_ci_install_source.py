@@ -71,11 +71,12 @@ def test_action_references_are_pinned_not_floating(path: Path) -> None:
 # --- the install step itself, run by bash with a fake python that records its arguments
 
 
-@pytest.fixture
-def install_script(tmp_path: Path):
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("bash is not installed")
+@pytest.fixture(params=["bash", "sh"])
+def install_script(request, tmp_path: Path):
+    # GitLab runs the script with bash when the image has it, else with a POSIX sh.
+    shell = shutil.which(request.param)
+    if shell is None:
+        pytest.skip(f"{request.param} is not installed")
     job = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))[".agentforge"]
     script = _install_step(job["script"])
     bin_dir = tmp_path / "bin"
@@ -96,7 +97,7 @@ def install_script(tmp_path: Path):
             exe.chmod(0o755)
         record.unlink(missing_ok=True)
         proc = subprocess.run(
-            [bash, "-c", script],
+            [shell, "-c", script],
             env={"PATH": str(bin_dir), "AGENTFORGE_INSTALL": value},
             capture_output=True,
             text=True,
