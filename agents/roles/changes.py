@@ -280,8 +280,16 @@ class ChangeSet:
         resolve_read(self.root, rel)
         return self._tree_text(rel)
 
+    def resolve_read(self, path: str) -> Path:
+        """The on-disk path of a tree file, confined like :func:`resolve_read`."""
+        return resolve_read(self.root, path)
+
     def exists(self, path: str) -> bool:
-        """True when ``path`` is a file of the tree or staged, and not deleted."""
+        """True when ``path`` is a file of the tree or staged, and not deleted.
+
+        Raises:
+            UnsafePath: the path escapes the tree.
+        """
         rel = normalize_path(path)
         if rel in self._staged:
             return self._staged[rel] is not None
