@@ -130,7 +130,8 @@ def populate(data_dir: Path) -> dict[str, float]:
         assert done_queue.fail(leased, DEAD_ERROR) == "dead"
         done_queue.close()
 
-        retry_queue = JobQueue(db, max_attempts=3)
+        # A long backoff keeps the retry out of reach of a server started on this data.
+        retry_queue = JobQueue(db, max_attempts=3, backoff_seconds=3600)
         retry_queue.enqueue(_delivery("acme/api", 4, "Second issue", "d-api-4"))
         leased = retry_queue.lease("w2")
         assert leased is not None
