@@ -16,6 +16,7 @@ Results are plain dicts with aware-UTC datetimes, ready for the templates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -150,8 +151,10 @@ class DashboardQueries:
             clauses.append("r.repo = ?")
             params.append(repo)
         where = "WHERE " + " AND ".join(clauses) if clauses else ""
-        mr = "coalesce(r.mr_number, p.mr_number)" if "mr_number" in self.run_columns() else (
-            "p.mr_number"
+        mr = (
+            "coalesce(r.mr_number, p.mr_number)"
+            if "mr_number" in self.run_columns()
+            else ("p.mr_number")
         )
         with translate_errors("listing runs"):
             rows = self._rows(
@@ -206,10 +209,8 @@ class DashboardQueries:
             phase["seconds"] = max((end - phase["started_at"]).total_seconds(), 0.0)
         data = run.pop("data", None)
         if isinstance(data, str):
-            try:
+            with contextlib.suppress(ValueError):  # not JSON: shown as the text it is
                 data = json.loads(data)
-            except ValueError:
-                pass  # shown as the text it is
         run["title"] = titles.get((run["forge"], run["repo"], run["issue_number"]))
         if run.get("mr_number") is None:
             run["mr_number"] = next(
@@ -291,9 +292,7 @@ class DashboardQueries:
         since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
         params = [utc_naive(since)]
         with translate_errors("reading model usage"):
-            total = self._rows(
-                f"SELECT {_SUMS} FROM model_usage WHERE created_at >= ?", params
-            )[0]
+            total = self._rows(f"SELECT {_SUMS} FROM model_usage WHERE created_at >= ?", params)[0]
             by_model = self._rows(
                 f"SELECT provider, model, {_SUMS} FROM model_usage WHERE created_at >= ?"
                 " GROUP BY provider, model ORDER BY cost_usd DESC, provider, model",

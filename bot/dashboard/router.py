@@ -141,7 +141,9 @@ def dashboard_router(state: ServerState) -> APIRouter:
             log.warning("dashboard read failed", path=request.url.path, error=str(exc))
             return html(request, "error.html", 503, reason=str(exc))
         if context is None:
-            return html(request, "error.html", 404, reason=f"nothing recorded at {request.url.path}")
+            return html(
+                request, "error.html", 404, reason=f"nothing recorded at {request.url.path}"
+            )
         return html(request, name, now=now, **context)
 
     @router.get("/", response_class=HTMLResponse)

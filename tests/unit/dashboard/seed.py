@@ -76,7 +76,11 @@ def populate(data_dir: Path) -> dict[str, float]:
         )
         records.start_phase(SHOP_RUN, "discovery", role="analyst", gate="human")
         records.add_artifact(
-            SHOP_RUN, "discovery", "docs/requirements/7.md", kind="requirements", commit_sha="a" * 40
+            SHOP_RUN,
+            "discovery",
+            "docs/requirements/7.md",
+            kind="requirements",
+            commit_sha="a" * 40,
         )
         records.finish_phase(SHOP_RUN, "discovery", state="approved", mr_number=12)
         records.start_phase(SHOP_RUN, "design", role="architect", gate="human")

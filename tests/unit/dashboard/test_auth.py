@@ -73,9 +73,7 @@ def test_without_a_configured_token_remote_clients_are_refused(data_dir) -> None
     assert "AGENTFORGE_ADMIN_TOKEN" in page.text
 
 
-@pytest.mark.parametrize(
-    "header", ["x-forwarded-for", "forwarded", "x-real-ip"], ids=lambda h: h
-)
+@pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded", "x-real-ip"], ids=lambda h: h)
 def test_a_request_a_local_proxy_forwarded_is_not_local(data_dir, header) -> None:
     with dashboard(data_dir, client=LOCAL, admin_token=TOKEN) as (http, _):
         page = http.get("/", headers={header: "198.51.100.4"})

@@ -30,7 +30,11 @@ def test_stacked_series_have_a_legend() -> None:
     svg = parse(
         charts.stacked_bars(["a"], {"input": [10], "output": [5]}, title="t", fmt=charts.count)
     )
-    tips = [r.find(f"{SVG}title").text for r in svg.findall(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    tips = [
+        r.find(f"{SVG}title").text
+        for r in svg.findall(f"{SVG}rect")
+        if r.find(f"{SVG}title") is not None
+    ]
     assert tips == ["a · input: 10", "a · output: 5"]
     assert {"input", "output"} <= {t.text for t in svg.findall(f"{SVG}text")}
 

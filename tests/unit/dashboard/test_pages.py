@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from bot.server import create_app
 from bot.settings import load_settings
@@ -67,13 +68,14 @@ def test_runs_are_grouped_by_repository_and_issue_with_titles_escaped(seeded) ->
     page = seeded.get("/runs")
     assert page.status_code == 200
     assert "<h2>acme/api</h2>" in page.text and "<h2>acme/shop</h2>" in page.text
+    assert str(escape(EVIL_TITLE)) in page.text
     assert "Export orders as CSV &lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page.text
     assert API_TITLE in page.text
     body = text(page.text)
     assert "3 runs" in body
     # run, state, phase, phases done, MR, cost, estimate
     assert re.search(r"run-shop-7 waiting design 1/2 !12 \$1\.00 \$2\.50", body), body
-    assert re.search(r"run-api-3 failed build 3/3 – \$0\.50", body), body
+    assert re.search("run-api-3 failed build 3/3 \u2013 \\$0\\.50", body), body
     assert_escaped(page.text)
 
 
