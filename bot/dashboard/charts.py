@@ -225,7 +225,7 @@ def timeline(
     """
     if not spans:
         return _empty(title, empty or "No phases recorded yet", width)
-    row_h, label_w, right = 30, 130, 150
+    row_h, label_w, right = 30, 130, 200
     top, bottom = 8, 26
     height = top + row_h * len(spans) + bottom
     t0 = min(s.start for s in spans)

@@ -9,6 +9,7 @@ the recorded values in the DOM, and a full-page screenshot of it is saved under
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -131,12 +132,19 @@ def browser() -> Iterator[object]:
 
 
 def _shot(driver, name: str) -> Path:
-    """A full-page screenshot (the window grown to the page's height)."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(600, min(int(height) + 40, 6000)))
+    """A full-page screenshot (Chromium's DevTools capture beyond the viewport)."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": 1280, "height": size["height"], "scale": 1},
+        },
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    assert driver.save_screenshot(str(path)), path
+    path.write_bytes(base64.b64decode(shot["data"]))
     print(f"screenshot: {path}")
     return path
 

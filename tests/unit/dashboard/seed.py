@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 from agents.usage import UsageRecord
 from bot.queue import Delivery, JobQueue
@@ -66,10 +67,22 @@ def _delivery(repo: str, number: int, title: str, delivery_id: str) -> Delivery:
     )
 
 
+class _Clock:
+    """Stands in for the records' clock so phases last minutes, as real ones do."""
+
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+
+    def __call__(self) -> datetime:
+        self.at += timedelta(minutes=11)
+        return self.at
+
+
 def populate(data_dir: Path) -> dict[str, float]:
     """Write three runs, usage, deliveries and jobs; returns the expected totals."""
     now = datetime.now(UTC)
-    with Database.open(data_dir) as db:
+    clock = _Clock(now.replace(tzinfo=None) - timedelta(hours=4))
+    with Database.open(data_dir) as db, mock.patch("bot.store.records.now_utc", clock):
         records = Records(db)
         records.create_run(
             forge="github", repo="acme/shop", issue_number=7, run_id=SHOP_RUN, estimate_usd=2.5
