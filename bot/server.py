@@ -3,7 +3,8 @@
 ``POST /webhooks/github`` and ``POST /webhooks/gitlab`` take deliveries; ``/healthz``,
 ``/readyz`` and ``/metrics`` are for operators; ``/admin/jobs`` (see
 :mod:`bot.server_admin`) lets ``agentforge jobs`` work while the server holds the
-data directory.
+data directory; ``/`` and the pages under it are the read-only dashboard (see
+:mod:`bot.dashboard`).
 
 Order of checks for a delivery (each answer is what the forge should do next)::
 
@@ -33,6 +34,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from bot.dashboard import dashboard_router
 from bot.dispatch import Dispatcher, InProcessDispatcher
 from bot.errors import PayloadError, QueueUnavailable, VerificationError
 from bot.events import EventKind
@@ -211,6 +213,7 @@ def create_app(
     from bot.server_admin import admin_router
 
     app.include_router(admin_router(state))
+    app.include_router(dashboard_router(state))
     return app
 
 
