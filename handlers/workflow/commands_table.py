@@ -128,7 +128,12 @@ def _approve(job: Job, command: Command, issue: int) -> None:
 
 def _offer_approve(data: RunData) -> bool:
     phase = data.phase
-    return data.outcome is None and phase is not None and phase.state == "needs_approval"
+    return (
+        data.outcome is None
+        and phase is not None
+        and phase.state == "needs_approval"
+        and "human" in phase.awaiting
+    )
 
 
 # --- /agentforge start -----------------------------------------------------------------

@@ -561,6 +561,7 @@ class Engine:
             current.claim = None
             current.waiting_since = now
             current.pending, current.hold = outcome.pending, outcome.hold
+            current.awaiting = outcome.awaiting
             if outcome.passed:
                 current.state, current.finished_at = "approved", now
             else:
@@ -599,6 +600,7 @@ class Engine:
                 current.waiting_since = now
             current.head_sha = head
             current.pending, current.hold = outcome.pending, outcome.hold
+            current.awaiting = outcome.awaiting
             if outcome.passed:
                 current.state, current.finished_at = "approved", now
             return True

@@ -38,13 +38,13 @@ class GateOutcome:
         passed: Every gate passed.
         pending: What is still awaited, in words (one line per gate).
         hold: Why the phase is held (failing checks), or None.
-        needs_human: Whether an ``/approve`` would help now (for the commands shown).
+        awaiting: The gates (``human``, ``tests``...) that have not passed yet.
     """
 
     passed: bool
     pending: list[str] = field(default_factory=list)
     hold: str | None = None
-    needs_human: bool = False
+    awaiting: list[str] = field(default_factory=list)
 
 
 def effective_gates(phase: PhaseRun, threshold: float) -> list[str]:
@@ -87,14 +87,17 @@ def evaluate(
         if gate == Gate.HUMAN.value:
             if not any(a.sha == head_sha for a in data.approvals_for(phase)):
                 outcome.passed = False
-                outcome.needs_human = True
+                outcome.awaiting.append(gate)
                 outcome.pending.append(f"an approver's `/approve` at {_short(head_sha)}")
         elif gate == Gate.MR_APPROVAL.value:
             if not _approved_at_head(reviews, head_sha, approvers):
                 outcome.passed = False
+                outcome.awaiting.append(gate)
                 outcome.pending.append(f"an approving MR review at {_short(head_sha)}")
         elif gate == Gate.TESTS.value:
-            _tests(outcome, head_sha, checks)
+            if not _tests(outcome, head_sha, checks):
+                outcome.passed = False
+                outcome.awaiting.append(gate)
     return outcome
 
 
@@ -118,24 +121,25 @@ def _approved_at_head(
 
 def _tests(
     outcome: GateOutcome, head_sha: str | None, checks: Callable[[str], list[CommitStatus]]
-) -> None:
+) -> bool:
+    """Whether every check on the head is green (notes what is missing on ``outcome``)."""
     if head_sha is None:
-        outcome.passed = False
         outcome.pending.append("checks on the MR's head (no commit yet)")
-        return
+        return False
     found = checks(head_sha)
     failing = sorted({c.context for c in found if c.state in _FAILING})
     running = sorted({c.context for c in found if c.state not in _FAILING | {CommitState.SUCCESS}})
     if failing:
-        outcome.passed = False
         outcome.hold = f"checks failing at {_short(head_sha)}: {', '.join(failing)}"
         outcome.pending.append(f"failing checks to pass: {', '.join(failing)}")
-    elif running:
-        outcome.passed = False
+        return False
+    if running:
         outcome.pending.append(f"checks still running: {', '.join(running)}")
-    elif not found:
-        outcome.passed = False
+        return False
+    if not found:
         outcome.pending.append(f"checks on {_short(head_sha)} (none reported yet)")
+        return False
+    return True
 
 
 def _short(sha: str | None) -> str:

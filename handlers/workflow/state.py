@@ -112,6 +112,7 @@ class PhaseRun(_Model):
             that could not have seen this phase's result).
         hold: Why the gate holds (failing checks...), for the status comment.
         pending: What the gate still waits for, in words.
+        awaiting: The gates that have not passed yet (``human``, ``tests``...).
         error: Why the phase failed.
         started_at: When the role started.
         finished_at: When the gate passed or the phase failed.
@@ -136,6 +137,7 @@ class PhaseRun(_Model):
     waiting_since: datetime | None = None
     hold: str | None = None
     pending: list[str] = Field(default_factory=list)
+    awaiting: list[str] = Field(default_factory=list)
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
