@@ -47,6 +47,10 @@ def from_forge(services: Services, repo: str, issue: int) -> RunData | None:
     if found is None:
         return None
     found.status_comment_id = comment_id
+    for phase in found.phases:
+        # Claims belong to the jobs of the store that was lost: no job of it is alive to
+        # finish its phase, so the next job here takes the phase over.
+        phase.claim = None
     _attach_mr(services, found)
     _attach_commits(services, found)
     return found
