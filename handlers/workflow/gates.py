@@ -94,10 +94,9 @@ def evaluate(
                 outcome.passed = False
                 outcome.awaiting.append(gate)
                 outcome.pending.append(f"an approving MR review at {_short(head_sha)}")
-        elif gate == Gate.TESTS.value:
-            if not _tests(outcome, head_sha, checks):
-                outcome.passed = False
-                outcome.awaiting.append(gate)
+        elif gate == Gate.TESTS.value and not _tests(outcome, head_sha, checks):
+            outcome.passed = False
+            outcome.awaiting.append(gate)
     return outcome
 
 

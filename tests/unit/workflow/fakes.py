@@ -142,7 +142,7 @@ class FakeForge:
         return sha
 
     def tree(self, ref: str) -> dict[str, str] | None:
-        if ref in self.branches and self.branches[ref]:
+        if self.branches.get(ref):
             return self.branches[ref][-1].tree
         if ref == "main":
             return self.base_tree
@@ -247,13 +247,19 @@ class FakeSink:
                 if a.marker_key is None:
                     c = f.create_comment(a.repo, a.number, a.body, is_mr=a.is_mr)
                     return ActionResult(type=a.type, status="applied", result={"comment_id": c.id})
-                body = a.body if a.marker_key in markers_in(a.body) else f"{a.body}\n\n{marker(a.marker_key)}"
+                body = (
+                    a.body
+                    if a.marker_key in markers_in(a.body)
+                    else f"{a.body}\n\n{marker(a.marker_key)}"
+                )
                 found = find_comment(f, a.repo, a.number, a.marker_key, is_mr=a.is_mr)
                 if found is None:
                     c = f.create_comment(a.repo, a.number, body, is_mr=a.is_mr)
                     return ActionResult(type=a.type, status="applied", result={"comment_id": c.id})
                 if found.body == body:
-                    return ActionResult(type=a.type, status="skipped", result={"comment_id": found.id})
+                    return ActionResult(
+                        type=a.type, status="skipped", result={"comment_id": found.id}
+                    )
                 f.edit_comment(a.repo, a.number, found.id, body, is_mr=a.is_mr)
                 return ActionResult(type=a.type, status="applied", result={"comment_id": found.id})
             if isinstance(a, React):
@@ -363,7 +369,11 @@ class FakeRuns:
         return max(found, key=lambda r: r.started_at) if found else None
 
     def for_mr(self, forge, repo, mr_number):
-        found = [r for r in self.runs.values() if (r.forge, r.repo, r.mr_number) == (forge, repo, mr_number)]
+        found = [
+            r
+            for r in self.runs.values()
+            if (r.forge, r.repo, r.mr_number) == (forge, repo, mr_number)
+        ]
         return max(found, key=lambda r: r.started_at) if found else None
 
     def create(self, *, run_id, forge, repo, issue_number, state, phase, branch, data):
@@ -428,7 +438,10 @@ class FakeContext:
 
 
 DEFAULT_OUTPUTS = {
-    "analyst": ("docs/requirements/issue-7.md", "# Requirements\n\n- AC-1: totals add up\n- AC-2: empty cart is zero\n"),
+    "analyst": (
+        "docs/requirements/issue-7.md",
+        "# Requirements\n\n- AC-1: totals add up\n- AC-2: empty cart is zero\n",
+    ),
     "architect": ("docs/design/issue-7.md", "# Design\n"),
     "developer": ("app/cart.py", "def total(xs):\n    return sum(xs)\n"),
     "qa": ("tests/test_cart.py", "def test_total():\n    assert True\n"),
@@ -505,6 +518,7 @@ def world(config: AgentForgeConfig | None = None, *, forge: str = "github") -> W
     clock = Clock()
     f = FakeForge(clock, forge=forge)
     f.add_issue(7, "Cart totals", "As a shopper I want totals.", "erin")
-    f.permissions.update({"alice": Permission.WRITE, "bob": Permission.MAINTAIN, "mallory": Permission.READ})
+    f.permissions.update(
+        {"alice": Permission.WRITE, "bob": Permission.MAINTAIN, "mallory": Permission.READ}
+    )
     return World(clock, f, FakeSink(f), FakeRuns(clock), FakeRoles(), FakeConfig(config))
-

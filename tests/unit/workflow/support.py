@@ -214,7 +214,9 @@ class Bot:
         return [p.state for p in self.run().phases]
 
     def status_posts(self) -> list[PostComment]:
-        return [a for a in self.w.sink.of(PostComment) if (a.marker_key or "").startswith("status.")]
+        return [
+            a for a in self.w.sink.of(PostComment) if (a.marker_key or "").startswith("status.")
+        ]
 
 
 def bot(config: AgentForgeConfig | None = None, *, forge: str = "github") -> Bot:

@@ -50,7 +50,9 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "expected"), CASES)
 def test_first_command(text, expected):
-    found = first_command(text, frozenset({"approve", "reject", "retry", "status", "cancel", "help"}))
+    found = first_command(
+        text, frozenset({"approve", "reject", "retry", "status", "cancel", "help"})
+    )
     if expected is None:
         assert found is None
     else:

@@ -48,7 +48,13 @@ def test_approvers_users_list_counts_without_permission():
 def test_quoted_edited_mid_sentence_and_code_approvals_do_nothing():
     b = _waiting_on_discovery()
     version = b.record().version
-    for body in ("> /approve", "ok, /approve", "`/approve`", "```\n/approve\n```", "<!-- /approve -->"):
+    for body in (
+        "> /approve",
+        "ok, /approve",
+        "`/approve`",
+        "```\n/approve\n```",
+        "<!-- /approve -->",
+    ):
         b.comment(body, on_mr=True)
     b.comment("/approve", on_mr=True, action="edited")
     assert b.record().version == version
@@ -139,7 +145,6 @@ def test_gitlab_approved_hook_passes_a_human_gate_and_is_bound_to_sha():
 
 def test_auto_gate_passes_when_confident_and_becomes_human_when_not():
     from agents.roles.contract import RoleResult
-
     from bot.actions import FileChange
 
     b = bot(
