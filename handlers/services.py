@@ -12,7 +12,7 @@ Writes still go only through :class:`ActionSink` (the judged, audited executor).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -146,8 +146,33 @@ class RunStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class BranchCommit:
+    """One commit on a run's branch, as reconstruction reads it.
+
+    Attributes:
+        sha: The commit id.
+        message: The full commit message (trailers included).
+        trailers: The message's git trailers (``Agentforge-Run`` -> run id...).
+        author: The author's name or login, as git records it.
+    """
+
+    sha: str
+    message: str = ""
+    trailers: dict[str, str] = field(default_factory=dict)
+    author: str = ""
+
+
 class RepoReader(Protocol):
     """Reads repository content at a ref (through git or the forge's API)."""
+
+    def branch_commits(self, repo: str, branch: str, base: str) -> list[BranchCommit]:
+        """Commits on ``branch`` that are not on ``base``, oldest first.
+
+        An empty list when ``branch`` does not exist. Used to rebuild a run's state from
+        git alone (the ``Agentforge-*`` trailers say which phase made which commit).
+        """
+        ...
 
     def file_at(self, repo: str, ref: str, path: str) -> str | None:
         """The text of ``path`` at ``ref``, or None when it does not exist there."""

@@ -72,6 +72,8 @@ def validate_files(files: Mapping[str, str]) -> tuple[AgentForgeConfig | None, l
                 roles[role.name] = role
     if workflow is not None:
         _check_workflow_roles(files, workflow, roles, issues)
+    if workflow is not None and config is not None:
+        _check_outputs_unprotected(files, workflow, config, issues)
     if issues or config is None or workflow is None:
         return None, issues
     return AgentForgeConfig(config=config, workflow=workflow, roles=roles), issues
@@ -265,6 +267,70 @@ def _check_template(rel: str, body: str, first_line: int, issues: list[ConfigIss
                     first_line + offset,
                     "template",
                     "malformed placeholder: use {{ name }} with a dotted identifier",
+                )
+            )
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a path glob: ``**`` spans directories, ``*`` and ``?`` do not."""
+    out: list[str] = []
+    i = 0
+    pattern = pattern.lstrip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _sample_path(glob: str) -> str:
+    # A concrete path the output glob stands for: wildcards become a plain name.
+    sample = re.sub(r"\*\*|\*|\?|\[[^\]]*\]", "x", glob.lstrip("/"))
+    return sample.rstrip("/") or "x"
+
+
+def _check_outputs_unprotected(
+    files: Mapping[str, str],
+    workflow: WorkflowConfig,
+    config: RepoConfig,
+    issues: list[ConfigIssue],
+) -> None:
+    """A phase must not be told to produce files its role may never write."""
+    lines: dict[Path_, int] = {}
+    if WORKFLOW_FILE in files:
+        try:
+            _, lines = load_with_lines(files[WORKFLOW_FILE])
+        except YamlSyntaxError:
+            lines = {}
+    protected = [(p, glob_regex(p)) for p in config.protected_paths]
+    for i, phase in enumerate(workflow.phases):
+        for j, output in enumerate(phase.outputs):
+            sample = _sample_path(output)
+            hit = next((p for p, rx in protected if rx.match(sample)), None)
+            if hit is None:
+                continue
+            issues.append(
+                ConfigIssue(
+                    WORKFLOW_FILE,
+                    line_for(lines, ("phases", i, "outputs", j))
+                    or line_for(lines, ("phases", i, "outputs")),
+                    f"phases[{i}].outputs[{j}]",
+                    f"output {output!r} of phase {phase.name!r} is a protected path "
+                    f"({hit!r} in {CONFIG_FILE} protected_paths), so the {phase.role} role "
+                    "could never write it; remove it from the outputs, or from "
+                    "protected_paths if agents may change it",
                 )
             )
 

@@ -99,7 +99,18 @@ class ApproversConfig(_Strict):
     """
 
     users: list[str] = Field(default_factory=list)
-    min_permission: PermissionName = PermissionName.MAINTAIN
+    min_permission: PermissionName = PermissionName.WRITE
+
+
+class TriggerConfig(_Strict):
+    """How a run is started on an issue.
+
+    Adding ``label`` to an issue (or opening an issue with it) starts a run; so does a
+    comment ``/agentforge start`` by an approver or the issue's author.
+    """
+
+    label: str = Field(default="agentforge", min_length=1, max_length=50)
+    command: bool = Field(default=True, description="Whether `/agentforge start` starts a run.")
 
 
 class IndexConfig(_Strict):
@@ -197,6 +208,7 @@ class RepoConfig(_Strict):
 
     version: int = Field(default=1, ge=1, le=1)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
+    trigger: TriggerConfig = Field(default_factory=TriggerConfig)
     protected_paths: list[str] = Field(
         default_factory=lambda: [".agentforge/**", ".github/workflows/**", ".gitlab-ci.yml"],
         description="Globs agents may never write; changes there need a human commit.",
@@ -210,14 +222,20 @@ class RepoConfig(_Strict):
 
 
 class Phase(_Strict):
-    """One workflow phase."""
+    """One workflow phase.
+
+    ``gate`` is one gate or a list of gates that must all pass. An ``auto`` gate turns
+    into ``human`` when the role's confidence is below ``confidence_threshold`` (the
+    workflow's threshold when the phase sets none).
+    """
 
     name: str
     role: str
     outputs: list[str] = Field(
         default_factory=list, description="Paths (globs) the phase is expected to produce."
     )
-    gate: Gate = Gate.HUMAN
+    gate: Gate | tuple[Gate, ...] = Gate.HUMAN
+    confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     description: str = ""
 
     @field_validator("name", "role")
@@ -226,6 +244,33 @@ class Phase(_Strict):
         if not _NAME.match(value):
             raise ValueError("expected a lowercase name: letters, digits, '-' or '_'")
         return value
+
+    @field_validator("gate", mode="before")
+    @classmethod
+    def _gate(cls, value: object) -> Gate | tuple[Gate, ...]:
+        # Validated here so a bad gate is one clear problem, not one per union member.
+        known = ", ".join(g.value for g in Gate)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not items:
+            raise ValueError(f"expected a gate or a non-empty list of gates ({known})")
+        gates: list[Gate] = []
+        for item in items:
+            if isinstance(item, Gate):
+                gates.append(item)
+            elif isinstance(item, str) and item in {g.value for g in Gate}:
+                gates.append(Gate(item))
+            else:
+                raise ValueError(f"unknown gate {item!r}; expected one of {known}")
+        if len(set(gates)) != len(gates):
+            raise ValueError("a gate is listed twice")
+        if isinstance(value, (list, tuple)):
+            return tuple(gates)
+        return gates[0]
+
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """The phase's gates as a tuple (all must pass)."""
+        return self.gate if isinstance(self.gate, tuple) else (self.gate,)
 
 
 DEFAULT_PHASES: tuple[tuple[str, str, str, str], ...] = (
@@ -247,6 +292,9 @@ class WorkflowConfig(_Strict):
 
     version: int = Field(default=1, ge=1, le=1)
     phases: list[Phase] = Field(default_factory=_default_phases, min_length=1)
+    confidence_threshold: float = Field(
+        default=0.8, ge=0.0, le=1.0, description="Below this, an `auto` gate becomes `human`."
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkflowConfig:
@@ -260,6 +308,12 @@ class WorkflowConfig(_Strict):
     def phase(self, name: str) -> Phase | None:
         """The phase called ``name``, or None."""
         return next((p for p in self.phases if p.name == name), None)
+
+    def threshold_for(self, phase: Phase) -> float:
+        """The confidence below which ``phase``'s ``auto`` gate becomes ``human``."""
+        if phase.confidence_threshold is not None:
+            return phase.confidence_threshold
+        return self.confidence_threshold
 
 
 def _known_tool(tool: str) -> str:

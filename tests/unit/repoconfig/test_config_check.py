@@ -46,7 +46,7 @@ def test_missing_directory_means_defaults(tmp_path):
     cfg = load_repo_config(tmp_path)
     assert cfg.workflow.phases[0].role == "analyst"
     assert cfg.workflow.phase("build").gate is Gate.TESTS
-    assert cfg.config.approvers.min_permission == "maintain"
+    assert cfg.config.approvers.min_permission == "write"
 
 
 def test_unknown_key_reports_its_line(tmp_path):

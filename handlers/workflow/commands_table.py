@@ -1,0 +1,183 @@
+"""The workflow's slash commands: one table, one runner per command.
+
+Each :class:`CommandSpec` names who may use the command, whether its bare ``/name``
+form is recognised (``/agentforge name`` always is), and when it is offered in the
+status comment. The conversation issue adds ``reject``, ``retry``, ``status``,
+``cancel`` and ``help`` by calling :func:`register_command`; this module ships the two
+the main road needs:
+
+- ``/approve`` (``/agentforge approve``), approvers only: passes the human part of the
+  current phase's gate, bound to the MR head SHA;
+- ``/agentforge start``, by an approver or the issue's author: starts a run (the
+  bare ``/start`` is not recognised, it is too common a word).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handlers.commands import Command
+from handlers.workflow import approvals
+from handlers.workflow.job import Job, when
+from handlers.workflow.state import RunData
+
+Runner = Callable[[Job, Command, int], None]
+"""``runner(job, command, issue_number)``: does the command's work."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command.
+
+    Attributes:
+        name: The command's name.
+        run: Does its work (called only for a new comment by a non-bot on an open
+            issue or MR, with a valid config).
+        bare: Whether ``/name`` works without the ``/agentforge`` prefix.
+        offered: When the status comment lists it: called with the run's state.
+    """
+
+    name: str
+    run: Runner
+    bare: bool = True
+    offered: Callable[[RunData], bool] = lambda data: False
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+"""The command table (name → spec)."""
+
+
+def register_command(spec: CommandSpec) -> None:
+    """Add (or replace) a command in :data:`COMMANDS`."""
+    COMMANDS[spec.name] = spec
+
+
+def bare_names() -> frozenset[str]:
+    """Commands recognised in their bare form."""
+    return frozenset(name for name, spec in COMMANDS.items() if spec.bare)
+
+
+def commands_now(data: RunData) -> list[str]:
+    """The commands the status comment offers for the run's current state."""
+    return [name for name, spec in COMMANDS.items() if spec.offered(data)]
+
+
+def safe_key(text: str) -> str:
+    """``text`` usable in a marker key."""
+    return re.sub(r"[^A-Za-z0-9_.:/-]", "-", text)[:120]
+
+
+# --- /approve --------------------------------------------------------------------------
+
+_WHY = {
+    "early": (
+        "@{who}, your `/approve` was written before **{phase}** showed what you would "
+        "approve (it was still running, or someone pushed after it). Review the current "
+        "head and comment `/approve` again."
+    ),
+    "not_human": (
+        "@{who}, the **{phase}** phase's gate is `{gates}`: `/approve` does not pass it; it "
+        "moves on when that is met."
+    ),
+    "stale": (
+        "@{who}, your approval was given at an older commit than the MR's head; approve the "
+        "current head to pass **{phase}**."
+    ),
+}
+
+
+def _approve(job: Job, command: Command, issue: int) -> None:
+    run = job.locate(issue)
+    if run is None or run.terminal:
+        return
+    config = job.config(issue)
+    if config is None:
+        return
+    engine = job.engine(config)
+    who = job.event.actor.login
+    verdict = engine.approvers.check(who)
+    if not verdict.ok:
+        job.reply(
+            safe_key(f"refused.{job.event.comment_id}"),
+            f"@{who}, only approvers may `/approve`: {engine.approvers.describe()} "
+            f"(`approvers` in `.agentforge/config.yaml`). Nothing was changed "
+            f"({verdict.reason}).",
+        )
+        return
+    job.react()
+    signal = approvals.Signal(
+        by=who,
+        id=f"comment:{job.event.comment_id}",
+        via="comment",
+        at=when(job.event.updated_at),
+    )
+    with engine.guard(run):
+        run, outcome = approvals.record(engine, run, signal)
+        data = engine.data(run)
+        if outcome in _WHY and data.phase is not None:
+            job.reply(
+                safe_key(f"approve.{job.event.comment_id}"),
+                _WHY[outcome].format(
+                    who=who, phase=data.phase.name, gates=" + ".join(data.phase.gates)
+                ),
+            )
+        engine.drive(run)
+
+
+def _offer_approve(data: RunData) -> bool:
+    phase = data.phase
+    return (
+        data.outcome is None
+        and phase is not None
+        and phase.state == "needs_approval"
+        and "human" in phase.awaiting
+    )
+
+
+# --- /agentforge start -----------------------------------------------------------------
+
+
+def _start(job: Job, command: Command, issue: int) -> None:
+    config = job.config(issue)
+    if config is None or not config.config.trigger.command:
+        return
+    engine = job.engine(config)
+    who = job.event.actor.login
+    author = job.services.forge.get_issue(job.repo, issue).author.login
+    if who.lower() != author.lower() and not engine.approvers.check(who).ok:
+        job.reply(
+            safe_key(f"refused.{job.event.comment_id}"),
+            f"@{who}, a run is started by the issue's author or an approver "
+            f"({engine.approvers.describe()}). Nothing was changed.",
+        )
+        return
+    job.react()
+    start_run(job, issue, by=who, trigger="command")
+
+
+def start_run(job: Job, issue: int, *, by: str, trigger: str) -> None:
+    """Start (or resume) the issue's run and drive it as far as it goes now."""
+    config = job.config(issue)
+    if config is None:
+        return
+    engine = job.engine(config)
+    run = job.locate(issue)
+    if run is not None and (not run.terminal or run.state == "succeeded"):
+        with engine.guard(run):
+            engine.drive(run)  # already started: resume it (a redelivered start too)
+        return
+    key = job.event.delivery_id or job.event.content_key()
+    run = engine.new_run(issue, by=by, trigger=trigger, key=key)
+    if run is None:  # another job started it first
+        run = job.services.runs.active_for_issue(job.forge, job.repo, issue)
+        if run is None:
+            return
+    with engine.guard(run):
+        run = engine.publish(run)
+        engine.drive(run)
+
+
+register_command(CommandSpec("approve", _approve, bare=True, offered=_offer_approve))
+register_command(CommandSpec("start", _start, bare=False))

@@ -1,0 +1,171 @@
+"""The workflow's event handlers: one per kind of event, each ``handler(event, ctx)``.
+
+They write through ``services.actions`` as they go (the live status comment, the
+phase's push, the MR) and return no further actions. Every handler first drops what
+must never move a workflow: the bot's own events and other bots' (by login, not only
+``[bot]`` accounts), edited or deleted comments, commands on closed or merged issues
+and MRs.
+
+- ``on_issue``: an issue opened with the trigger label, or the label added → start.
+- ``on_comment`` (issue and MR comments): the first command of a new comment → its
+  runner in :mod:`.commands_table`.
+- ``on_review``: a GitLab approval (the ``/approve`` quick action) is a human gate's
+  signal; any review re-evaluates ``mr_approval`` gates.
+- ``on_mr`` / ``on_push``: a person's push to the run's branch → gates re-evaluated at
+  the new head (approvals bound to the old head no longer count).
+- ``on_pipeline``: a check changed on the run's branch → ``tests`` gates re-evaluated.
+"""
+
+from __future__ import annotations
+
+from bot.actions import Action
+from bot.events import Event, ForgeKind, ReviewState
+from handlers.commands import first_command
+from handlers.registry import HandlerContext
+from handlers.workflow import approvals
+from handlers.workflow.commands_table import COMMANDS, bare_names, safe_key, start_run
+from handlers.workflow.job import Job, when
+
+_NEW_COMMITS = {"updated", "synchronize"}
+
+
+def on_issue(event: Event, ctx: HandlerContext) -> list[Action]:
+    """Start a run when the trigger label is on a newly opened issue or is added."""
+    job = Job.open(event, ctx)
+    if job is None or event.number is None or event.is_mr or job.from_self():
+        return []
+    if event.action not in ("opened", "labeled", "reopened"):
+        return []
+    if event.state not in (None, "open"):
+        return []
+    config = job.config(event.number if _mentions_default_label(event) else None)
+    if config is None:
+        return []
+    label = config.config.trigger.label
+    labelled = event.label == label if event.action == "labeled" else label in event.labels
+    if not labelled:
+        return []
+    start_run(job, event.number, by=event.actor.login, trigger="label")
+    return []
+
+
+def _mentions_default_label(event: Event) -> bool:
+    # With a broken config the configured label is unknown: the default label is the
+    # sign the event was meant for the bot, so the error is reported there.
+    from bot.repoconfig.schema import TriggerConfig
+
+    default = TriggerConfig().label
+    return event.label == default or default in event.labels
+
+
+def on_comment(event: Event, ctx: HandlerContext) -> list[Action]:
+    """Run the first command of a newly created comment."""
+    job = Job.open(event, ctx)
+    if job is None or event.action != "created" or job.from_self():
+        return []
+    command = first_command(event.comment, bare_names())
+    if command is None:
+        return []
+    spec = COMMANDS.get(command.name)
+    if spec is None:
+        return []  # unknown commands are the conversation handlers' to answer
+    issue = job.issue_number()
+    if issue is None or not job.target_open():
+        return []
+    spec.run(job, command, issue)
+    return []
+
+
+def _drive(job: Job, issue: int) -> None:
+    run = job.locate(issue)
+    if run is None or run.terminal:
+        return
+    config = job.config(issue)
+    if config is None:
+        return
+    engine = job.engine(config)
+    with engine.guard(run):
+        engine.drive(run)
+
+
+def on_review(event: Event, ctx: HandlerContext) -> list[Action]:
+    """A review or approval: a GitLab approval can pass a human gate; any review can
+    pass an ``mr_approval`` gate."""
+    job = Job.open(event, ctx)
+    if job is None or job.from_self():
+        return []
+    issue = job.issue_number()
+    if issue is None:
+        return []
+    gitlab_approval = (
+        event.forge == ForgeKind.GITLAB
+        and event.review_state == ReviewState.APPROVED
+        and event.event_name.lower().endswith("merge request hook")
+    )
+    if not gitlab_approval:
+        _drive(job, issue)
+        return []
+    run = job.locate(issue)
+    if run is None or run.terminal or not job.target_open():
+        return []
+    config = job.config(issue)
+    if config is None:
+        return []
+    engine = job.engine(config)
+    who = event.actor.login
+    verdict = engine.approvers.check(who)
+    if not verdict.ok:
+        job.reply(
+            safe_key(f"refused.approval.{event.object_id}.{who}.{event.head_sha}"),
+            f"@{who}, your approval on the forge does not pass the workflow's gate: only "
+            f"{engine.approvers.describe()} may approve ({verdict.reason}).",
+        )
+        return []
+    signal = approvals.Signal(
+        by=who,
+        id=safe_key(f"approval:{event.object_id}:{who}:{event.head_sha}:{event.updated_at}"),
+        via="forge",
+        sha=event.head_sha,
+        at=when(event.updated_at),
+    )
+    with engine.guard(run):
+        run, _ = approvals.record(engine, run, signal)
+        engine.drive(run)
+    return []
+
+
+def on_mr(event: Event, ctx: HandlerContext) -> list[Action]:
+    """New commits on the run's MR (a person pushed): re-evaluate at the new head."""
+    job = Job.open(event, ctx)
+    if job is None or job.from_self() or event.action not in _NEW_COMMITS:
+        return []
+    issue = job.issue_number()
+    if issue is not None:
+        _drive(job, issue)
+    return []
+
+
+def on_push(event: Event, ctx: HandlerContext) -> list[Action]:
+    """A person's push to a run's branch: re-evaluate at the new head."""
+    job = Job.open(event, ctx)
+    if job is None or job.from_self():
+        return []
+    issue = job.issue_number()
+    if issue is not None:
+        _drive(job, issue)
+    return []
+
+
+def on_pipeline(event: Event, ctx: HandlerContext) -> list[Action]:
+    """A check changed on a run's branch: re-evaluate its ``tests`` gate.
+
+    CI runs as bots, so the bot-actor rule does not apply here: a check is read from
+    the forge, never taken from the event.
+    """
+    job = Job.open(event, ctx)
+    if job is None:
+        return []
+    issue = job.issue_number()
+    if issue is not None:
+        _drive(job, issue)
+    return []

@@ -1,0 +1,129 @@
+"""What a phase hands its role, and how its result becomes a commit.
+
+- :func:`build_task` gathers the role's inputs: the issue (untrusted data), the
+  discussion so far (the bot's own markers stripped), the earlier phases' artifacts read
+  from the run's branch, the repository's lessons, the phase's outputs.
+- :func:`push_action` turns the role's change set into one :class:`PushCommit` on the
+  run's branch with the ``Agentforge-*`` trailers. The executor bases it on the branch's
+  current tip (a person's commit on the branch is built on, never force-pushed over)
+  and commits nothing when the tree already matches (a retried push is a no-op).
+"""
+
+from __future__ import annotations
+
+from agents.roles.contract import Discussion, IssueBrief, RoleTask
+from bot.actions import FileChange, PushCommit
+from bot.forge import Forge, Issue
+from handlers.services import BranchCommit, RepoReader
+from handlers.workflow.state import PhaseRun, RunData, strip_markers
+
+TRAILER_RUN = "Agentforge-Run"
+TRAILER_PHASE = "Agentforge-Phase"
+TRAILER_ROLE = "Agentforge-Role"
+TRAILER_ROUND = "Agentforge-Round"
+LESSONS_FILE = ".agentforge/lessons.md"
+_ARTIFACT_BUDGET = 200_000
+_DISCUSSION_LIMIT = 50
+
+
+def issue_brief(issue: Issue) -> IssueBrief:
+    """The issue as the role sees it."""
+    return IssueBrief(
+        number=issue.number,
+        title=issue.title,
+        body=issue.body or "",
+        labels=list(issue.labels),
+        author=issue.author.login,
+        url=issue.url,
+    )
+
+
+def discussion(
+    forge: Forge, data: RunData, bot_login: str | None, *, status_comment_id: str | None
+) -> list[Discussion]:
+    """Comments on the issue and the MR, oldest first, without the bot's status comment."""
+    out: list[Discussion] = []
+    sources = [(data.issue, False)] + ([(data.mr, True)] if data.mr is not None else [])
+    for number, is_mr in sources:
+        for comment in forge.list_comments(data.repo, number, is_mr=is_mr):
+            if comment.id == status_comment_id:
+                continue
+            body = strip_markers(comment.body).strip()
+            if body:
+                out.append(Discussion(author=comment.author.login, body=body, on_mr=is_mr))
+    return out[-_DISCUSSION_LIMIT:]
+
+
+def build_task(
+    data: RunData,
+    phase: PhaseRun,
+    *,
+    outputs: list[str],
+    issue: Issue,
+    forge: Forge,
+    reader: RepoReader,
+    bot_login: str | None,
+) -> RoleTask:
+    """The role's task for ``phase`` (earlier artifacts are read from the branch)."""
+    artifacts: dict[str, str] = {}
+    budget = _ARTIFACT_BUDGET
+    if data.commits:
+        for earlier in data.phases[: data.current]:
+            for path in earlier.artifacts:
+                text = reader.file_at(data.repo, data.branch, path)
+                if text is None or len(text) > budget:
+                    continue
+                artifacts[path] = text
+                budget -= len(text)
+    lessons = reader.file_at(data.repo, data.base, LESSONS_FILE) or ""
+    return RoleTask(
+        role=phase.role,
+        repo=data.repo,
+        forge=data.forge,
+        run_id=data.run_id,
+        phase=phase.name,
+        issue=issue_brief(issue),
+        outputs=list(outputs),
+        artifacts=artifacts,
+        discussion=discussion(forge, data, bot_login, status_comment_id=data.status_comment_id),
+        round=phase.round,
+        lessons=lessons,
+        base_ref=data.base,
+    )
+
+
+def trailers(data: RunData, phase: PhaseRun) -> dict[str, str]:
+    """The trailers every commit of ``phase`` carries."""
+    return {
+        TRAILER_RUN: data.run_id,
+        TRAILER_PHASE: phase.name,
+        TRAILER_ROLE: phase.role,
+        TRAILER_ROUND: str(phase.round),
+    }
+
+
+def push_action(data: RunData, phase: PhaseRun, changes: list[FileChange]) -> PushCommit:
+    """The phase's commit on the run's branch."""
+    first = (phase.summary.strip().splitlines() or ["phase output"])[0][:72]
+    message = f"agentforge({phase.name}): {first}\n\n{phase.summary.strip()}\n\nRefs #{data.issue}"
+    return PushCommit(
+        repo=data.repo,
+        branch=data.branch,
+        base=data.base,
+        message=message.strip(),
+        changes=changes,
+        trailers=trailers(data, phase),
+        reason=f"phase {phase.name} of run {data.run_id} ({phase.role})",
+    )
+
+
+def commits_of(data: RunData, phase: PhaseRun, commits: list[BranchCommit]) -> list[str]:
+    """Shas on the branch that carry ``phase``'s trailers for its current round."""
+    want = trailers(data, phase)
+    return [
+        c.sha
+        for c in commits
+        if c.trailers.get(TRAILER_RUN) == want[TRAILER_RUN]
+        and c.trailers.get(TRAILER_PHASE) == want[TRAILER_PHASE]
+        and c.trailers.get(TRAILER_ROUND, "1") == want[TRAILER_ROUND]
+    ]

@@ -1,0 +1,524 @@
+"""In-memory fakes of the services the workflow engine uses.
+
+- :class:`FakeForge`: issues, comments (with authors), MRs, reviews, permissions,
+  checks, reactions and a tiny git (branches of commits with trailers and trees).
+- :class:`FakeSink`: applies actions to the fake forge the way ``bot.executor`` does
+  (marked comments find-or-create-or-edit, an open MR for the branch reused, a push
+  based on the branch tip that commits nothing when the tree matches). It records
+  every action and can crash after ``k`` applied actions (:class:`Crash`, a
+  BaseException like a killed process, or a retryable ``Unavailable``).
+- :class:`FakeRuns`: a dict-backed run store honouring versions and one active run
+  per issue, thread-safe.
+- :class:`FakeRoles`: scripted role results, recording each task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agents.roles.contract import RoleResult, RoleTask, RoleUsage
+from bot.actions import (
+    Action,
+    FileChange,
+    MarkReady,
+    OpenMR,
+    PostComment,
+    PushCommit,
+    React,
+    UpdateMR,
+)
+from bot.errors import Conflict, NotFound, RepoConfigError
+from bot.forge import (
+    Comment,
+    CommitStatus,
+    Issue,
+    MergeRequest,
+    Permission,
+    RepoInfo,
+    Review,
+    User,
+    find_comment,
+    marker,
+    markers_in,
+)
+from bot.repoconfig import AgentForgeConfig
+from handlers.services import TERMINAL_STATES, ActionResult, BranchCommit, RunRecord, Services
+
+REPO = "acme/app"
+BOT = "agentforge-bot"
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Crash(BaseException):
+    """A simulated process death (not an Exception: nothing in the engine catches it)."""
+
+
+class Clock:
+    """A clock that moves ``step`` on every reading."""
+
+    def __init__(self, start: datetime = T0, step: timedelta = timedelta(seconds=1)) -> None:
+        self.t = start
+        self.step = step
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            self.t += self.step
+            return self.t
+
+
+@dataclass
+class GitCommit:
+    """One fake commit."""
+
+    sha: str
+    message: str
+    trailers: dict[str, str]
+    tree: dict[str, str]
+    author: str
+
+
+class FakeForge:
+    """A stateful in-memory forge (one repository)."""
+
+    name = "github"
+
+    def __init__(self, clock: Clock, *, forge: str = "github") -> None:
+        self.name = forge
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.ids = itertools.count(100)
+        self.issues: dict[int, Issue] = {}
+        self.comments: dict[int, list[Comment]] = {}
+        self.mr_comments: dict[int, list[Comment]] = {}
+        self.mrs: dict[int, MergeRequest] = {}
+        self.reviews: dict[int, list[Review]] = {}
+        self.permissions: dict[str, Permission] = {}
+        self.checks: dict[str, list[CommitStatus]] = {}
+        self.reactions: list[tuple[int, str | None, str]] = []
+        self.base_tree: dict[str, str] = {"README.md": "# app\n"}
+        self.branches: dict[str, list[GitCommit]] = {}
+        self.main_sha = "0" * 40
+
+    # --- setup helpers -----------------------------------------------------------------
+
+    def add_issue(self, number: int, title: str, body: str, author: str, labels=()) -> Issue:
+        issue = Issue(
+            number=number,
+            title=title,
+            body=body,
+            labels=list(labels),
+            author=User(login=author),
+            url=f"https://forge/{REPO}/issues/{number}",
+        )
+        self.issues[number] = issue
+        self.comments.setdefault(number, [])
+        return issue
+
+    def human_comment(self, number: int, author: str, body: str, *, is_mr: bool = False):
+        return self._create(number, body, User(login=author), is_mr=is_mr)
+
+    def human_push(self, branch: str, path: str, content: str, author: str = "dana") -> str:
+        with self.lock:
+            tip = self.branches[branch][-1]
+            tree = {**tip.tree, path: content}
+            return self._commit(branch, f"edit {path}", {}, tree, author)
+
+    # --- git ---------------------------------------------------------------------------
+
+    def _commit(self, branch, message, trailers, tree, author) -> str:
+        chain = self.branches.setdefault(branch, [])
+        parent = chain[-1].sha if chain else self.main_sha
+        sha = hashlib.sha1(f"{parent}{message}{sorted(tree.items())}".encode()).hexdigest()
+        chain.append(GitCommit(sha, message, dict(trailers), dict(tree), author))
+        for mr in list(self.mrs.values()):
+            if mr.head_ref == branch:
+                self.mrs[mr.number] = mr.model_copy(update={"head_sha": sha})
+        return sha
+
+    def tree(self, ref: str) -> dict[str, str] | None:
+        if self.branches.get(ref):
+            return self.branches[ref][-1].tree
+        if ref == "main":
+            return self.base_tree
+        return None
+
+    # --- Forge reads -------------------------------------------------------------------
+
+    def get_repo(self, repo: str) -> RepoInfo:
+        return RepoInfo(full_name=repo, default_branch="main", clone_url="file:///x")
+
+    def get_issue(self, repo: str, number: int) -> Issue:
+        if number not in self.issues:
+            raise NotFound(f"issue {number}")
+        return self.issues[number]
+
+    def list_comments(self, repo: str, number: int, *, is_mr: bool = False) -> list[Comment]:
+        with self.lock:
+            store = self.mr_comments if is_mr else self.comments
+            return list(store.get(number, []))
+
+    def get_mr(self, repo: str, number: int) -> MergeRequest:
+        if number not in self.mrs:
+            raise NotFound(f"mr {number}")
+        return self.mrs[number]
+
+    def list_mrs(self, repo: str, *, state: str = "open", head: str | None = None):
+        return [
+            m
+            for m in self.mrs.values()
+            if (state == "all" or m.state == state) and (head is None or m.head_ref == head)
+        ]
+
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        return list(self.reviews.get(number, []))
+
+    def get_permission(self, repo: str, login: str) -> Permission:
+        return self.permissions.get(login, Permission.NONE)
+
+    def list_checks(self, repo: str, sha: str) -> list[CommitStatus]:
+        return list(self.checks.get(sha, []))
+
+    # --- Forge writes (only the sink calls these) --------------------------------------
+
+    def _create(self, number: int, body: str, author: User, *, is_mr: bool) -> Comment:
+        with self.lock:
+            store = self.mr_comments if is_mr else self.comments
+            now = self.clock()
+            comment = Comment(
+                id=str(next(self.ids)), body=body, author=author, created_at=now, updated_at=now
+            )
+            store.setdefault(number, []).append(comment)
+            return comment
+
+    def create_comment(self, repo: str, number: int, body: str, *, is_mr: bool = False):
+        return self._create(number, body, User(login=BOT, is_bot=True), is_mr=is_mr)
+
+    def edit_comment(self, repo, number, comment_id, body, *, is_mr=False) -> Comment:
+        with self.lock:
+            store = self.mr_comments if is_mr else self.comments
+            for i, c in enumerate(store[number]):
+                if c.id == comment_id:
+                    if c.author.login != BOT:
+                        raise Conflict("the bot cannot edit someone else's comment")
+                    store[number][i] = c.model_copy(update={"body": body})
+                    return store[number][i]
+        raise NotFound(comment_id)
+
+
+class FakeSink:
+    """Applies actions to a :class:`FakeForge` like the executor; can crash on demand."""
+
+    def __init__(self, forge: FakeForge) -> None:
+        self.forge = forge
+        self.log: list[tuple[Action, ActionResult]] = []
+        self.crash_after: int | None = None
+        self.crash_with: type[BaseException] = Crash
+        self.applied = 0
+        self.lock = threading.RLock()
+
+    def apply(self, actions: list[Action]) -> list[ActionResult]:
+        out = []
+        for action in actions:
+            with self.lock:
+                result = self._one(action)
+                self.log.append((action, result))
+                self.applied += 1
+                if self.crash_after is not None and self.applied >= self.crash_after:
+                    self.crash_after = None
+                    if self.crash_with is Crash:
+                        raise Crash(f"crash after {type(action).__name__}")
+                    raise self.crash_with("forge went away")
+            out.append(result)
+        return out
+
+    def of(self, kind: type) -> list[Action]:
+        return [a for a, _ in self.log if isinstance(a, kind)]
+
+    def _one(self, a: Action) -> ActionResult:
+        f = self.forge
+        with f.lock:
+            if isinstance(a, PostComment):
+                if a.marker_key is None:
+                    c = f.create_comment(a.repo, a.number, a.body, is_mr=a.is_mr)
+                    return ActionResult(type=a.type, status="applied", result={"comment_id": c.id})
+                body = (
+                    a.body
+                    if a.marker_key in markers_in(a.body)
+                    else f"{a.body}\n\n{marker(a.marker_key)}"
+                )
+                found = find_comment(f, a.repo, a.number, a.marker_key, is_mr=a.is_mr)
+                if found is None:
+                    c = f.create_comment(a.repo, a.number, body, is_mr=a.is_mr)
+                    return ActionResult(type=a.type, status="applied", result={"comment_id": c.id})
+                if found.body == body:
+                    return ActionResult(
+                        type=a.type, status="skipped", result={"comment_id": found.id}
+                    )
+                f.edit_comment(a.repo, a.number, found.id, body, is_mr=a.is_mr)
+                return ActionResult(type=a.type, status="applied", result={"comment_id": found.id})
+            if isinstance(a, React):
+                f.reactions.append((a.number, a.comment_id, a.reaction))
+                return ActionResult(type=a.type, status="applied")
+            if isinstance(a, PushCommit):
+                return self._push(a)
+            if isinstance(a, OpenMR):
+                for mr in f.list_mrs(a.repo, state="open", head=a.head):
+                    return ActionResult(type=a.type, status="skipped", result={"number": mr.number})
+                number = next(f.ids)
+                tip = f.branches.get(a.head) or []
+                f.mrs[number] = MergeRequest(
+                    number=number,
+                    title=a.title,
+                    body=a.body,
+                    draft=a.draft,
+                    head_ref=a.head,
+                    base_ref=a.base,
+                    head_sha=tip[-1].sha if tip else None,
+                    author=User(login=BOT, is_bot=True),
+                    url=f"https://forge/{REPO}/pull/{number}",
+                )
+                return ActionResult(
+                    type=a.type, status="applied", result={"number": number, "url": "u"}
+                )
+            if isinstance(a, UpdateMR):
+                mr = f.mrs[a.number]
+                if a.body is None or mr.body == a.body:
+                    return ActionResult(type=a.type, status="skipped", result={"number": a.number})
+                f.mrs[a.number] = mr.model_copy(update={"body": a.body})
+                return ActionResult(type=a.type, status="applied", result={"number": a.number})
+            if isinstance(a, MarkReady):
+                mr = f.mrs[a.number]
+                if not mr.draft:
+                    return ActionResult(type=a.type, status="skipped", result={"number": a.number})
+                f.mrs[a.number] = mr.model_copy(update={"draft": False})
+                return ActionResult(type=a.type, status="applied", result={"number": a.number})
+        raise AssertionError(f"unexpected action {a!r}")
+
+    def _push(self, a: PushCommit) -> ActionResult:
+        f = self.forge
+        tip = f.tree(a.branch)
+        exists = tip is not None and a.branch in f.branches
+        tree = dict(tip if exists else f.tree(a.base) or {})
+        for change in a.changes:
+            if change.content is None:
+                tree.pop(change.path, None)
+            else:
+                tree[change.path] = change.content
+        if exists and tree == tip:
+            sha = f.branches[a.branch][-1].sha
+            return ActionResult(type=a.type, status="skipped", result={"sha": sha})
+        sha = f._commit(a.branch, a.message, a.trailers, tree, "AgentForge")
+        return ActionResult(type=a.type, status="applied", result={"sha": sha, "branch": a.branch})
+
+
+class FakeReader:
+    """Repository reads over the fake forge's git."""
+
+    def __init__(self, forge: FakeForge) -> None:
+        self.forge = forge
+
+    def file_at(self, repo: str, ref: str, path: str) -> str | None:
+        tree = self.forge.tree(ref)
+        return None if tree is None else tree.get(path)
+
+    def mr_changed_files(self, repo: str, number: int) -> list[str]:
+        return []
+
+    def diff(self, repo: str, base: str, head: str) -> str:
+        return ""
+
+    def branch_commits(self, repo: str, branch: str, base: str) -> list[BranchCommit]:
+        with self.forge.lock:
+            return [
+                BranchCommit(sha=c.sha, message=c.message, trailers=c.trailers, author=c.author)
+                for c in self.forge.branches.get(branch, [])
+            ]
+
+
+class FakeRuns:
+    """A dict-backed run store with compare-and-set on versions."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.runs: dict[str, RunRecord] = {}
+        self.phases: dict[tuple[str, str], dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.cas_lost = 0
+
+    def get(self, run_id: str) -> RunRecord | None:
+        return self.runs.get(run_id)
+
+    def active_for_issue(self, forge: str, repo: str, issue_number: int) -> RunRecord | None:
+        for r in self.runs.values():
+            if (r.forge, r.repo, r.issue_number) == (forge, repo, issue_number) and not r.terminal:
+                return r
+        return None
+
+    def latest_for_issue(self, forge, repo, issue_number):
+        found = [
+            r
+            for r in self.runs.values()
+            if (r.forge, r.repo, r.issue_number) == (forge, repo, issue_number)
+        ]
+        return max(found, key=lambda r: r.started_at) if found else None
+
+    def for_mr(self, forge, repo, mr_number):
+        found = [
+            r
+            for r in self.runs.values()
+            if (r.forge, r.repo, r.mr_number) == (forge, repo, mr_number)
+        ]
+        return max(found, key=lambda r: r.started_at) if found else None
+
+    def create(self, *, run_id, forge, repo, issue_number, state, phase, branch, data):
+        with self.lock:
+            if run_id in self.runs or (
+                state not in TERMINAL_STATES and self.active_for_issue(forge, repo, issue_number)
+            ):
+                raise Conflict("run exists")
+            now = self.clock()
+            record = RunRecord(
+                id=run_id,
+                forge=forge,
+                repo=repo,
+                issue_number=issue_number,
+                state=state,
+                phase=phase,
+                branch=branch,
+                data=data,
+                started_at=now,
+                updated_at=now,
+            )
+            self.runs[run_id] = record
+            return record
+
+    def compare_and_set(self, run_id, expected_version, **changes):
+        with self.lock:
+            current = self.runs.get(run_id)
+            if current is None or current.version != expected_version or current.terminal:
+                self.cas_lost += 1
+                return None
+            update = {k: v for k, v in changes.items() if v is not None}
+            update.update(version=current.version + 1, updated_at=self.clock())
+            record = current.model_copy(update=update)
+            self.runs[run_id] = record
+            return record
+
+    def record_phase(self, run_id, name, *, role, state, gate, mr_number=None):
+        self.phases[(run_id, name)] = {"role": role, "state": state, "gate": gate}
+
+    def add_artifact(self, run_id, phase, path, *, kind, commit_sha):
+        return None
+
+
+class FakeConfig:
+    """Returns a fixed config, or raises the error it was given."""
+
+    def __init__(self, config: AgentForgeConfig | None = None) -> None:
+        self.config = config or AgentForgeConfig()
+        self.error: RepoConfigError | None = None
+
+    def load(self, repo: str, default_branch: str | None = None) -> AgentForgeConfig:
+        if self.error is not None:
+            raise self.error
+        return self.config
+
+
+class FakeContext:
+    """Discards indexed discussions."""
+
+    def add_discussion(self, repo, **kwargs) -> None:
+        return None
+
+
+DEFAULT_OUTPUTS = {
+    "analyst": (
+        "docs/requirements/issue-7.md",
+        "# Requirements\n\n- AC-1: totals add up\n- AC-2: empty cart is zero\n",
+    ),
+    "architect": ("docs/design/issue-7.md", "# Design\n"),
+    "developer": ("app/cart.py", "def total(xs):\n    return sum(xs)\n"),
+    "qa": ("tests/test_cart.py", "def test_total():\n    assert True\n"),
+    "devops": ("deploy/app.yaml", "replicas: 1\n"),
+    "writer": ("docs/cart.md", "# Cart\n"),
+}
+
+
+@dataclass
+class FakeRoles:
+    """Scripted role runner: each role returns a completed result writing one file."""
+
+    results: dict[str, list[RoleResult]] = field(default_factory=dict)
+    tasks: list[RoleTask] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    progress_calls: int = 2
+
+    def run(self, task: RoleTask, *, config, ref, progress=None) -> RoleResult:
+        with self.lock:
+            self.tasks.append(task)
+            self.refs.append(ref)
+            queued = self.results.get(task.role)
+            result = queued.pop(0) if queued else None
+        from agents.roles.contract import RoleProgress
+
+        for step in range(self.progress_calls):
+            if progress is not None:
+                progress(RoleProgress(role=task.role, step=step + 1, kind="step", text="thinking"))
+        if result is not None:
+            return result
+        path, content = DEFAULT_OUTPUTS.get(task.role, (f"{task.role}.md", "x\n"))
+        covered = {"AC-1": ["tests/test_cart.py::test_total"]} if task.role == "qa" else {}
+        return RoleResult(
+            role=task.role,
+            status="completed",
+            changes=[FileChange(path=path, content=content + f"round {task.round}\n")],
+            summary=f"{task.role} did the {task.phase} work.",
+            confidence=0.9,
+            covered=covered,
+            usage=RoleUsage(calls=2, input_tokens=1000, output_tokens=200, cost_usd=0.01),
+        )
+
+
+@dataclass
+class World:
+    """Everything one test needs: the fakes and the services built from them."""
+
+    clock: Clock
+    forge: FakeForge
+    sink: FakeSink
+    runs: FakeRuns
+    roles: FakeRoles
+    config: FakeConfig
+    heartbeats: list[int] = field(default_factory=list)
+
+    def services(self) -> Services:
+        return Services(
+            forge=self.forge,
+            runs=self.runs,
+            repo=FakeReader(self.forge),
+            config=self.config,
+            roles=self.roles,
+            context=FakeContext(),
+            actions=self.sink,
+            clock=self.clock,
+            heartbeat=lambda: self.heartbeats.append(1),
+            bot_login=BOT,
+        )
+
+
+def world(config: AgentForgeConfig | None = None, *, forge: str = "github") -> World:
+    """A fresh world: issue #7 by ``erin``, approver ``alice`` (write), ``mallory`` (read)."""
+    clock = Clock()
+    f = FakeForge(clock, forge=forge)
+    f.add_issue(7, "Cart totals", "As a shopper I want totals.", "erin")
+    f.permissions.update(
+        {"alice": Permission.WRITE, "bob": Permission.MAINTAIN, "mallory": Permission.READ}
+    )
+    return World(clock, f, FakeSink(f), FakeRuns(clock), FakeRoles(), FakeConfig(config))
