@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     bot_login: str | None = Field(
         default=None, description="The bot's own account name (its events are ignored)."
     )
+    local_dir: Path | None = Field(
+        default=None,
+        description="A local forge directory: `serve` feeds its events to the queue and "
+        "the bot writes to it (see `agentforge local`).",
+    )
 
     # --- worker
     workers: int = Field(default=4, ge=1, le=256, description="In-process worker threads.")
