@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: Any) -> Any:
         return _split(value)
 
+    @field_validator("local_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An empty AGENTFORGE_LOCAL_DIR (a CI input left blank) means "no local forge".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
