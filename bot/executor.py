@@ -44,6 +44,7 @@ from bot.actions import (
     React,
     RemoveLabel,
     SetCommitStatus,
+    UpdateIssue,
     UpdateMR,
 )
 from bot.errors import (
@@ -278,6 +279,7 @@ class Executor:
             PushCommit: self._push,
             OpenMR: self._open_mr,
             UpdateMR: self._update_mr,
+            UpdateIssue: self._update_issue,
             MarkReady: self._mark_ready,
             SetCommitStatus: self._commit_status,
         }
@@ -364,6 +366,15 @@ class Executor:
             return OutcomeStatus.SKIPPED, "MR already as wanted", {"number": mr.number}
         self.forge.update_mr(a.repo, a.number, **changes)
         return OutcomeStatus.APPLIED, f"updated {', '.join(changes)}", {"number": mr.number}
+
+    def _update_issue(self, a: UpdateIssue) -> tuple[OutcomeStatus, str, dict[str, Any]]:
+        issue = self.forge.get_issue(a.repo, a.number)
+        wanted = {"title": a.title, "body": a.body, "state": a.state}
+        changes = {k: v for k, v in wanted.items() if v is not None and getattr(issue, k) != v}
+        if not changes:
+            return OutcomeStatus.SKIPPED, "issue already as wanted", {"number": issue.number}
+        self.forge.update_issue(a.repo, a.number, **changes)
+        return OutcomeStatus.APPLIED, f"updated {', '.join(changes)}", {"number": issue.number}
 
     def _mark_ready(self, a: MarkReady) -> tuple[OutcomeStatus, str, dict[str, Any]]:
         if not self.forge.get_mr(a.repo, a.number).draft:
@@ -553,11 +564,12 @@ def executor_factory_from_settings(
 
 
 def forge_configured(settings: Any) -> bool:
-    """Whether ``settings`` hold credentials for GitHub or GitLab."""
+    """Whether ``settings`` hold credentials for GitHub or GitLab, or a local forge."""
     return bool(
         settings.github_token
         or (settings.github_app_id and settings.github_app_installation_id)
         or settings.gitlab_token
+        or getattr(settings, "local_dir", None)
     )
 
 

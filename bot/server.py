@@ -88,6 +88,8 @@ class ServerState:
     queue: JobQueue | None = None
     intake: JournalIntake | None = None
     pool: WorkerPool | None = None
+    local_feed: Any = None
+    """The :class:`bot.local_feed.LocalFeed` when ``settings.local_dir`` is set."""
     shutting_down: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -167,11 +169,19 @@ def create_app(
                 metrics=state.metrics,
             )
             await run_in_threadpool(state.pool.start)
+        if settings.local_dir is not None:
+            from bot.local_feed import LocalFeed
+
+            # Local forge events reach the intake here instead of through a webhook.
+            state.local_feed = LocalFeed.for_server(settings, state.intake or state.queue)
+            state.local_feed.start()
         log.info("server started", data_dir=str(settings.data_dir), workers=settings.workers)
         try:
             yield
         finally:
             state.shutting_down = True
+            if state.local_feed is not None:
+                await run_in_threadpool(state.local_feed.stop)
             if state.pool is not None:
                 await run_in_threadpool(state.pool.stop, shutdown_grace)
             if state.intake is not None:
@@ -246,6 +256,8 @@ def readiness_problems(state: ServerState) -> list[str]:
         problems.append(f"queue not writable: {state.queue.last_error or 'committer stopped'}")
     if state.intake is not None and not state.intake.healthy:
         problems.append(f"intake journal: {state.intake.last_error or 'writer stopped'}")
+    if state.local_feed is not None and not state.local_feed.healthy:
+        problems.append(f"local forge feed: {state.local_feed.last_error or 'stopped'}")
     if state.pool is not None and state.pool.alive < state.pool.size:
         problems.append(f"{state.pool.size - state.pool.alive} worker thread(s) stopped")
     return problems

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     bot_login: str | None = Field(
         default=None, description="The bot's own account name (its events are ignored)."
     )
+    local_dir: Path | None = Field(
+        default=None,
+        description="A local forge directory: `serve` feeds its events to the queue and "
+        "the bot writes to it (see `agentforge local`).",
+    )
 
     # --- worker
     workers: int = Field(default=4, ge=1, le=256, description="In-process worker threads.")
@@ -132,6 +137,12 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("local_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An empty AGENTFORGE_LOCAL_DIR (a CI input left blank) means "no local forge".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level")
     @classmethod

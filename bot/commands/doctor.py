@@ -99,7 +99,7 @@ def _connect(add: Callable[[str, str], None], make: Callable[[], Any], url: str)
     """Build the adapter and ask who it is; ``(forge, scopes)``, or None after a finding."""
     try:
         forge = make()
-        login, scopes = forge.whoami()
+        login, scopes = forge.check_credentials()
     except Unavailable as exc:
         # No answer at all says nothing about the token: name the address instead.
         add("missing", f"cannot reach {url} (check the URL and the network): {exc}")

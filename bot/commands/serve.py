@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from bot.commands._imports import import_modules, import_option
@@ -16,6 +18,13 @@ from bot.commands._imports import import_modules, import_option
     default=None,
     help="In-process worker threads (default: AGENTFORGE_WORKERS, 4).",
 )
+@click.option(
+    "--local",
+    "local_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also feed this local forge's events to the queue (default: AGENTFORGE_LOCAL_DIR).",
+)
 @import_option
 @click.option(
     "--shutdown-grace",
@@ -25,7 +34,12 @@ from bot.commands._imports import import_modules, import_option
     help="Seconds running jobs get to finish after SIGTERM before they are released.",
 )
 def serve(
-    host: str, port: int, workers: int | None, imports: tuple[str, ...], shutdown_grace: float
+    host: str,
+    port: int,
+    workers: int | None,
+    local_dir: Path | None,
+    imports: tuple[str, ...],
+    shutdown_grace: float,
 ) -> None:
     """Run the webhook server and workers.
 
@@ -33,6 +47,9 @@ def serve(
     AGENTFORGE_GITLAB_WEBHOOK_TOKEN and AGENTFORGE_GITLAB_SIGNING_TOKEN (comma-separated
     during rotation). Without any, the server refuses to start unless
     AGENTFORGE_INSECURE_NO_WEBHOOK_SECRET=true. SIGTERM stops it gracefully.
+
+    With --local DIR (or AGENTFORGE_LOCAL_DIR) the events of that local forge go
+    through the same queue and handlers, and the bot writes back to it.
     """
     import uvicorn
 
@@ -43,8 +60,15 @@ def serve(
     from bot.store.db import Database
     from bot.verify import Verifier
 
-    overrides = {"workers": workers} if workers is not None else {}
+    overrides: dict[str, object] = {"workers": workers} if workers is not None else {}
+    if local_dir is not None:
+        overrides["local_dir"] = local_dir
     settings = load_settings(**overrides)
+    if settings.local_dir is not None and not (settings.local_dir / "forge.duckdb").exists():
+        raise click.UsageError(
+            f"--local / AGENTFORGE_LOCAL_DIR: no local forge in {settings.local_dir} "
+            "(create one with `agentforge local init DIR --from PATH`)"
+        )
     configure_logging(settings.log_level, settings.log_format)
     import_modules(imports)
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
