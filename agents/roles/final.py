@@ -54,7 +54,7 @@ class FinalAnswerTool(Tool):
         },
         "covered": {
             "type": "object",
-            "description": 'Acceptance-criterion id to test names, e.g. {"AC-1": ["tests/x.py::t"]}.',
+            "description": 'Acceptance-criterion id to test names: {"AC-1": ["tests/x.py::t"]}.',
             "nullable": True,
         },
         "questions": {

@@ -115,9 +115,7 @@ def _environment() -> SandboxedEnvironment:
     )
 
 
-def render_template(
-    spec: RoleSpec, variables: Mapping[str, Any], *, source: str
-) -> str:
+def render_template(spec: RoleSpec, variables: Mapping[str, Any], *, source: str) -> str:
     """Render ``spec``'s template.
 
     Args:

@@ -73,7 +73,9 @@ def work_id(task: RoleTask) -> str:
 
 def _artifact(task: RoleTask, prefix: str) -> Data:
     texts = [
-        f"{path}:\n{text}" for path, text in sorted(task.artifacts.items()) if path.startswith(prefix)
+        f"{path}:\n{text}"
+        for path, text in sorted(task.artifacts.items())
+        if path.startswith(prefix)
     ]
     return Data(prefix.rstrip("/"), "\n\n".join(texts))
 
@@ -125,7 +127,9 @@ def template_variables(
         "issue": issue,
         "task": Data("task", task.task),
         "outputs": list(task.outputs),
-        "artifacts": {path: Data(f"artifact:{path}", text) for path, text in task.artifacts.items()},
+        "artifacts": {
+            path: Data(f"artifact:{path}", text) for path, text in task.artifacts.items()
+        },
         "requirements": _artifact(task, REQUIREMENTS_PREFIX),
         "design": _artifact(task, DESIGN_PREFIX),
         "context": Data("context", context),
