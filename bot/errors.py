@@ -7,7 +7,8 @@ message text. ::
     AgentForgeError
     ├── ConfigError                  settings or a repository's .agentforge/ files are wrong
     │   ├── SettingsError            an AGENTFORGE_* variable or the settings file
-    │   └── RepoConfigError          .agentforge/*.yaml / roles/*.md (carries every issue)
+    │   ├── RepoConfigError          .agentforge/*.yaml / roles/*.md (carries every issue)
+    │   └── McpServerError           an allowlisted MCP server did not start or list tools
     ├── EventError                   a webhook delivery cannot be turned into an Event
     │   ├── VerificationError        bad or missing signature / token
     │   └── PayloadError             body is not what its event name promises
@@ -23,7 +24,10 @@ message text. ::
     │   └── Unavailable              5xx, timeouts, connection errors
     ├── WorkspaceError               local git work
     │   ├── UnsafePath               path traversal, absolute path, .git/ write
-    │   └── GitError                 clone/fetch/commit/push failed
+    │   ├── WriteRefused             a role's write: outside its writes:, protected, unsafe
+    │   ├── GitError                 clone/fetch/commit/push failed
+    │   └── SandboxError             a sandboxed command could not be started
+    ├── RoleToolError                a role's tool call cannot be done as asked (fed back)
     ├── StoreError                   embedded stores
     │   ├── StoreLocked              another process holds the data directory
     │   ├── QueueUnavailable         the job queue cannot be written
@@ -79,6 +83,18 @@ class RepoConfigError(ConfigError):
         self.issues = list(issues)
         lines = [str(i) for i in self.issues]
         super().__init__(f"{len(lines)} problem(s) in .agentforge/ config:\n" + "\n".join(lines))
+
+
+class McpServerError(ConfigError):
+    """An allowlisted MCP server could not be started, or did not list its tools.
+
+    Attributes:
+        server: The server's name in ``.agentforge/config.yaml`` ``mcp.servers``.
+    """
+
+    def __init__(self, message: str, *, server: str = "") -> None:
+        super().__init__(message)
+        self.server = server
 
 
 # --- events ------------------------------------------------------------------------
@@ -178,8 +194,41 @@ class UnsafePath(WorkspaceError):
     """A file path escapes the work tree or targets ``.git/``."""
 
 
+class WriteRefused(WorkspaceError):
+    """A role's write or delete was refused before it reached the staged change set.
+
+    The message says why in words the agent can act on (it is returned to the model as
+    a tool error). Attributes:
+        path: The path as the agent gave it.
+        reason: ``unsafe_path`` (absolute, ``..``, ``.git/``, symlink), ``outside_writes``
+            (matches none of the role's ``writes:`` globs), ``protected`` (matches the
+            repository's ``protected_paths``) or ``conflict`` (a file/directory clash, too
+            large, nothing to delete).
+    """
+
+    def __init__(self, message: str, *, path: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
 class GitError(WorkspaceError):
     """A git operation (clone, fetch, commit, push, read) failed."""
+
+
+class SandboxError(WorkspaceError):
+    """A sandboxed command could not be started (missing scratch tree, empty command)."""
+
+
+# --- role tools --------------------------------------------------------------------
+
+
+class RoleToolError(AgentForgeError):
+    """A role's tool call cannot be done as asked: no such file, binary file, no git view.
+
+    Raised inside a tool so smolagents returns it to the model as a tool error; the run
+    goes on.
+    """
 
 
 # --- stores ------------------------------------------------------------------------

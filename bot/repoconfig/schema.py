@@ -1,7 +1,7 @@
 """The schema of a repository's ``.agentforge/`` files.
 
-- ``config.yaml`` → :class:`RepoConfig` (approvers, protected paths, index, and the
-  model-layer sections ``models``, ``budgets``, ``privacy``, ``prices`` defined in
+- ``config.yaml`` → :class:`RepoConfig` (approvers, protected paths, index, MCP tool
+  servers, and the model-layer sections ``models``, ``budgets``, ``privacy``, ``prices`` defined in
   :mod:`bot.repoconfig.models`).
 - ``workflow.yaml`` → :class:`WorkflowConfig` (ordered phases, each with a role, its
   outputs and its gate).
@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from bot.repoconfig.models import BudgetsConfig, ModelsConfig, PricesConfig, PrivacyConfig
 
@@ -24,6 +32,35 @@ BUILTIN_ROLES = ("analyst", "architect", "developer", "qa", "devops", "writer", 
 """Roles AgentForge ships; a repository may add its own in ``.agentforge/roles/``."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+KNOWN_TOOLS = (
+    "list_files",
+    "read_file",
+    "search_code",
+    "search_discussions",
+    "git_log",
+    "git_diff",
+    "git_blame",
+    "write_file",
+    "delete_file",
+    "run_command",
+    "ask_human",
+    "final_answer",
+)
+"""The tools a role file may name in ``tools:`` (a stable contract; see docs/roles.md).
+
+MCP servers' tools are not named here: a repository grants an MCP server to roles in
+``config.yaml`` (``mcp.servers.<name>.roles``), and its tools reach the model as
+``<server>__<tool>``."""
+
+_MCP_SERVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+
+SECRET_ENV = re.compile(
+    r"(^AGENTFORGE_|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY|_KEY$|^KEY$)",
+    re.IGNORECASE,
+)
+"""Environment variable names that look like secrets: never handed to a sandboxed
+command or an MCP server, whatever a configuration asks."""
 
 
 class _Strict(BaseModel):
@@ -75,6 +112,86 @@ class IndexConfig(_Strict):
     max_file_bytes: int = Field(default=1_000_000, ge=1)
 
 
+class McpServer(_Strict):
+    """One MCP tool server a repository allowlists (``mcp.servers.<name>``).
+
+    Exactly one of ``command`` (a stdio server started in the sandbox) or ``url`` (a
+    remote Streamable-HTTP or SSE server) is set. Only the roles listed in ``roles`` get
+    its tools; a server no role may use is never started.
+    """
+
+    command: list[str] | None = Field(
+        default=None, min_length=1, description="argv of a stdio server (no shell)."
+    )
+    url: str | None = Field(default=None, description="http(s) URL of a remote server.")
+    transport: Literal["streamable-http", "sse"] = "streamable-http"
+    env: list[str] = Field(
+        default_factory=list,
+        description="Names of environment variables passed through to a stdio server.",
+    )
+    network: bool = Field(
+        default=False, description="Let a stdio server reach the network (default: isolated)."
+    )
+    roles: list[str] = Field(default_factory=list, description="Roles that get its tools.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _no_secrets(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if SECRET_ENV.search(name):
+                raise ValueError(
+                    f"{name!r} looks like a secret; AgentForge never hands the bot's tokens "
+                    "or keys to a process a repository configures"
+                )
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if not _NAME.match(role):
+                raise ValueError(f"role {role!r} must be a lowercase name")
+        return value
+
+    @model_validator(mode="after")
+    def _command_xor_url(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("set exactly one of 'command' (stdio server) or 'url'")
+        if self.url is not None and (self.env or self.network):
+            raise ValueError("'env' and 'network' apply to a stdio server ('command') only")
+        return self
+
+
+class McpConfig(_Strict):
+    """``mcp:``: the MCP tool servers a repository allowlists, by name."""
+
+    servers: dict[str, McpServer] = Field(default_factory=dict)
+
+    @field_validator("servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, McpServer]) -> dict[str, McpServer]:
+        for name in value:
+            if not _MCP_SERVER_NAME.match(name):
+                raise ValueError(
+                    f"server name {name!r}: use lowercase letters, digits and '_' "
+                    "(it prefixes the server's tool names)"
+                )
+        return value
+
+    def for_role(self, role: str) -> dict[str, McpServer]:
+        """The servers whose tools ``role`` may use, by name."""
+        return {name: s for name, s in self.servers.items() if role in s.roles}
+
+
 class RepoConfig(_Strict):
     """``.agentforge/config.yaml``."""
 
@@ -92,6 +209,7 @@ class RepoConfig(_Strict):
         ),
     )
     index: IndexConfig = Field(default_factory=IndexConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
@@ -151,12 +269,25 @@ class WorkflowConfig(_Strict):
         return next((p for p in self.phases if p.name == name), None)
 
 
+def _known_tool(tool: str) -> str:
+    if tool not in KNOWN_TOOLS:
+        hint = ""
+        if "__" in tool or tool.startswith("mcp"):
+            hint = " (MCP servers are granted to roles in config.yaml mcp.servers.<name>.roles)"
+        raise ValueError(f"unknown tool {tool!r}{hint}; known tools: {', '.join(KNOWN_TOOLS)}")
+    return tool
+
+
+ToolName = Annotated[str, AfterValidator(_known_tool)]
+"""A name from :data:`KNOWN_TOOLS`; validated per item so an error names its line."""
+
+
 class RoleSpec(_Strict):
     """A role's front matter in ``.agentforge/roles/<name>.md`` plus its template."""
 
     name: str
     description: str = ""
-    tools: list[str] = Field(default_factory=list)
+    tools: list[ToolName] = Field(default_factory=list)
     writes: list[str] = Field(default_factory=list, description="Path globs the role may write.")
     model: str | None = Field(
         default=None, description="Route key in models.routes; defaults to the role name."
@@ -175,10 +306,12 @@ class RoleSpec(_Strict):
 
     @field_validator("tools")
     @classmethod
-    def _tool_names(cls, value: list[str]) -> list[str]:
+    def _unique_tools(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
         for tool in value:
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", tool):
-                raise ValueError(f"tool name {tool!r} must be a lowercase identifier")
+            if tool in seen:
+                raise ValueError(f"tool {tool!r} is listed twice")
+            seen.add(tool)
         return value
 
 

@@ -113,7 +113,7 @@ def test_custom_role_is_known_to_the_workflow(tmp_path):
         ("---\nname: other\n---\nbody\n", "name", 2),
         ("---\ntools: [read_file]\nwrites: 3\n---\nbody\n", "writes", 3),
         ("---\ncolour: red\n---\nbody\n", "colour", 2),
-        ("---\ntools: [Read-File]\n---\nbody\n", "tools", 2),
+        ("---\ntools: [Read-File]\n---\nbody\n", "tools[0]", 2),
         ("---\n---\nHello {{ issue.title }\n", "template", 3),
         ("---\n---\n\n", "template", 3),
     ],
