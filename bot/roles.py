@@ -211,7 +211,7 @@ class ShellRoleRunner:
             problem = no_model_problem(prepared.model)
             if problem is not None:
                 return failed(task, problem)
-            extra = stack.enter_context(_mcp_tools(config, task.role))
+            extra = stack.enter_context(_mcp_tools(config, task.role, checkout))
             return run_role(
                 task,
                 prepared.spec,
@@ -278,9 +278,9 @@ def _is_commit(ws: Workspace, rev: str) -> bool:
 
 
 @contextmanager
-def _mcp_tools(config: AgentForgeConfig, role: str) -> Iterator[list]:
+def _mcp_tools(config: AgentForgeConfig, role: str, checkout: Path) -> Iterator[list]:
     """The MCP tools allowlisted for ``role`` (servers stopped on exit)."""
     from agents.roles.mcp import mcp_tools
 
-    with mcp_tools(config.config, role) as tools:
+    with mcp_tools(config.config, role, cwd=checkout) as tools:
         yield list(tools)

@@ -35,7 +35,7 @@ from agents.roles.contract import ToolCall as TranscriptCall
 from agents.roles.final import FinalAnswer, FinalAnswerTool
 from agents.roles.meter import UsageMeter
 from agents.roles.prompt import SYSTEM_PREAMBLE, render_template
-from agents.roles.specs import check_tools, shipped_file
+from agents.roles.specs import shipped_file
 from agents.roles.validate import ValidationReport, sandbox_runner, validate_changes
 from agents.roles.variables import CI_FILES, detect_stack, template_variables
 from bot.errors import AgentForgeError, BudgetExceeded, ModelError, PolicyDenied
@@ -210,13 +210,12 @@ def run_role(
         ``completed``, ``needs_human`` (it called ``ask_human``) or ``failed``.
 
     Raises:
-        RepoConfigError: The role's template does not render or names an unknown tool.
+        RepoConfigError: The role's template does not render.
     """
-    from agents.roles.tools import TOOL_NAMES, build_tools
+    from agents.roles.tools import build_tools
 
     limits = limits or RoleLimits()
     source = source or shipped_file(spec.name)
-    check_tools(spec, source, set(TOOL_NAMES) | {t.name for t in extra_tools})
     prompt = build_prompt(task, spec, tools_env=tools_env, context=context, source=source)
     run = _Run(task=task, started=clock(), clock=clock, meter=meter, progress=progress)
     tools = [

@@ -36,9 +36,6 @@ CI_GLOBS = frozenset(
 )
 """Protected-path entries that ``ci_writers`` roles are exempt from (exact entries)."""
 
-FINAL_ANSWER = "final_answer"
-
-
 def role_file(role: str) -> str:
     """The repository path of a role's override file."""
     return f".agentforge/roles/{role}.md"
@@ -88,32 +85,6 @@ def resolve_spec(role: str, config: AgentForgeConfig) -> RoleSpec:
             ]
         )
     return spec
-
-
-def check_tools(spec: RoleSpec, source: str, known: frozenset[str] | set[str]) -> None:
-    """Refuse a spec that names a tool nobody provides.
-
-    Args:
-        spec: The role.
-        source: Its file (for the message).
-        known: Tool names available (the built-in tools, MCP tools, ``final_answer``).
-
-    Raises:
-        RepoConfigError: Naming the file and the first unknown tool's position.
-    """
-    unknown = [t for t in spec.tools if t not in known and t != FINAL_ANSWER]
-    if unknown:
-        raise RepoConfigError(
-            [
-                ConfigIssue(
-                    source,
-                    None,
-                    f"tools[{spec.tools.index(name)}]",
-                    f"unknown tool {name!r}; known tools: {', '.join(sorted(known))}",
-                )
-                for name in unknown
-            ]
-        )
 
 
 def protected_for(role: str, config: AgentForgeConfig) -> list[str]:
