@@ -103,7 +103,6 @@ def prepare_role(
     from agents.roles.changes import ChangeSet
     from agents.roles.sandbox import Sandbox, SandboxLimits
     from agents.roles.tools import ToolEnv
-
     from bot.roles_context import IndexSearch, context_pack
     from bot.roles_git import CheckoutGitView
 
@@ -124,7 +123,8 @@ def prepare_role(
     meter = UsageMeter(ledger)
     issue = task.issue
     model = RoutedModel(
-        role=task.role,
+        # The spec may route the role through another key of models.routes.
+        role=spec.model or task.role,
         models=config.config.models,
         prices=config.config.prices,
         budgets=config.config.budgets,
@@ -244,29 +244,36 @@ class ShellRoleRunner:
 
     def _retriever(self, task: RoleTask, checkout: Path, scratch_index: Path) -> Any:
         from bot.context import index_location
-        from bot.context.retrieval import Retriever
-        from bot.roles_context import record, update_index
 
         directory = (
             index_location(self.index_dir, self.forge.name, task.repo)
             if self.index_dir is not None
             else scratch_index
         )
-        index = update_index(directory, task.repo, checkout)
-        if task.issue is not None:
-            try:
-                record(
-                    directory,
-                    task.repo,
-                    number=task.issue.number,
-                    kind="issue",
-                    title=task.issue.title,
-                    body=task.issue.body,
-                    comments=[(c.author, c.body) for c in task.discussion],
-                )
-            except StoreLocked:
-                log.warning("index %s is locked; the discussion is not indexed now", directory)
-        return Retriever(index)
+        return build_retriever(task, checkout, directory)
+
+
+def build_retriever(task: RoleTask, checkout: Path, directory: Path) -> Any:
+    """A retriever over ``directory``'s index, brought to ``checkout``'s HEAD, with the
+    task's issue and discussion indexed (for ``search_discussions``)."""
+    from bot.context.retrieval import Retriever
+    from bot.roles_context import record, update_index
+
+    index = update_index(directory, task.repo, checkout)
+    if task.issue is not None:
+        try:
+            record(
+                directory,
+                task.repo,
+                number=task.issue.number,
+                kind="issue",
+                title=task.issue.title,
+                body=task.issue.body,
+                comments=[(c.author, c.body) for c in task.discussion],
+            )
+        except StoreLocked:
+            log.warning("index %s is locked; the discussion is not indexed now", directory)
+    return Retriever(index)
 
 
 def _is_commit(ws: Workspace, rev: str) -> bool:

@@ -36,6 +36,7 @@ CI_GLOBS = frozenset(
 )
 """Protected-path entries that ``ci_writers`` roles are exempt from (exact entries)."""
 
+
 def role_file(role: str) -> str:
     """The repository path of a role's override file."""
     return f".agentforge/roles/{role}.md"

@@ -64,10 +64,11 @@ def detect_stack(exists: Callable[[str], bool]) -> list[str]:
 
 
 def work_id(task: RoleTask) -> str:
-    """The stem of a role's documents: ``issue-<n>``, else ``task-<slug of the task>``."""
-    if task.issue is not None:
+    """The stem of a role's documents: ``issue-<n>``, else ``task-<slug of the title or task>``."""
+    if task.issue is not None and task.issue.number > 0:
         return f"issue-{task.issue.number}"
-    slug = re.sub(r"[^a-z0-9]+", "-", task.task.lower()).strip("-")[:40].strip("-")
+    words = task.issue.title if task.issue is not None else task.task
+    slug = re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")[:40].strip("-")
     return f"task-{slug or 'local'}"
 
 
