@@ -59,7 +59,9 @@ def make_repo(root: Path, files: dict[str, str] | None = None) -> Path:
         "calc.py": CALC,
         "pyproject.toml": '[project]\nname = "calc"\nversion = "0.1"\n',
         "README.md": "# calc\n\nAdds numbers.\n",
-        "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        "tests/test_calc.py": (
+            "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+        ),
     }
     for rel, text in files.items():
         path = root / rel

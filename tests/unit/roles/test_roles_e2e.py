@@ -48,7 +48,10 @@ Floats.
 ## Open questions
 None.
 """
-SUB = '"""Subtraction."""\n\n\ndef sub(a: int, b: int) -> int:\n    """a minus b."""\n    return a - b\n'
+SUB = (
+    '"""Subtraction."""\n\n\ndef sub(a: int, b: int) -> int:\n'
+    '    """a minus b."""\n    return a - b\n'
+)
 SUB_TEST = (
     "from sub import sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n\n\n"
     "def test_negative():\n    assert sub(1, 3) == -2\n"
@@ -115,7 +118,9 @@ def run(tmp_path, remote, fake, role, *, kind="openai", extra="", ref="agentforg
 
 
 def final(fake, **fields) -> None:
-    fake.reply(None, tool_calls=[("final_answer", {"summary": "done", "confidence": 0.8, **fields})])
+    fake.reply(
+        None, tool_calls=[("final_answer", {"summary": "done", "confidence": 0.8, **fields})]
+    )
 
 
 def contents(result) -> dict[str, str | None]:
@@ -127,7 +132,9 @@ def test_analyst_writes_requirements_with_acceptance_criteria(tmp_path, remote, 
     fake.reply(None, tool_calls=[("read_file", {"path": "calc.py"})])
     fake.reply(
         None,
-        tool_calls=[("write_file", {"path": "docs/requirements/issue-7.md", "content": REQUIREMENTS})],
+        tool_calls=[
+            ("write_file", {"path": "docs/requirements/issue-7.md", "content": REQUIREMENTS})
+        ],
     )
     final(fake, questions=[])
     result, ledger = run(tmp_path, remote, fake, "analyst")
@@ -161,10 +168,16 @@ def test_architect_cites_the_files_it_read(tmp_path, remote, fake):
     )
     fake.reply(None, tool_calls=[("read_file", {"path": "calc.py"})])
     fake.reply(None, tool_calls=[("git_log", {"path": "calc.py"})])
-    fake.reply(None, tool_calls=[("write_file", {"path": "docs/design/issue-7.md", "content": design})])
+    fake.reply(
+        None, tool_calls=[("write_file", {"path": "docs/design/issue-7.md", "content": design})]
+    )
     final(fake)
     result, _ = run(
-        tmp_path, remote, fake, "architect", artifacts={"docs/requirements/issue-7.md": REQUIREMENTS}
+        tmp_path,
+        remote,
+        fake,
+        "architect",
+        artifacts={"docs/requirements/issue-7.md": REQUIREMENTS},
     )
     assert result.status == "completed", result.error
     doc = contents(result)["docs/design/issue-7.md"]
@@ -185,7 +198,13 @@ def test_developer_code_and_test_pass_in_the_sandbox(tmp_path, remote, fake):
         ],
     )
     fake.reply(None, tool_calls=[("run_command", {"command": "python -m pytest -q"})])
-    final(fake, covered={"AC-1": ["tests/test_sub.py::test_sub"], "AC-2": ["tests/test_sub.py::test_negative"]})
+    final(
+        fake,
+        covered={
+            "AC-1": ["tests/test_sub.py::test_sub"],
+            "AC-2": ["tests/test_sub.py::test_negative"],
+        },
+    )
     result, _ = run(tmp_path, remote, fake, "developer")
     assert result.status == "completed", result.error
     assert contents(result) == {"sub.py": SUB, "tests/test_sub.py": SUB_TEST}
@@ -213,10 +232,13 @@ def test_qa_tests_the_criteria_runs_the_suite_and_reports(tmp_path, remote, fake
         "## Coverage of acceptance criteria\n| AC | tests | result |\n|---|---|---|\n"
         "| AC-1 | tests/test_calc_qa.py::test_add_negative | pass |\n\n## Findings\nNone.\n"
     )
-    fake.reply(None, tool_calls=[("write_file", {"path": "tests/test_calc_qa.py", "content": qa_test})])
+    fake.reply(
+        None, tool_calls=[("write_file", {"path": "tests/test_calc_qa.py", "content": qa_test})]
+    )
     fake.reply(None, tool_calls=[("run_command", {"command": "python -m pytest -q"})])
     fake.reply(
-        None, tool_calls=[("write_file", {"path": "docs/test-reports/issue-7.md", "content": report})]
+        None,
+        tool_calls=[("write_file", {"path": "docs/test-reports/issue-7.md", "content": report})],
     )
     final(fake, covered={"AC-1": ["tests/test_calc_qa.py::test_add_negative"]})
     result, _ = run(
@@ -264,7 +286,9 @@ def test_devops_writes_a_schema_valid_workflow_when_allowed(tmp_path, remote, fa
 
 
 def test_devops_ci_file_is_protected_by_default_and_proposed_instead(tmp_path, remote, fake):
-    fake.reply(None, tool_calls=[("write_file", {"path": ".github/workflows/ci.yml", "content": WORKFLOW})])
+    fake.reply(
+        None, tool_calls=[("write_file", {"path": ".github/workflows/ci.yml", "content": WORKFLOW})]
+    )
     fake.reply(
         None,
         tool_calls=[
@@ -283,7 +307,9 @@ def test_devops_ci_file_is_protected_by_default_and_proposed_instead(tmp_path, r
 def test_devops_invalid_workflow_fails_after_one_correction(tmp_path, remote, fake):
     bad = "on: push\njobs:\n  test:\n    steps: []\n"
     for _ in range(2):
-        fake.reply(None, tool_calls=[("write_file", {"path": ".github/workflows/ci.yml", "content": bad})])
+        fake.reply(
+            None, tool_calls=[("write_file", {"path": ".github/workflows/ci.yml", "content": bad})]
+        )
         final(fake)
     result, _ = run(
         tmp_path, remote, fake, "devops", forge="github", extra="ci_writers: [devops]\n"
@@ -293,7 +319,10 @@ def test_devops_invalid_workflow_fails_after_one_correction(tmp_path, remote, fa
 
 
 def test_writer_updates_readme_and_changelog(tmp_path, remote, fake):
-    readme = "# calc\n\nAdds and subtracts numbers.\n\n```python\nfrom sub import sub\nsub(5, 3)  # 2\n```\n"
+    readme = (
+        "# calc\n\nAdds and subtracts numbers.\n\n"
+        "```python\nfrom sub import sub\nsub(5, 3)  # 2\n```\n"
+    )
     changelog = "# Changelog\n\n## Unreleased\n\n- `sub(a, b)` subtracts two integers (#7)\n"
     fake.reply(None, tool_calls=[("read_file", {"path": "README.md"})])
     fake.reply(
@@ -343,9 +372,13 @@ def test_a_role_on_the_anthropic_wire(tmp_path, remote):
         server.reply(None, tool_calls=[("read_file", {"path": "calc.py"})])
         server.reply(
             None,
-            tool_calls=[("write_file", {"path": "docs/requirements/issue-7.md", "content": REQUIREMENTS})],
+            tool_calls=[
+                ("write_file", {"path": "docs/requirements/issue-7.md", "content": REQUIREMENTS})
+            ],
         )
-        server.reply(None, tool_calls=[("final_answer", {"summary": "requirements", "confidence": 0.9})])
+        server.reply(
+            None, tool_calls=[("final_answer", {"summary": "requirements", "confidence": 0.9})]
+        )
         result, ledger = run(tmp_path, remote, server, "analyst", kind="anthropic")
         server.verify()
     finally:

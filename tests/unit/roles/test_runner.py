@@ -17,7 +17,10 @@ from tests.fakes.openai_wire import OpenAIWireFake
 from tests.unit.roles.role_helpers import UNLIMITED, make_repo, routed, tools_env
 
 ISSUE = IssueBrief(number=7, title="Subtract numbers", body="Add sub(a, b) to calc.")
-GOOD_SUB = '"""Subtraction."""\n\n\ndef sub(a: int, b: int) -> int:\n    """a minus b."""\n    return a - b\n'
+GOOD_SUB = (
+    '"""Subtraction."""\n\n\ndef sub(a: int, b: int) -> int:\n'
+    '    """a minus b."""\n    return a - b\n'
+)
 GOOD_TEST = "from sub import sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n"
 
 
@@ -71,7 +74,7 @@ def test_developer_writes_code_and_test_that_pass_in_the_sandbox(tmp_path, fake)
     fake.reply(None, tool_calls=[("run_command", {"command": "python -m pytest -q tests"})])
     final(fake, covered={"AC-1": ["tests/test_sub.py::test_sub"]}, confidence_reasons=["tested"])
     events = []
-    result, env, ledger = run(tmp_path, fake, progress=events.append)
+    result, _, ledger = run(tmp_path, fake, progress=events.append)
 
     assert result.status == "completed", result.error
     assert {c.path: c.content for c in result.changes} == {
@@ -156,7 +159,9 @@ def test_a_failing_new_test_is_sent_back(tmp_path, fake):
         ],
     )
     final(fake)
-    fake.reply(None, tool_calls=[("write_file", {"path": "tests/test_sub.py", "content": GOOD_TEST})])
+    fake.reply(
+        None, tool_calls=[("write_file", {"path": "tests/test_sub.py", "content": GOOD_TEST})]
+    )
     final(fake)
     result, _, _ = run(tmp_path, fake)
     assert result.status == "completed", result.error
