@@ -156,17 +156,16 @@ def build_prompt(
     """
     changes = tools_env.changes
     protected = list(changes.protected)
+    ci_file = _ci_file(task, changes.exists)
     variables = template_variables(
         task,
         spec,
         context=context,
         stack=detect_stack(changes.exists),
         protected=protected,
-        ci_writable=False,
+        ci_file=ci_file,
+        ci_writable=bool(ci_file) and not _is_protected(ci_file, protected),
     )
-    ci_file = _ci_file(task, changes.exists)
-    variables["ci_file"] = ci_file
-    variables["ci_writable"] = bool(ci_file) and not _is_protected(ci_file, protected)
     return render_template(spec, variables, source=source or shipped_file(spec.name))
 
 
@@ -286,7 +285,8 @@ def _tool_done(run: _Run, output: ToolOutput) -> None:
             tool=name,
             arguments=args,
             result=text[:RESULT_CHARS],
-            error=text.lower().startswith("error"),
+            # A tool that fails raises; its call is recorded from the step's error.
+            error=False,
         )
     )
     run.tell("tool", f"{name} {short_args(args)}".strip())

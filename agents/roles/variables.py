@@ -96,6 +96,7 @@ def template_variables(
     context: str = "",
     stack: list[str] | None = None,
     protected: list[str] | None = None,
+    ci_file: str | None = None,
     ci_writable: bool = False,
 ) -> dict[str, Any]:
     """Everything a role template may use.
@@ -106,6 +107,7 @@ def template_variables(
         context: The rendered context pack (repository excerpts).
         stack: Detected stacks (:func:`detect_stack`).
         protected: Protected globs that apply to this role.
+        ci_file: The forge's CI file (default: by ``task.forge``).
         ci_writable: The role may write the forge's CI file.
     """
     issue = None
@@ -143,7 +145,7 @@ def template_variables(
         "writes": list(spec.writes),
         "protected": list(protected or []),
         "tools": list(spec.tools),
-        "ci_file": CI_FILES.get(task.forge, ""),
+        "ci_file": CI_FILES.get(task.forge, "") if ci_file is None else ci_file,
         "ci_writable": ci_writable,
         "base_ref": task.base_ref,
     }
