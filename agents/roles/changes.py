@@ -113,6 +113,7 @@ class ChangeSet:
         self.protected = list(protected)
         self.max_write_bytes = max_write_bytes
         self._tracked = sorted(set(tracked)) if tracked is not None else None
+        self._tracked_set = set(self._tracked) if self._tracked is not None else None
         self._staged: dict[str, str | None] = {}
 
     # --- checks
@@ -231,13 +232,21 @@ class ChangeSet:
             for name in filenames:
                 found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
         self._tracked = sorted(found)
+        self._tracked_set = set(found)
         return self._tracked
 
     def _in_tree(self, rel: str) -> bool:
+        self._tree_files()
+        members = self._tracked_set or set()
         target = self.root.joinpath(*rel.split("/"))
-        if self._tracked is not None and rel not in self._tracked:
+        if rel in members:
+            return target.is_file() or target.is_symlink()
+        # Through a symbolic link inside the tree: the file it reaches must be a tree file.
+        try:
+            real = target.resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError):
             return False
-        return target.is_file() or target.is_symlink()
+        return real != rel and real in members and target.is_file()
 
     def _tree_text(self, rel: str) -> str | None:
         if not self._in_tree(rel):
