@@ -233,17 +233,19 @@ def _load_role(rel: str, stem: str, text: str, issues: list[ConfigIssue]) -> Rol
             )
         )
         return None
-    if "template" in data:
-        issues.append(
-            ConfigIssue(
-                rel,
-                _front_line(lines, ("template",)),
-                "template",
-                "the template is the file's body, not a front-matter field",
+    for reserved in ("template", "template_line"):
+        if reserved in data:
+            issues.append(
+                ConfigIssue(
+                    rel,
+                    _front_line(lines, (reserved,)),
+                    reserved,
+                    "the template is the file's body, not a front-matter field",
+                )
             )
-        )
-        return None
+            return None
     data["template"] = body
+    data["template_line"] = body_line
     before = len(issues)
     spec = _validate(RoleSpec, data, rel, lines, issues, line_offset=1)
     if len(issues) > before:

@@ -28,7 +28,7 @@ from pydantic import (
 
 from bot.repoconfig.models import BudgetsConfig, ModelsConfig, PricesConfig, PrivacyConfig
 
-BUILTIN_ROLES = ("analyst", "architect", "developer", "qa", "devops", "writer")
+BUILTIN_ROLES = ("analyst", "architect", "developer", "qa", "devops", "writer", "reviewer")
 """Roles AgentForge ships; a repository may add its own in ``.agentforge/roles/``."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -213,6 +213,13 @@ class RepoConfig(_Strict):
         default_factory=lambda: [".agentforge/**", ".github/workflows/**", ".gitlab-ci.yml"],
         description="Globs agents may never write; changes there need a human commit.",
     )
+    ci_writers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Roles that may write the forge's CI files (.github/workflows/**, "
+            ".gitlab-ci.yml) although protected_paths lists them; typically [devops]."
+        ),
+    )
     index: IndexConfig = Field(default_factory=IndexConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
@@ -340,6 +347,9 @@ class RoleSpec(_Strict):
         default=None, description="Route key in models.routes; defaults to the role name."
     )
     template: str = ""
+    template_line: int = Field(
+        default=1, ge=1, description="Line of the role file where the template starts."
+    )
 
     @field_validator("name")
     @classmethod
