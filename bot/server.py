@@ -43,6 +43,7 @@ from bot.parsers import parse_event
 from bot.queue import Delivery, JobQueue
 from bot.settings import Settings
 from bot.store.db import Database
+from bot.subjects import MrAliases, resolve_subject
 from bot.verify import Verifier
 from bot.worker import WorkerPool
 
@@ -84,6 +85,7 @@ class ServerState:
     queue: JobQueue | None = None
     intake: JournalIntake | None = None
     pool: WorkerPool | None = None
+    aliases: MrAliases | None = None
     shutting_down: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -142,6 +144,9 @@ def create_app(
             log.warning("webhook secret check", warning=warning)
         state.db = db or Database.open(settings.data_dir)
         tune_store(state.db)
+        # MR -> issue aliases for ordering subjects, read once here and kept current by
+        # the run store (see bot.subjects): intake never reads the database for them.
+        state.aliases = MrAliases.for_db(state.db)
         state.queue = JobQueue(
             state.db,
             max_attempts=settings.job_max_attempts,
@@ -318,7 +323,7 @@ async def _accept(
         event_name=event_name,
         payload=body,
         content_key=event.content_key(),
-        subject=event.subject(),
+        subject=resolve_subject(event, state.aliases),
         repo=event.repo.full_name,
         kind=event.kind.value,
         action=event.action,
