@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands._imports import import_modules, import_option
+from bot.commands._imports import import_modules, import_option, register_shipped_handlers
 
 
 @click.command()
@@ -55,6 +55,7 @@ def run(
     """Handle one event in a CI job (GitHub Action / GitLab CI) and print a JSON summary."""
     from bot.runner import run_in_ci
 
+    register_shipped_handlers()  # the shipped workflow handlers, then any --import ones
     import_modules(imports)
     result = run_in_ci(
         os.environ,
