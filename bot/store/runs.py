@@ -166,24 +166,26 @@ class DuckDBRunStore:
         blob = _json(data)
         at = now_utc()
         doing = f"recording run {run_id} for {forge}:{repo}#{issue_number}"
-        try:
-            with translate_errors(doing), self.db.transaction() as cur:
-                if state not in TERMINAL_STATES:
+        with translate_errors(doing):
+            try:
+                with self.db.transaction() as cur:
+                    if state not in TERMINAL_STATES:
+                        cur.execute(
+                            "INSERT INTO active_runs (forge, repo, issue_number, run_id)"
+                            " VALUES (?, ?, ?, ?)",
+                            [forge, repo, issue_number, run_id],
+                        )
                     cur.execute(
-                        "INSERT INTO active_runs (forge, repo, issue_number, run_id)"
-                        " VALUES (?, ?, ?, ?)",
-                        [forge, repo, issue_number, run_id],
+                        f"INSERT INTO runs ({_COLS})"
+                        " VALUES (?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?, ?)",
+                        [run_id, forge, repo, issue_number, state, phase, branch, blob, at, at],
                     )
-                cur.execute(
-                    f"INSERT INTO runs ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, 1, ?, NULL, ?, ?, ?)",
-                    [run_id, forge, repo, issue_number, state, phase, branch, blob, at, at],
-                )
-        except duckdb.ConstraintException as exc:
-            raise Conflict(
-                f"{doing}: the issue already has an active run, or run {run_id} exists",
-                forge=forge,
-                operation=doing,
-            ) from exc
+            except duckdb.ConstraintException as exc:
+                raise Conflict(
+                    f"{doing}: the issue already has an active run, or run {run_id} exists",
+                    forge=forge,
+                    operation=doing,
+                ) from exc
         record = self.get(run_id)
         if record is None:  # pragma: no cover - the insert above committed
             raise RecordNotFound(f"{doing}: the run vanished after it was written")

@@ -155,12 +155,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (forge, repo, mr_number)
         );
 
-        -- Artifacts recorded twice by a retried phase collapse to one before the
-        -- unique key is added (NULL commits count as equal here, as in the store).
-        DELETE FROM artifacts WHERE rowid NOT IN (
-            SELECT min(rowid) FROM artifacts GROUP BY run_id, phase, path, commit_sha);
-        CREATE UNIQUE INDEX IF NOT EXISTS artifacts_key_idx
-            ON artifacts(run_id, phase, path, commit_sha);
+        -- Artifacts recorded twice by a retried phase collapse to one (NULL commits
+        -- count as equal here, as in the store), and the table is rebuilt with its
+        -- unique key: DuckDB cannot index rows deleted in the same transaction.
+        CREATE TABLE artifacts_v2 AS SELECT run_id, phase, path, any_value(kind) AS kind,
+            commit_sha, min(created_at) AS created_at
+            FROM artifacts GROUP BY run_id, phase, path, commit_sha;
+        DROP TABLE artifacts;
+        CREATE TABLE artifacts (
+            run_id      TEXT NOT NULL,
+            phase       TEXT NOT NULL,
+            path        TEXT NOT NULL,
+            kind        TEXT,
+            commit_sha  TEXT,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (run_id, phase, path, commit_sha)
+        );
+        INSERT INTO artifacts SELECT run_id, phase, path, kind, commit_sha, created_at
+            FROM artifacts_v2;
+        DROP TABLE artifacts_v2;
         """,
     ),
 ]
