@@ -11,8 +11,8 @@ repo          :class:`ForgeRepoReader`: a file at a ref, an MR's changed files (
               API), a ``base...head`` diff (the cached git clone, fetched first)
 config        :class:`ForgeConfigSource`: ``.agentforge/`` read at the default branch's
               head through the forge and validated, so an MR cannot loosen its own rules
-roles         the role runner (:func:`wire_roles`)
-context       the discussion index (:func:`wire_roles`)
+roles         the role runner (:func:`wire_roles`, built when a role first runs)
+context       the discussion index (:func:`wire_roles`, likewise)
 actions       :class:`ExecutorSink`: the same judged, audited executor as the
               end-of-job actions, applied now; its outcomes join the job's result
 clock         UTC now
@@ -261,6 +261,67 @@ def wire_roles(settings: Any, db: Database) -> RolesWiring:
     return wiring
 
 
+class LazyRoles:
+    """The role runner and discussion index of one forge, built on first use.
+
+    Most jobs (a comment, a label) never run a role; building the runner imports the
+    agent libraries, so it waits until a handler actually calls one. Built once, then
+    shared by every job on the forge.
+
+    Args:
+        wiring: Builds the pair (see :func:`wire_roles`).
+        forge: The forge they serve.
+    """
+
+    def __init__(self, wiring: RolesWiring, forge: Forge) -> None:
+        self._wiring = wiring
+        self._forge = forge
+        self._built: tuple[RoleRunner, ContextSource] | None = None
+        self._lock = threading.Lock()
+        self.runner = _LazyRunner(self)
+        self.context = _LazyContext(self)
+
+    def get(self) -> tuple[RoleRunner, ContextSource]:
+        """The role runner and the context source (built now if needed)."""
+        with self._lock:
+            if self._built is None:
+                self._built = self._wiring(self._forge)
+            return self._built
+
+
+class _LazyRunner:
+    """:class:`agents.roles.contract.RoleRunner` that builds the real one when first run."""
+
+    def __init__(self, roles: LazyRoles) -> None:
+        self._roles = roles
+
+    def run(self, task: Any, *, config: Any, ref: str, progress: Any = None) -> Any:
+        """Run the role; see :meth:`agents.roles.contract.RoleRunner.run`."""
+        return self._roles.get()[0].run(task, config=config, ref=ref, progress=progress)
+
+
+class _LazyContext:
+    """:class:`handlers.services.ContextSource` that builds the real one when first used."""
+
+    def __init__(self, roles: LazyRoles) -> None:
+        self._roles = roles
+
+    def add_discussion(
+        self,
+        repo: str,
+        *,
+        number: int,
+        is_mr: bool,
+        comment_id: str | None,
+        author: str,
+        body: str,
+    ) -> None:
+        """Index one comment; see :meth:`handlers.services.ContextSource.add_discussion`."""
+        self._roles.get()[1].add_discussion(
+            repo, number=number, is_mr=is_mr, comment_id=comment_id, author=author, body=body
+        )
+
+
 class ServicesBuilder:
     """Builds one :class:`Services` per job; see :func:`build_services`."""
 
@@ -279,7 +340,7 @@ class ServicesBuilder:
         self.clock = clock
         self.config_cache = ConfigCache()
         self._logins: dict[str, str] = {}
-        self._roles: dict[str, tuple[RoleRunner, ContextSource]] = {}
+        self._roles: dict[str, LazyRoles] = {}
         self._lock = threading.Lock()
 
     def __call__(self, job: Job, event: Event) -> Services:
@@ -292,24 +353,24 @@ class ServicesBuilder:
         executor = self.executor_factory(event)
         forge = executor.forge
         ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None) or None)
-        roles, context = self._roles_for(forge)
+        roles = self._roles_for(forge)
         return Services(
             forge=forge,
             runs=self.runs,
             repo=ForgeRepoReader(forge, self.settings.clones_dir),
             config=ForgeConfigSource(forge, self.config_cache),
-            roles=roles,
-            context=context,
+            roles=roles.runner,
+            context=roles.context,
             actions=ExecutorSink(executor, ctx),
             clock=self.clock,
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
         )
 
-    def _roles_for(self, forge: Forge) -> tuple[RoleRunner, ContextSource]:
+    def _roles_for(self, forge: Forge) -> LazyRoles:
         with self._lock:
             if forge.name not in self._roles:
-                self._roles[forge.name] = self.roles(forge)
+                self._roles[forge.name] = LazyRoles(self.roles, forge)
             return self._roles[forge.name]
 
     def _login_for(self, forge: Forge) -> str:

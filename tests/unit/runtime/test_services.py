@@ -276,3 +276,42 @@ def test_register_defaults_without_the_workflow_is_a_clear_import_error(monkeypa
     with pytest.raises(ImportError) as info:
         register_defaults(HandlerRegistry())
     assert info.value.name == "handlers.workflow"
+
+
+def test_role_runner_is_built_on_first_use_and_once_per_forge(tmp_path: Path) -> None:
+    built: list[str] = []
+
+    class Runner:
+        def run(self, task, *, config, ref, progress=None):
+            return ("ran", task, ref)
+
+    class Context:
+        def __init__(self) -> None:
+            self.added: list[str] = []
+
+        def add_discussion(self, repo, *, number, is_mr, comment_id, author, body) -> None:
+            self.added.append(body)
+
+    context = Context()
+
+    def wiring(forge):
+        built.append(forge.name)
+        return Runner(), context
+
+    forge = FakeForge()
+    factory = build_services(
+        Settings(data_dir=tmp_path),
+        Database.in_memory(),
+        executor_factory=lambda event: Executor(forge),
+        roles=wiring,
+    )
+    event = parse_event("github", "issue_comment", issue_comment(7, 1), "d1")
+    first, second = factory(_job(1), event), factory(_job(2), event)
+    assert built == []  # a job that runs no role never builds the runner
+    assert first.roles.run("task", config=None, ref="agentforge/issue-7") == (
+        "ran",
+        "task",
+        "agentforge/issue-7",
+    )
+    second.context.add_discussion(REPO, number=7, is_mr=False, comment_id="1", author="a", body="b")
+    assert built == ["github"] and context.added == ["b"]
