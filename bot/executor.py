@@ -525,7 +525,9 @@ class ExecutingDispatcher:
         ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None) or None)
         outcomes = executor.apply(actions, ctx)
         result["executed"] = True
-        result["outcomes"] = [o.to_dict() for o in outcomes]
+        # Outcomes of actions applied during the run (through the services' action
+        # sink) come first, then those of the actions proposed at the end.
+        result["outcomes"] = [*result.get("outcomes", []), *(o.to_dict() for o in outcomes)]
         for outcome in outcomes if self.raise_retryable else ():
             if isinstance(outcome.error, RETRYABLE):
                 raise outcome.error
@@ -574,20 +576,13 @@ def forge_configured(settings: Any) -> bool:
 
 
 def build_dispatcher(settings: Any, db: Any = None) -> Any:
-    """The server's dispatcher: handlers then executor when a forge is configured.
+    """The server's dispatcher: handlers with services, then the executor.
 
-    Returns None (the server's default, handlers only) when no forge credentials are
-    set, so proposed actions are recorded on the job but nothing is written.
+    See :func:`bot.services.build_dispatcher`; without ``db`` the run store and audit
+    log live in a throw-away in-memory database. Without forge credentials the jobs
+    record why nothing was written.
     """
-    if not forge_configured(settings):
-        return None
-    from bot.dispatch import InProcessDispatcher
+    from bot.services import build_dispatcher as with_services
+    from bot.store.db import Database
 
-    audit = None
-    if db is not None:
-        from bot.store.audit import AuditLog
-
-        audit = AuditLog(db)
-    return ExecutingDispatcher(
-        InProcessDispatcher(), executor_factory_from_settings(settings, audit=audit)
-    )
+    return with_services(settings, db if db is not None else Database.in_memory())

@@ -49,15 +49,21 @@ class Intake(Protocol):
         ...
 
 
-def delivery_for(seq: int, event: Event) -> Delivery:
-    """The delivery a local event stands for (its body is the stored event's JSON)."""
+def delivery_for(seq: int, event: Event, aliases: Any = None) -> Delivery:
+    """The delivery a local event stands for (its body is the stored event's JSON).
+
+    ``aliases`` (:class:`bot.subjects.MrAliases`) maps an MR to its run's issue, so jobs
+    about an issue and its MR share one ordering subject, as for webhooks.
+    """
+    from bot.subjects import resolve_subject
+
     return Delivery(
         forge="local",
         delivery_id=event.delivery_id or f"local-seq:{seq}",
         event_name=event.event_name or event.kind.value,
         payload=event.model_dump_json().encode(),
         content_key=event.content_key(),
-        subject=event.subject(),
+        subject=resolve_subject(event, aliases),
         repo=event.repo.full_name,
         kind=event.kind.value,
         action=event.action,
@@ -146,6 +152,7 @@ class LocalFeed:
         *,
         poll_seconds: float = 1.0,
         allowed: Any = None,
+        aliases: Any = None,
     ) -> None:
         from bot.forges.local import LocalForge
 
@@ -155,12 +162,13 @@ class LocalFeed:
         self.cursor = CursorFile(cursor_path, self.directory)
         self.poll_seconds = poll_seconds
         self.allowed = allowed or (lambda repo: True)
+        self.aliases = aliases
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_server(cls, settings: Any, intake: Intake) -> LocalFeed:
+    def for_server(cls, settings: Any, intake: Intake, aliases: Any = None) -> LocalFeed:
         """The feed ``agentforge serve`` runs for ``settings.local_dir``."""
         from bot.server import repo_allowed
 
@@ -169,6 +177,7 @@ class LocalFeed:
             intake,
             settings.data_dir / CURSOR_NAME,
             allowed=lambda repo: repo_allowed(repo, settings.repo_allowlist),
+            aliases=aliases,
         )
 
     def poll_once(self) -> int:
@@ -194,7 +203,7 @@ class LocalFeed:
         ):
             log.info("local event skipped", seq=seq, repo=event.repo.full_name)
             return
-        future = self.intake.submit(delivery_for(seq, event))
+        future = self.intake.submit(delivery_for(seq, event, self.aliases))
         try:
             result = future.result(timeout=COMMIT_TIMEOUT)
         except TimeoutError as exc:

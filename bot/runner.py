@@ -394,6 +394,7 @@ def run_ci_event(
     """
     from bot.parsers import parse_event
     from bot.queue import Job
+    from bot.subjects import MrAliases, resolve_subject
 
     summary: dict[str, Any] = {"forge": ci.forge, "event_name": ci.event_name or None}
     if ci.ignored:
@@ -430,7 +431,7 @@ def run_ci_event(
         forge=ci.forge,
         event_name=ci.event_name,
         repo=event.repo.full_name,
-        subject=event.subject(),
+        subject=resolve_subject(event, MrAliases.for_db(db) if db is not None else None),
         payload=ci.body,
         headers={},
         attempts=1,
@@ -452,21 +453,22 @@ def _brief(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_dispatcher(settings: Settings, db: Database | None, *, dry_run: bool = False) -> Any:
-    """Handlers (this process's registry), then the executor unless ``dry_run``."""
+    """Handlers (this process's registry) with services, then the executor.
+
+    With ``dry_run`` the handlers run without services and nothing is executed.
+    """
     from bot.dispatch import InProcessDispatcher
 
-    inner = InProcessDispatcher()
     if dry_run:
-        return inner
-    from bot.executor import ExecutingDispatcher, executor_factory_from_settings
+        # No services: they would write during the run (the live status comment).
+        return InProcessDispatcher()
+    from bot.services import build_dispatcher
 
-    audit = None
-    if db is not None:
-        from bot.store.audit import AuditLog
-
-        audit = AuditLog(db)
-    factory = executor_factory_from_settings(settings, audit=audit)
-    return ExecutingDispatcher(inner, factory, raise_retryable=False)
+    # Without a data directory the run store lives in memory for this job: the forge
+    # and git hold a run's state, so the handlers rebuild it from there.
+    return build_dispatcher(
+        settings, db if db is not None else Database.in_memory(), raise_retryable=False
+    )
 
 
 def open_records(settings: Settings, *, explicit: bool) -> Database | None:

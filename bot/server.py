@@ -45,6 +45,7 @@ from bot.parsers import parse_event
 from bot.queue import Delivery, JobQueue
 from bot.settings import Settings
 from bot.store.db import Database
+from bot.subjects import MrAliases, resolve_subject
 from bot.verify import Verifier
 from bot.worker import WorkerPool
 
@@ -90,6 +91,7 @@ class ServerState:
     pool: WorkerPool | None = None
     local_feed: Any = None
     """The :class:`bot.local_feed.LocalFeed` when ``settings.local_dir`` is set."""
+    aliases: MrAliases | None = None
     shutting_down: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -148,6 +150,9 @@ def create_app(
             log.warning("webhook secret check", warning=warning)
         state.db = db or Database.open(settings.data_dir)
         tune_store(state.db)
+        # MR -> issue aliases for ordering subjects, read once here and kept current by
+        # the run store (see bot.subjects): intake never reads the database for them.
+        state.aliases = MrAliases.for_db(state.db)
         state.queue = JobQueue(
             state.db,
             max_attempts=settings.job_max_attempts,
@@ -173,7 +178,9 @@ def create_app(
             from bot.local_feed import LocalFeed
 
             # Local forge events reach the intake here instead of through a webhook.
-            state.local_feed = LocalFeed.for_server(settings, state.intake or state.queue)
+            state.local_feed = LocalFeed.for_server(
+                settings, state.intake or state.queue, state.aliases
+            )
             state.local_feed.start()
         log.info("server started", data_dir=str(settings.data_dir), workers=settings.workers)
         try:
@@ -345,7 +352,7 @@ async def _accept(
         event_name=event_name,
         payload=body,
         content_key=content_key,
-        subject=event.subject(),
+        subject=resolve_subject(event, state.aliases),
         repo=event.repo.full_name,
         kind=event.kind.value,
         action=event.action,

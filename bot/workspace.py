@@ -501,6 +501,25 @@ class Workspace:
             paths.add(delta.new_file.path)
         return sorted(paths)
 
+    def diff(self, base: str, head: str = "HEAD") -> str:
+        """The unified diff ``base...head``: ``head`` against its merge base with ``base``.
+
+        Branch names are read from ``origin`` first (what the forge has, as of the
+        last fetch), then locally; shas work as they are.
+
+        Raises:
+            GitError: a revision is unknown.
+        """
+        doing = f"diffing {base}...{head}"
+        a = self._resolve_commit(f"origin/{base}", fallback=base, doing=doing)
+        b = self._resolve_commit(f"origin/{head}", fallback=head, doing=doing)
+        try:
+            merge_base = self._repo.merge_base(a.id, b.id)
+            start = self._repo[merge_base].peel(pygit2.Commit) if merge_base else a
+            return self._repo.diff(start, b).patch or ""
+        except pygit2.GitError as exc:
+            raise GitError(f"{doing} in {self.path}: {exc}") from exc
+
     def is_executable(self, relpath: str, rev: str = "HEAD") -> bool:
         """Whether ``relpath`` is committed with the executable bit at ``rev``."""
         commit = self._resolve_commit(rev, doing=f"reading {relpath}")

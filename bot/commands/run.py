@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands._imports import import_modules, import_option
+from bot.commands._imports import import_modules, import_option, register_shipped_handlers
 
 
 @click.command()
@@ -70,6 +70,7 @@ def run(
     """Handle one event in a CI job (GitHub Action / GitLab CI) and print a JSON summary."""
     from bot.runner import run_in_ci
 
+    register_shipped_handlers()  # the shipped workflow handlers, then any --import ones
     import_modules(imports)
     if forge == "local" or local_dir is not None or event_id is not None:
         result = _run_local(local_dir, event_id, forge, data_dir, dry_run)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bot.commands._imports import import_modules, import_option
+from bot.commands._imports import import_modules, import_option, register_shipped_handlers
 
 
 @click.command()
@@ -53,9 +53,9 @@ def serve(
     """
     import uvicorn
 
-    from bot.executor import build_dispatcher
     from bot.logs import configure_logging, get_logger
     from bot.server import create_app
+    from bot.services import build_dispatcher
     from bot.settings import load_settings
     from bot.store.db import Database
     from bot.verify import Verifier
@@ -70,10 +70,13 @@ def serve(
             "(create one with `agentforge local init DIR --from PATH`)"
         )
     configure_logging(settings.log_level, settings.log_format)
+    register_shipped_handlers()  # the shipped workflow handlers, then any --import ones
     import_modules(imports)
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
-    dispatcher = build_dispatcher(settings, db)  # handlers, then the executor if a forge is set
+    # Handlers with typed services (run store, repo reader, config, roles, live
+    # actions...), then the executor for what they propose at the end.
+    dispatcher = build_dispatcher(settings, db)
     app = create_app(
         settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
     )
