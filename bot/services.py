@@ -51,7 +51,7 @@ from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
 from bot.store.db import Database
 from bot.store.runs import DuckDBRunStore
 from bot.workspace import Workspace, cache_path
-from handlers.services import ActionResult, ContextSource, Services
+from handlers.services import ActionResult, BranchCommit, ContextSource, Services
 
 RolesWiring = Callable[[Forge], tuple[RoleRunner, ContextSource]]
 """``wiring(forge) -> (role runner, context source)`` for one forge."""
@@ -88,6 +88,29 @@ class ForgeRepoReader:
     def mr_changed_files(self, repo: str, number: int) -> list[str]:
         """Paths the MR changes against its base."""
         return list(self.forge.list_mr_files(repo, number))
+
+    def branch_commits(self, repo: str, branch: str, base: str) -> list[BranchCommit]:
+        """Commits on ``branch`` not on ``base``, oldest first, with their trailers.
+
+        Read from the cached clone after a fetch; an empty list when the branch does
+        not exist on the forge.
+
+        Raises:
+            GitError: cloning or fetching failed, or ``base`` is unknown.
+        """
+        path = cache_path(self.clones_dir, self.forge.name, repo)
+        with _clone_lock(path):
+            ws = Workspace.open(self.forge.clone_url(repo), path)  # fetches a cached clone
+            commits = ws.branch_commits(branch, base) or []
+        return [
+            BranchCommit(
+                sha=c.sha,
+                message=c.message,
+                trailers=dict(c.trailers),
+                author=c.author.name,
+            )
+            for c in commits
+        ]
 
     def diff(self, repo: str, base: str, head: str) -> str:
         """The unified diff ``base...head``, from the cached clone after a fetch.

@@ -490,6 +490,27 @@ class Workspace:
                 break
         return out
 
+    def branch_commits(self, branch: str, base: str) -> list[CommitInfo] | None:
+        """Commits on ``branch`` that are not on ``base``, oldest first.
+
+        Branch names are read from ``origin`` first (as of the last fetch). None when
+        ``branch`` does not exist.
+
+        Raises:
+            GitError: ``base`` is unknown.
+        """
+        doing = f"listing the commits of {branch} over {base}"
+        try:
+            head = self._resolve_commit(f"origin/{branch}", fallback=branch, doing=doing)
+        except GitError:
+            return None
+        stop = self._resolve_commit(f"origin/{base}", fallback=base, doing=doing)
+        walker = self._repo.walk(
+            head.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
+        )
+        walker.hide(stop.id)
+        return [_info(commit) for commit in walker]
+
     def changed_files(self, old: str, new: str = "HEAD") -> list[str]:
         """Paths added, modified or deleted between ``old`` and ``new``, sorted."""
         a = self._resolve_commit(old, doing="diffing")
