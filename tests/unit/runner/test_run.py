@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,14 @@ from bot.settings import Settings
 from bot.store.audit import AuditLog
 from bot.store.db import Database
 from handlers.registry import HandlerRegistry
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 
-COMMENT = WEBHOOKS / "github" / "issue_comment.created.variant-1.json"
+
+def comment_payload() -> Path:
+    """The recorded payload file (skips the test without the shared payloads)."""
+    return webhook_path("github", "issue_comment.created.variant-1.json")
+
+
 REPO = "Codertocat/Hello-World"  # the repository in the recorded payload
 
 
@@ -29,7 +35,7 @@ def gha(**extra: str) -> dict[str, str]:
     env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issue_comment",
-        "GITHUB_EVENT_PATH": str(COMMENT),
+        "GITHUB_EVENT_PATH": str(comment_payload()),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_RUN_ID": "1234",
     }
@@ -128,7 +134,7 @@ def test_allowlist_and_ping_are_ignored(local, monkeypatch) -> None:
     result = run_in_ci(gha(), dispatcher_factory=dispatcher_factory(local))
     assert result.summary["status"] == "ignored"
     monkeypatch.delenv("AGENTFORGE_REPO_ALLOWLIST")
-    ping = WEBHOOKS / "github" / "ping.repo.json"
+    ping = webhook_path("github", "ping.repo.json")
     pong = run_in_ci(gha(GITHUB_EVENT_NAME="ping", GITHUB_EVENT_PATH=str(ping)))
     assert pong.summary["status"] == "ignored"
     assert local.list_comments(REPO, 1) == []
