@@ -146,14 +146,23 @@ def list_cmd(state: str | None, limit: int, as_json: bool, url: str) -> None:
     if not rows:
         click.echo("no jobs")
         return
-    click.echo(f"{'ID':>7}  {'STATE':<8} {'ATT':>3}  {'FORGE':<6} {'EVENT':<28} {'REPO':<30} ERROR")
+    click.echo(
+        f"{'ID':>7}  {'STATE':<8} {'HANDLED':<7} {'ATT':>3}  {'FORGE':<6} {'EVENT':<28} "
+        f"{'REPO':<30} ERROR / REASON"
+    )
     for r in rows:
         error = (r.get("last_error") or "").splitlines()[0][:60] if r.get("last_error") else ""
         attempts = f"{r['attempts']}/{r['max_attempts']}"
         click.echo(
-            f"{r['id']:>7}  {r['state']:<8} {attempts:>3}  {r['forge']:<6} "
-            f"{(r['event_name'] or '')[:28]:<28} {(r['repo'] or '')[:30]:<30} {error}"
+            f"{r['id']:>7}  {r['state']:<8} {_handled(r.get('handled')):<7} {attempts:>3}  "
+            f"{r['forge']:<6} {(r['event_name'] or '')[:28]:<28} {(r['repo'] or '')[:30]:<30} "
+            f"{error or (r.get('reason') or '')[:60]}"
         )
+
+
+def _handled(value: bool | None) -> str:
+    """``yes``/``no`` once the job ran (``no``: no handler took the event), else ``-``."""
+    return "-" if value is None else ("yes" if value else "no")
 
 
 @jobs.command("show")
