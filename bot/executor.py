@@ -520,6 +520,8 @@ class ExecutingDispatcher:
             executor = self.executor_factory(event)
         except ConfigError as exc:
             result.update(executed=False, reason=f"cannot write to {event.forge.value}: {exc}")
+            # The setting to fix, for callers that must say it (``agentforge run``).
+            result["missing_setting"] = getattr(exc, "variable", None)
             return result
         # Job id 0 stands for "no queue job" (the CI runner).
         ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None) or None)

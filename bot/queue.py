@@ -316,6 +316,10 @@ class JobQueue:
         with self._idle:
             self._idle.notify_all()
 
+    def unused_job_ids(self) -> list[int]:
+        """Drawn but unused job ids above every stored job (see :mod:`bot.queue_store`)."""
+        return queue_store.unused_job_ids(self.db)
+
     def reserve_job_ids(self, n: int) -> list[int]:
         """Draw ``n`` job ids from the sequence, committed, for rows stored later."""
         return queue_store.reserve_job_ids(self.db, n)

@@ -253,7 +253,9 @@ class WorkerPool:
             if state is None:
                 log.warning("job finished after its lease was lost; result discarded")
             elif state == "done":
-                log.info("job done", handled=(f.result or {}).get("handled"))
+                result = f.result or {}
+                # "done" alone hides "nothing handled it": log the reason with it.
+                log.info("job done", handled=result.get("handled"), reason=result.get("reason"))
             else:
                 log.error("job failed", error=f.error, state=state)
         if self.metrics is not None:

@@ -1,7 +1,8 @@
 """``agentforge audit``: check (and read) the hash-chained audit log.
 
 ``audit verify`` exits 0 when every row checks out and 1 naming the first bad row
-otherwise. The records are opened read-only (see :mod:`bot.commands.stats`).
+otherwise. The records are opened read-only; while ``agentforge serve`` holds them,
+``audit verify`` asks its admin API (``GET /admin/audit/verify``) instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from bot.commands._admin import admin_request, holder_of, url_option
 from bot.commands.stats import data_dir_option, resolve_data_dir
 
 
@@ -22,14 +24,22 @@ def audit() -> None:
 @audit.command("verify")
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@url_option
 @click.pass_context
-def verify(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
+def verify(ctx: click.Context, data_dir: Path | None, as_json: bool, url: str) -> None:
     """Check every row's hash and link; exit 1 naming the first tampered row."""
-    from bot.store.audit import AuditLog
+    from bot.settings import load_settings
+    from bot.store.audit import AuditLog, VerifyResult
     from bot.store.db import Database
 
-    with Database.open_readonly(resolve_data_dir(data_dir)) as db:
-        result = AuditLog(db).verify()
+    directory = resolve_data_dir(data_dir)
+    holder = holder_of(directory, url)
+    if holder is not None:
+        answer = admin_request(load_settings(), url, holder, "GET", "/admin/audit/verify")
+        result = VerifyResult.model_validate(answer)
+    else:
+        with Database.open_readonly(directory) as db:
+            result = AuditLog(db).verify()
     if as_json:
         click.echo(json.dumps(result.model_dump(), indent=2, sort_keys=True))
     elif result.ok:

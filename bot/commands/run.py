@@ -2,7 +2,9 @@
 
 See :mod:`bot.runner` for where the event and the credentials come from. Prints a JSON
 summary; exits 0 when the event was handled (or ignored, or already handled), 1 when
-an action failed on the forge, 2 on bad input (a missing variable is named).
+an action failed on the forge or proposed actions could not be applied (no credentials:
+the missing setting is named; ``--dry-run`` only shows them), 2 on bad input (a missing
+variable is named).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def run(
             dry_run=dry_run,
         )
     click.echo(json.dumps(result.summary, indent=2, ensure_ascii=False, default=str))
+    if result.summary.get("status") == "not_applied":
+        click.echo(f"agentforge run: {result.summary['reason']}", err=True)
     if result.exit_code:
         click.get_current_context().exit(result.exit_code)
 

@@ -1,8 +1,17 @@
-"""``agentforge serve``: the webhook server and its workers, on the embedded stores."""
+"""``agentforge serve``: the webhook server and its workers, on the embedded stores.
+
+At start it logs, per forge, where its webhook secret comes from (an environment
+variable or the settings file) and how many are set, never the secret itself: the user
+must configure the forge's webhook with the same value, so they need to know where it is
+kept.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -73,6 +82,9 @@ def serve(
     register_shipped_handlers()  # the shipped workflow handlers, then any --import ones
     import_modules(imports)
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
+    log = get_logger("bot.serve")
+    for line in secret_sources(settings, os.environ):
+        log.info("webhook secret", **line)
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
     # Handlers with typed services (run store, repo reader, config, roles, live
     # actions...), then the executor for what they propose at the end.
@@ -80,7 +92,7 @@ def serve(
     app = create_app(
         settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
     )
-    get_logger("bot.serve").info("listening", host=host, port=port)
+    log.info("listening", host=host, port=port)
     config = uvicorn.Config(
         app,
         host=host,
@@ -92,3 +104,45 @@ def serve(
         lifespan="on",
     )
     uvicorn.Server(config).run()
+
+
+_SECRETS = (
+    ("github", "github_webhook_secret", "the webhook's Secret on GitHub"),
+    ("gitlab", "gitlab_webhook_token", "the webhook's Secret token on GitLab"),
+    ("gitlab", "gitlab_signing_token", "the webhook's signing token on GitLab"),
+)
+
+
+def secret_sources(settings: Any, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Where each configured webhook secret comes from, for the start-up log.
+
+    One entry per configured setting: ``forge``, ``setting`` (the variable name),
+    ``source`` (``environment`` or the settings file's path), ``count`` (several during
+    rotation) and ``hint`` (where the same value goes on the forge, and how to see it).
+    The secret's value is never part of it.
+    """
+    from bot.settings import ENV_PREFIX, SETTINGS_FILE_ENV
+
+    in_env = {name.upper() for name in environ}
+    lines = []
+    for forge, field, where in _SECRETS:
+        values = getattr(settings, field)
+        if not values:
+            continue
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        if variable in in_env:
+            source = "environment"
+            see = f'echo "${variable}" in the shell that started the server'
+        else:
+            source = f"settings file {environ.get(SETTINGS_FILE_ENV, '?')}"
+            see = f"the {field} key of that file"
+        lines.append(
+            {
+                "forge": forge,
+                "setting": variable,
+                "source": source,
+                "count": len(values),
+                "hint": f"set the same value as {where}; it is not logged (see it with {see})",
+            }
+        )
+    return lines

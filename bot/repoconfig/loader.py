@@ -74,6 +74,8 @@ def validate_files(files: Mapping[str, str]) -> tuple[AgentForgeConfig | None, l
         _check_workflow_roles(files, workflow, roles, issues)
     if workflow is not None and config is not None:
         _check_outputs_unprotected(files, workflow, config, issues)
+    # Problems are found file by file and check by check; people read them top down.
+    issues.sort(key=lambda i: (i.file, i.line or 0))
     if issues or config is None or workflow is None:
         return None, issues
     return AgentForgeConfig(config=config, workflow=workflow, roles=roles), issues
