@@ -36,6 +36,7 @@ def serve(
     """
     import uvicorn
 
+    from bot.commands.doctor import token_scope_warnings
     from bot.executor import build_dispatcher
     from bot.logs import configure_logging, get_logger
     from bot.server import create_app
@@ -48,6 +49,8 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     import_modules(imports)
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
+    for warning in token_scope_warnings(settings):
+        get_logger("bot.serve").warning("token_scope", message=warning)
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
     dispatcher = build_dispatcher(settings, db)  # handlers, then the executor if a forge is set
     app = create_app(
