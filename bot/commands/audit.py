@@ -39,10 +39,8 @@ def verify(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
     elif result.ok:
         click.echo(f"{result.rows} rows verified; head hash {result.head_hash}")
     else:
-        click.echo(
-            f"audit log BROKEN at row {result.first_bad_seq} ({result.reason}): {result.message}",
-            err=True,
-        )
+        where = f" at row {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        click.echo(f"audit log BROKEN{where} ({result.reason}): {result.message}", err=True)
     if not result.ok:
         ctx.exit(1)
 
