@@ -6,7 +6,8 @@ gathers the facts on its first call (events whose handlers propose nothing cost 
 look-ups) and reuses them for the event's other actions:
 
 - the actor's permission: ``forge.get_permission(repo, actor)``, asked when the job
-  runs, not when it was queued. A failed lookup is not an exception: it becomes a
+  runs, not when it was queued (the bot's own events count as ``write``: its token's
+  rights are what the forge enforces). A failed lookup is not an exception: it becomes a
   :attr:`policies.snapshot.Snapshot.problems` entry, and the policies deny what it
   would have allowed (fail closed) and say why;
 - the repository config at the default branch's head (``load_config``; by default
@@ -28,7 +29,7 @@ from typing import Any
 from bot.actions import Action, PushCommit
 from bot.errors import ConfigError, ForgeError, WorkspaceError
 from bot.events import Event
-from bot.forge import Forge
+from bot.forge import Forge, Permission
 from bot.judging_git import BaseFiles, GitFacts
 from bot.repoconfig import AgentForgeConfig
 from policies.judge import DEFAULT_POLICIES, Policy, judge_action
@@ -58,10 +59,15 @@ def gather_snapshot(
     repo, actor = event.repo.full_name, event.actor.login
     problems: list[str] = []
     permission = None
-    try:
-        permission = forge.get_permission(repo, actor)
-    except ForgeError as exc:
-        problems.append(f"looking up the permission of {actor} on {repo} failed: {exc}")
+    if bot_login and actor.lower() == bot_login.lower():
+        # The bot's own events (a pipeline on its push): an App's login is not a
+        # collaborator to look up, and its token's rights are what the forge enforces.
+        permission = Permission.WRITE
+    else:
+        try:
+            permission = forge.get_permission(repo, actor)
+        except ForgeError as exc:
+            problems.append(f"looking up the permission of {actor} on {repo} failed: {exc}")
     config = None
     branch = event.repo.default_branch
     try:

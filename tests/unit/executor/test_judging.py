@@ -158,3 +158,10 @@ def test_deployment_changes_are_pending_and_block_their_mr(site) -> None:
     assert "approvers.infra" in outcomes[0].detail
     assert [e.action for e in audit.entries()][-2:] == ["push_commit.pending", "open_mr.blocked"]
     assert not branch_exists(forge)
+
+
+def test_the_bots_own_event_needs_no_permission_lookup(site) -> None:
+    forge, _n, audit, clones = site
+    flaky = Flaky(forge, {"get_permission": Unavailable("not a collaborator", forge="local")})
+    [out] = executor(flaky, audit, clones, actor=BOT).apply([push({"src/b.py": "y = 2\n"})])
+    assert out.status == OutcomeStatus.APPLIED, out.detail
