@@ -21,6 +21,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot import redact
 from bot.errors import SettingsError
 
 ENV_PREFIX = "AGENTFORGE_"
@@ -247,7 +248,7 @@ def load_settings(**overrides: Any) -> Settings:
     never the value of a secret.
     """
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems = []
         first = None
@@ -260,3 +261,6 @@ def load_settings(**overrides: Any) -> Settings:
             else:
                 problems.append(f"{variable}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems), variable=first) from None
+    # Whatever logs or records later, these values are masked (bot.redact).
+    redact.register_settings(settings)
+    return settings

@@ -95,9 +95,14 @@ class ApproversConfig(_Strict):
     """Who may move a workflow with ``/approve`` and ``/reject``.
 
     Anyone listed in ``users``, or anyone with at least ``min_permission`` on the
-    repository, is an approver.
+    repository, is an approver. Changes to CI or deployment files (see
+    :class:`PoliciesConfig`) also need one of the ``infra`` logins.
     """
 
+    infra: list[str] = Field(
+        default_factory=list,
+        description="Logins who approve changes to CI or deployment files.",
+    )
     users: list[str] = Field(default_factory=list)
     min_permission: PermissionName = PermissionName.WRITE
 
@@ -203,6 +208,45 @@ class McpConfig(_Strict):
         return {name: s for name, s in self.servers.items() if role in s.roles}
 
 
+DEFAULT_INFRA_PATHS = (
+    "deploy/**",
+    "**/Dockerfile",
+    "**/*.dockerfile",
+    "**/docker-compose*.y*ml",
+    "**/compose.y*ml",
+    "helm/**",
+    "charts/**",
+    "k8s/**",
+    "**/*.tf",
+)
+
+
+class PoliciesConfig(_Strict):
+    """``policies:``: what the judge refuses or holds for approval in proposed changes.
+
+    CI files and ``.agentforge/`` are always protected (see docs/security.md); these keys
+    add to that.
+    """
+
+    deny_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs no proposed change may touch, whatever the role.",
+    )
+    infra_paths: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INFRA_PATHS),
+        description="Deployment globs whose changes need an approvers.infra login "
+        "(the CI files always do).",
+    )
+    min_permission: PermissionName = Field(
+        default=PermissionName.TRIAGE,
+        description="Least permission of the event's actor for the bot to push, open or "
+        "change a merge request on its behalf.",
+    )
+    secret_scan: bool = Field(
+        default=True, description="Refuse pushes whose added lines contain a secret."
+    )
+
+
 class RepoConfig(_Strict):
     """``.agentforge/config.yaml``."""
 
@@ -226,6 +270,7 @@ class RepoConfig(_Strict):
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prices: PricesConfig = Field(default_factory=PricesConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
 
 
 class Phase(_Strict):
