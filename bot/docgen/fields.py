@@ -375,9 +375,7 @@ def walk(
         # A root model documents its root's models directly at its own path.
         sections: list[Section] = []
         for key, child in _children(_root_annotation(model), path, "<name>"):
-            sections.extend(
-                walk(child, key, placeholders=placeholders, overrides=overrides)
-            )
+            sections.extend(walk(child, key, placeholders=placeholders, overrides=overrides))
         return sections
     section = Section(path=path, model=model)
     described = docstring_attributes(model)

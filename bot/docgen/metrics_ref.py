@@ -36,7 +36,8 @@ def render_metrics() -> str:
     """The markdown table of every metric, in registration order."""
     metrics = _live_metrics()
     wrappers: dict[str, tuple[str, MetricWrapperBase]] = {
-        w._name: (attr, w)  # noqa: SLF001 - prometheus_client keeps label names here only
+        # prometheus_client keeps a metric's name and label names only in these attributes.
+        w._name: (attr, w)
         for attr, w in vars(metrics).items()
         if isinstance(w, MetricWrapperBase)
     }

@@ -172,7 +172,7 @@ def test_splice_replaces_between_markers_and_refuses_a_page_without_them() -> No
     assert splice(page, "x", "new", page="p.md") == (
         "a\n<!-- generated:x:start -->\nnew\n<!-- generated:x:end -->\nb\n"
     )
-    with pytest.raises(ValueError, match="p.md"):
+    with pytest.raises(ValueError, match=r"p\.md"):
         splice("no markers\n", "x", "new", page="p.md")
 
 

@@ -110,4 +110,3 @@ def test_quoted_message_occurs_in_the_entry_and_in_the_code(entry_id: str, sourc
         f"{entry_id}: {fragment!r} no longer occurs in {', '.join(SOURCES)}; "
         "update docs/troubleshooting.md to the message the code produces now"
     )
-
