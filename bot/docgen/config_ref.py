@@ -44,6 +44,14 @@ OVERRIDES: dict[tuple[str, str], Override] = {
         "(`mcp.servers.<server>.roles`), not here.",
     ),
     ("RoleSpec", "template"): Override(skip=True),
+    # Until the model describes them itself (its docstring is being extended elsewhere).
+    ("ApproversConfig", "users"): Override(
+        fallback="Forge logins that are approvers whatever their permission."
+    ),
+    ("ApproversConfig", "min_permission"): Override(
+        fallback="The lowest repository permission that makes someone an approver "
+        "(GitLab's Developer counts as `write`, Maintainer as `maintain`)."
+    ),
     ("RoleSpec", "template_line"): Override(skip=True),
 }
 """What the loader does beyond the models (see :class:`~bot.docgen.fields.Override`)."""

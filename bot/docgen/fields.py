@@ -75,12 +75,14 @@ class Override:
         note: Appended to the description.
         skip: The field is not a key a user writes (e.g. a role's template body).
         allowed: Allowed values a validator enforces (the type cannot show them).
+        fallback: The description when the model has none (its own text wins).
     """
 
     default: str | None = None
     note: str = ""
     skip: bool = False
     allowed: str = ""
+    fallback: str = ""
 
 
 def markdown(text: str) -> str:
@@ -392,7 +394,8 @@ def walk(
         if _is_model(_strip(annotation)[0]) and issubclass(_strip(annotation)[0], RootModel):
             placeholder = placeholders.get((_strip(annotation)[0].__name__, "root"), placeholder)
             children = _children(_root_annotation(_strip(annotation)[0]), key, placeholder)
-        description = markdown(info.description or described.get(name, "")).strip()
+        own = info.description or described.get(name, "") or override.fallback
+        description = markdown(own).strip()
         if override.note:
             description = f"{description} {override.note}".strip()
         is_section = bool(children) and _is_model(_strip(annotation)[0])

@@ -96,11 +96,6 @@ class ApproversConfig(_Strict):
 
     Anyone listed in ``users``, or anyone with at least ``min_permission`` on the
     repository, is an approver.
-
-    Attributes:
-        users: Forge logins that are approvers whatever their permission.
-        min_permission: The lowest repository permission that makes someone an
-            approver (GitLab's Developer counts as ``write``, Maintainer as ``maintain``).
     """
 
     users: list[str] = Field(default_factory=list)
