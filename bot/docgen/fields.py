@@ -85,8 +85,14 @@ class Override:
     fallback: str = ""
 
 
+_ROLE = re.compile(r":[a-z]+:`(~?)([^`]+)`")
+
+
 def markdown(text: str) -> str:
-    """reST inline literals (````x````) as Markdown code (```x```)."""
+    """reST inline literals (````x````) and roles (``:class:`~a.B```) as Markdown code."""
+    text = _ROLE.sub(
+        lambda m: f"`{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}`", text
+    )
     return text.replace("``", "`")
 
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import AfterValidator, BaseModel, Field, RootModel
 
 from bot.docgen import COMMAND, ROOT, generated, main
-from bot.docgen.fields import Override, docstring_attributes, walk
+from bot.docgen.fields import Override, docstring_attributes, markdown, walk
 from bot.docgen.metrics_ref import render_metrics, splice
 from bot.metrics import Metrics
 from bot.repoconfig.schema import RepoConfig, RoleSpec, WorkflowConfig
@@ -147,6 +147,10 @@ def test_descriptions_come_from_fields_then_docstring_attributes() -> None:
     assert rows["one.size"].description == "How big, from the docstring."
     assert docstring_attributes(Leaf)["tag"] == "Spread over two lines."
     assert rows["colour"].description == "A colour."
+
+
+def test_docstring_markup_becomes_markdown() -> None:
+    assert markdown("``a`` and :class:`B` and :mod:`~x.y.z`") == "`a` and `B` and `z`"
 
 
 def test_role_front_matter_rows_leave_the_template_out() -> None:
