@@ -9,6 +9,7 @@ defaults and price table.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -103,6 +104,14 @@ def _sections(title_level: str, sections: list[Section], top_title: str) -> list
         out += _table(section.rows)
         out += _long_defaults(section.rows)
     return out
+
+
+def _intro(model: type[BaseModel], fallback: str) -> str:
+    """The model's docstring without a first paragraph that only names the file."""
+    paragraphs = body(model).split("\n\n")
+    if paragraphs and re.fullmatch(r"`\.agentforge/[^`]+`\.?", paragraphs[0].strip()):
+        paragraphs = paragraphs[1:]
+    return "\n\n".join(p for p in paragraphs if p) or fallback
 
 
 def _file_part(
@@ -209,12 +218,15 @@ def render_configuration() -> str:
     parts = [HEADER]
     parts += _file_part(
         "`.agentforge/config.yaml`",
-        body(RepoConfig) or "The repository's configuration.",
+        _intro(
+            RepoConfig,
+            "The repository's settings: the top-level keys first, then one table per section.",
+        ),
         RepoConfig,
     )
     parts += _file_part(
         "`.agentforge/workflow.yaml`",
-        body(WorkflowConfig) or "The repository's workflow.",
+        _intro(WorkflowConfig, "The phases of a run; `docs/workflow.md` explains the flow."),
         WorkflowConfig,
     )
     parts += _file_part(

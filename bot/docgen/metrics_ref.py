@@ -48,9 +48,12 @@ def render_metrics() -> str:
         labels = getattr(wrapper, "_labelnames", None) or getattr(family, "_labelnames", ())
         exposed = ", ".join(f"`{family.name}{s}`" for s in _SUFFIXES.get(family.type, ("",)))
         meaning = family.documentation
-        note = notes.get(attr, "")
-        if note and note.rstrip(".") not in meaning:
-            meaning = f"{meaning} {note}"
+        # The class docstring adds the label values in parentheses; the rest repeats
+        # the help text.
+        values = re.search(r"\(([^)]*)\)", notes.get(attr, ""))
+        if values:
+            listed = values.group(1)
+            meaning = f"{meaning} Values: {listed}{'' if listed.endswith('.') else '.'}"
         label_text = ", ".join(f"`{label}`" for label in labels) or "—"
         meaning = " ".join(meaning.split()).replace("|", "\\|")
         lines.append(f"| {exposed} | {family.type} | {label_text} | {meaning} |")
