@@ -7,6 +7,8 @@ job of the real stack, with model time measured and a baseline timed beside it.
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,8 +48,25 @@ def test_generated_repository_has_the_mix_and_a_valid_workflow():
 
 @pytest.mark.slow  # imports the agent libraries and builds an index: ~10-30 s
 def test_two_phases_on_a_tiny_repository_run_through_the_real_stack():
-    bench = _bench()
-    report = bench.run_bench(20, 2, 1, workers=2)
+    # In a child process, as the benchmark runs: it registers the shipped handlers and
+    # imports the workflow for real, which must not leak into other tests.
+    code = (
+        "import json, sys\n"
+        f"sys.argv = [{str(BENCH)!r}]\n"
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('pb', {str(BENCH)!r})\n"
+        "bench = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['pb'] = bench\n"
+        "spec.loader.exec_module(bench)\n"
+        "report = bench.run_bench(20, 2, 1, workers=2)\n"
+        "print(json.dumps({'report': report, 'lines': bench.report_lines(report)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    report, lines = out["report"], out["lines"]
     rows = report["rows"]
     assert [r["phase"] for r in rows] == ["discovery", "design"]
     for row in rows:
@@ -57,7 +76,6 @@ def test_two_phases_on_a_tiny_repository_run_through_the_real_stack():
         assert row["bot"] == row["wall"] - row["model"]
         assert row["baseline"] > 0
         assert row["echo_jobs"] >= 1  # the bot's own status comment edits came back
-    lines = bench.report_lines(report)
     assert lines[-4].startswith("bot time per phase: ")
     assert lines[-3].startswith("baseline git clone+commit+push: ")
     assert lines[-2].startswith("ratio bot/baseline: ")
