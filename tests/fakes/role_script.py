@@ -191,8 +191,7 @@ SUB_TEST = (
     "def test_negative():\n    assert sub(1, 3) == -2\n"
 )
 QA_TEST = (
-    "from calc import add, sub\n\n\ndef test_sub_undoes_add():\n"
-    "    assert sub(add(4, 3), 3) == 4\n"
+    "from calc import add, sub\n\n\ndef test_sub_undoes_add():\n    assert sub(add(4, 3), 3) == 4\n"
 )
 COVERED = {
     "AC-1": ["tests/test_sub.py::test_sub"],
