@@ -9,8 +9,8 @@ act only through the ``agentforge local`` CLI (``--as reviewer``), the way a use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

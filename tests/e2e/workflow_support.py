@@ -248,6 +248,7 @@ def assert_ready_flow(
     bot: str,
     bare: Path,
     phases: list[tuple[str, str]],
+    people: tuple[str, ...] = (),
 ) -> RunData:
     """The main road ended well: one status comment (a full checklist, every phase
     approved), one branch with one trailered commit per phase that wrote files, one MR
@@ -266,7 +267,10 @@ def assert_ready_flow(
 
     branch = BRANCH.format(n=issue)
     assert [b for b in branches(bare) if b.startswith("agentforge/")] == [branch]
-    commits = branch_log(bare, branch)
+    everything = branch_log(bare, branch)
+    # A person's commits on the branch (``people``) are built on, never overwritten.
+    assert [c["author"] for c in everything if c["author"] in people] == list(people)
+    commits = [c for c in everything if c["author"] not in people]
     assert commits, "no commits on the run's branch"
     for commit in commits:
         assert all(t in commit["trailers"] for t in TRAILERS), commit["message"]
@@ -279,7 +283,7 @@ def assert_ready_flow(
     assert len({c["sha"] for c in commits}) == len(commits)
 
     mrs = [m for m in forge.list_mrs(repo, state="all") if m.head_ref == branch]
-    assert len(mrs) == 1, mrs
+    assert len(mrs) == 1, [(m.number, m.state) for m in mrs]
     mr = forge.get_mr(repo, mrs[0].number)
     assert mr.number == data.mr and not mr.draft and mr.state == "open"
     for p in data.phases:

@@ -21,7 +21,6 @@ repository, write the phase's outputs, run the tests (developer, QA), and finish
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,4 +291,3 @@ def local_model_config(base_url: str, model: str = "qwen2.5-coder:7b") -> str:
     )
 
 
-_WORK_ID = re.compile(r"issue-(\d+)")
