@@ -195,10 +195,23 @@ def wait_phase(
 
 def wait_outcome(forge: Forge, repo: str, issue: int, bot: str, timeout: float = 120) -> RunData:
     """Wait until the run has ended; returns its final state."""
-    return wait_for(
-        "the run to end",
-        lambda: (d := run_state(forge, repo, issue, bot)) is not None and d.outcome and d,
-        timeout,
+    try:
+        return wait_for(
+            "the run to end",
+            lambda: (d := run_state(forge, repo, issue, bot)) is not None and d.outcome and d,
+            timeout,
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the bot said:\n{_said(forge, repo, issue, bot)}") from None
+
+
+def _said(forge: Forge, repo: str, issue: int, bot: str) -> str:
+    data = run_state(forge, repo, issue, bot)
+    numbers = [(issue, False)] + ([(data.mr, True)] if data and data.mr else [])
+    return "\n---\n".join(
+        f"{'MR' if is_mr else 'issue'} {n} {c.author.login}: {c.body[:1200]}"
+        for n, is_mr in numbers
+        for c in forge.list_comments(repo, n, is_mr=is_mr)
     )
 
 
