@@ -175,8 +175,9 @@ def test_issue_to_ready_pull_request_through_webhooks(tmp_path, script) -> None:
         (retried,) = client.db.execute("SELECT count(*) FROM jobs WHERE attempts > 1").fetchone()
 
     assert final.outcome == "succeeded", final.error
-    assert_ready_flow(site.viewer, REPO, 1, BOT, site.bare, [("discovery", "analyst"),
-                                                             ("build", "developer")])
+    assert_ready_flow(
+        site.viewer, REPO, 1, BOT, site.bare, [("discovery", "analyst"), ("build", "developer")]
+    )
     assert retried >= 1  # the pull request's job was retried by the queue
     assert len(site.fake.calls_to("POST", r"/repos/acme/calc/pulls")) >= 6
     assert script.runs_of("analyst") == 1 and script.runs_of("developer") == 1
@@ -193,8 +194,11 @@ def test_a_stale_approving_review_after_a_human_push_does_not_pass(tmp_path, scr
 
         # Ann pushes a note to the bot's branch; the reviewer approves what they saw
         # before the push (GitHub records the review at the old commit).
-        site.git.commit("agentforge/issue-1", {"docs/notes.md": "# Notes\n\nKeep ints.\n"},
-                        message="notes from ann")
+        site.git.commit(
+            "agentforge/issue-1",
+            {"docs/notes.md": "# Notes\n\nKeep ints.\n"},
+            message="notes from ann",
+        )
         site.deliver(site.hooks.pull_synchronize(mr, old_head, "ann"))
         stale = site.fake.add_review(REPO, mr, "reviewer", "APPROVED", "lgtm", commit_id=old_head)
         site.deliver(site.hooks.review_submitted(mr, stale))
@@ -214,5 +218,12 @@ def test_a_stale_approving_review_after_a_human_push_does_not_pass(tmp_path, scr
         assert failed_jobs(client.db) == []
 
     # The note is built on: the developer's commit comes after it, nothing force-pushed.
-    assert_ready_flow(site.viewer, REPO, 1, BOT, site.bare,
-                      [("discovery", "analyst"), ("build", "developer")], people=("Fake Forge",))
+    assert_ready_flow(
+        site.viewer,
+        REPO,
+        1,
+        BOT,
+        site.bare,
+        [("discovery", "analyst"), ("build", "developer")],
+        people=("Fake Forge",),
+    )

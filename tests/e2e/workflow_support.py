@@ -190,7 +190,12 @@ def wait_phase(
             return data
         return None
 
-    return wait_for(f"phase {phase} to be {state}", check, timeout)
+    try:
+        return wait_for(f"phase {phase} to be {state}", check, timeout)
+    except AssertionError as exc:
+        if "timed out" not in str(exc):
+            raise
+        raise AssertionError(f"{exc}; the bot said:\n{_said(forge, repo, issue, bot)}") from None
 
 
 def wait_outcome(forge: Forge, repo: str, issue: int, bot: str, timeout: float = 120) -> RunData:

@@ -247,7 +247,7 @@ def phase_steps(role: str, issue: int, title: str = "Subtract numbers") -> list[
         ]
     if role == "devops":
         return [
-            [("read_file", {"path": "pyproject.toml"})],
+            [("list_files", {"prefix": None})],
             [
                 (
                     "write_file",
@@ -263,7 +263,7 @@ def phase_steps(role: str, issue: int, title: str = "Subtract numbers") -> list[
         readme = "# calc\n\nAdds and subtracts numbers: `sub(5, 3)` is `2`.\n"
         changelog = f"# Changelog\n\n## Unreleased\n\n- `sub(a, b)` subtracts (#{issue})\n"
         return [
-            [("read_file", {"path": "README.md"})],
+            [("list_files", {"prefix": None})],
             [
                 ("write_file", {"path": "README.md", "content": readme}),
                 ("write_file", {"path": "CHANGELOG.md", "content": changelog}),
@@ -289,5 +289,3 @@ def local_model_config(base_url: str, model: str = "qwen2.5-coder:7b") -> str:
         f"    ollama: {{kind: openai, base_url: '{base_url}', local: true}}\n"
         f"  routes:\n    default: [{{provider: ollama, model: '{model}'}}]\n"
     )
-
-
