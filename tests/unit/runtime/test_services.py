@@ -9,6 +9,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
+import handlers
 from bot.actions import PostComment
 from bot.dispatch import InProcessDispatcher
 from bot.errors import Forbidden, RepoConfigError, Unavailable
@@ -266,6 +267,8 @@ def test_register_defaults_registers_the_shipped_workflow(monkeypatch) -> None:
 
     shipped.register = lambda reg: reg.register(EventKind.ISSUE, on_issue)
     monkeypatch.setitem(sys.modules, "handlers.workflow", shipped)
+    # The package attribute too: the real engine may be imported by an earlier test.
+    monkeypatch.setattr(handlers, "workflow", shipped, raising=False)
     register_defaults(registry)
     register_defaults(registry)  # twice is a no-op
     assert registry.handlers_for(EventKind.ISSUE) == [on_issue]
@@ -324,7 +327,7 @@ def test_action_sink_raises_errors_a_retry_may_cure(wiring, error, raised) -> No
     # The engine leaves a run's state untouched on a retryable error and lets the queue
     # retry the job; it can only do that if the live sink raises it (a failed outcome
     # would end the run: "the MR could not be opened: 502").
-    factory, forge, db, executor_factory = wiring
+    factory, forge, _db, _executor_factory = wiring
     event = parse_event("github", "issue_comment", issue_comment(7, 1), "d1")
     services = factory(_job(), event)
 
