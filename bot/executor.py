@@ -213,6 +213,9 @@ class Executor:
         clones_dir: Cache of clones for the default factory (a temporary directory
             when not given).
         identity: Author and committer of the bot's commits.
+        bot_login: The account the forge adapter writes as (asked of
+            :meth:`bot.forge.Forge.whoami` when first needed if not given): marked
+            comments are looked for only among its own comments.
     """
 
     def __init__(
@@ -224,8 +227,10 @@ class Executor:
         workspace_factory: WorkspaceFactory | None = None,
         clones_dir: Path | None = None,
         identity: Identity = DEFAULT_IDENTITY,
+        bot_login: str | None = None,
     ) -> None:
         self.forge = forge
+        self.bot_login = bot_login
         self.judge = judge or allow_all
         self.audit = audit
         self.identity = identity
@@ -314,7 +319,11 @@ class Executor:
             ) from exc
         # Same body rule as bot.forge.ensure_comment, so both find each other's comments.
         body = a.body if a.marker_key in markers_in(a.body) else f"{a.body}\n\n{tag}"
-        existing = find_comment(forge, a.repo, a.number, a.marker_key, is_mr=a.is_mr)
+        # Only the bot's own comments: a marker someone typed or copied into their
+        # comment must not make the bot edit it (the forge would refuse) or skip a post.
+        existing = find_comment(
+            forge, a.repo, a.number, a.marker_key, is_mr=a.is_mr, author=self._own_login()
+        )
         if existing is None:
             made = forge.create_comment(a.repo, a.number, body, is_mr=a.is_mr)
             return OutcomeStatus.APPLIED, "marked comment posted", {"comment_id": made.id}
@@ -326,6 +335,11 @@ class Executor:
             )
         forge.edit_comment(a.repo, a.number, existing.id, body, is_mr=a.is_mr)
         return OutcomeStatus.APPLIED, "marked comment edited", {"comment_id": existing.id}
+
+    def _own_login(self) -> str:
+        if self.bot_login is None:
+            self.bot_login = self.forge.whoami().login
+        return self.bot_login
 
     def _labels_now(self, repo: str, number: int, is_mr: bool) -> list[str]:
         if is_mr:
@@ -596,7 +610,12 @@ def executor_factory_from_settings(
             forge = forges[name]
         chosen = judge if judge is not None else judge_factory(event, forge)  # type: ignore[misc]
         return Executor(
-            forge, judge=chosen, audit=audit, clones_dir=settings.clones_dir, identity=identity
+            forge,
+            judge=chosen,
+            audit=audit,
+            clones_dir=settings.clones_dir,
+            identity=identity,
+            bot_login=settings.bot_login,
         )
 
     return factory

@@ -399,10 +399,25 @@ def markers_in(text: str | None) -> set[str]:
 
 
 def find_comment(
-    forge: Forge, repo: str, number: int, key: str, *, is_mr: bool = False
+    forge: Forge,
+    repo: str,
+    number: int,
+    key: str,
+    *,
+    is_mr: bool = False,
+    author: str | None = None,
 ) -> Comment | None:
-    """The first comment carrying marker ``key``, or None."""
+    """The first comment carrying marker ``key``, or None.
+
+    Args:
+        author: Only comments by this login count (case-insensitive). The bot passes
+            its own login: a marker typed or copied into someone else's comment must
+            never make the bot edit (or skip) that person's comment.
+    """
+    want = author.lower() if author else None
     for comment in forge.list_comments(repo, number, is_mr=is_mr):
+        if want is not None and comment.author.login.lower() != want:
+            continue
         if key in markers_in(comment.body):
             return comment
     return None

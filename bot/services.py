@@ -37,6 +37,7 @@ from typing import Any
 from agents.roles.contract import RoleRunner
 from bot.actions import Action
 from bot.events import Event
+from bot.executor import RETRYABLE as EXECUTOR_RETRYABLE
 from bot.executor import (
     ExecutionContext,
     Executor,
@@ -241,10 +242,17 @@ class ExecutorSink:
 
         Raises:
             StoreError: the audit log could not be written (fail closed).
+            Unavailable, RateLimited: an action failed with an error a retry may cure
+                (raised after every action ran and was recorded, as the
+                :class:`bot.executor.ExecutingDispatcher` does), so the handler leaves
+                its state as it is and the queue retries the job.
         """
         outcomes = self.executor.apply(list(actions), self.ctx)
         with self._lock:
             self._applied.extend({**o.to_dict(), "stage": "during_run"} for o in outcomes)
+        for outcome in outcomes:
+            if isinstance(outcome.error, EXECUTOR_RETRYABLE):
+                raise outcome.error
         return [
             ActionResult(
                 type=o.action.type, status=o.status.value, detail=o.detail, result=dict(o.result)

@@ -243,7 +243,12 @@ class ActionSink(Protocol):
     """Applies actions now (judged and audited), during a handler's run."""
 
     def apply(self, actions: list[Action]) -> list[ActionResult]:
-        """Judge and apply ``actions`` in order; one result per action."""
+        """Judge and apply ``actions`` in order; one result per action.
+
+        Raises:
+            Unavailable, RateLimited: an action failed with an error a retry may cure
+                (after every action ran); the handler leaves its state for the retry.
+        """
         ...
 
 

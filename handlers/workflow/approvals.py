@@ -77,7 +77,8 @@ def record(engine: Any, run: RunRecord, signal: Signal) -> tuple[RunRecord, Outc
             signal.via == "comment"
             and signal.at is not None
             and phase.waiting_since is not None
-            and signal.at < phase.waiting_since
+            # Forge timestamps have whole seconds; the bot's clock does not.
+            and signal.at < phase.waiting_since.replace(microsecond=0)
         ):
             return run, "early"
         if "human" not in effective_gates(phase, engine.threshold(phase)):
