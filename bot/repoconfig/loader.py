@@ -25,7 +25,12 @@ CONFIG_DIR = ".agentforge"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 WORKFLOW_FILE = f"{CONFIG_DIR}/workflow.yaml"
 ROLES_DIR = f"{CONFIG_DIR}/roles"
+WORKFLOWS_DIR = f"{CONFIG_DIR}/workflows"
 _ROLE_FILE = re.compile(r"^\.agentforge/roles/([^/]+)\.md$")
+_WORKFLOW_FILE = re.compile(r"^\.agentforge/workflows/([^/]+)\.yaml$")
+SHIPPED_WORKFLOWS = ("feature", "bugfix", "docs")
+"""Workflow templates shipped in ``bot/repoconfig/defaults/`` (a repository's own
+``.agentforge/workflows/<name>.yaml`` replaces the one of the same name)."""
 MAX_FILE_BYTES = 256 * 1024
 
 
@@ -74,9 +79,22 @@ def validate_files(files: Mapping[str, str]) -> tuple[AgentForgeConfig | None, l
         _check_workflow_roles(files, workflow, roles, issues)
     if workflow is not None and config is not None:
         _check_outputs_unprotected(files, workflow, config, issues)
+    workflows = _load_workflows(files, workflow, config, roles, issues)
+    if config is not None:
+        _check_workflow_labels(files, config, workflows, issues)
     if issues or config is None or workflow is None:
         return None, issues
-    return AgentForgeConfig(config=config, workflow=workflow, roles=roles), issues
+    main = workflows.get(config.workflows.default, workflow)
+    return (
+        AgentForgeConfig(
+            config=config,
+            workflow=main,
+            roles=roles,
+            workflows=workflows,
+            workflow_name=config.workflows.default,
+        ),
+        issues,
+    )
 
 
 def load_files(files: Mapping[str, str]) -> AgentForgeConfig:
@@ -306,12 +324,13 @@ def _check_outputs_unprotected(
     workflow: WorkflowConfig,
     config: RepoConfig,
     issues: list[ConfigIssue],
+    rel: str = WORKFLOW_FILE,
 ) -> None:
     """A phase must not be told to produce files its role may never write."""
     lines: dict[Path_, int] = {}
-    if WORKFLOW_FILE in files:
+    if rel in files:
         try:
-            _, lines = load_with_lines(files[WORKFLOW_FILE])
+            _, lines = load_with_lines(files[rel])
         except YamlSyntaxError:
             lines = {}
     protected = [(p, glob_regex(p)) for p in config.protected_paths]
@@ -323,7 +342,7 @@ def _check_outputs_unprotected(
                 continue
             issues.append(
                 ConfigIssue(
-                    WORKFLOW_FILE,
+                    rel,
                     line_for(lines, ("phases", i, "outputs", j))
                     or line_for(lines, ("phases", i, "outputs")),
                     f"phases[{i}].outputs[{j}]",
@@ -340,23 +359,123 @@ def _check_workflow_roles(
     workflow: WorkflowConfig,
     roles: dict[str, RoleSpec],
     issues: list[ConfigIssue],
+    rel: str = WORKFLOW_FILE,
 ) -> None:
     from bot.repoconfig.schema import BUILTIN_ROLES
 
     known = set(BUILTIN_ROLES) | set(roles)
     lines: dict[Path_, int] = {}
-    if WORKFLOW_FILE in files:
+    if rel in files:
         try:
-            _, lines = load_with_lines(files[WORKFLOW_FILE])
+            _, lines = load_with_lines(files[rel])
         except YamlSyntaxError:
             lines = {}
     for i, phase in enumerate(workflow.phases):
         if phase.role not in known:
             issues.append(
                 ConfigIssue(
-                    WORKFLOW_FILE,
+                    rel,
                     line_for(lines, ("phases", i, "role")),
                     f"phases[{i}].role",
                     f"unknown role {phase.role!r}; known roles: {', '.join(sorted(known))}",
                 )
             )
+    if workflow.fixups.role not in known:
+        issues.append(
+            ConfigIssue(
+                rel,
+                line_for(lines, ("fixups", "role")),
+                "fixups.role",
+                f"unknown role {workflow.fixups.role!r}; known roles: {', '.join(sorted(known))}",
+            )
+        )
+
+
+def _shipped_workflow(name: str) -> WorkflowConfig:
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("bot.repoconfig.defaults").joinpath(f"{name}.yaml").read_text()
+    return WorkflowConfig.model_validate(yaml.safe_load(text))
+
+
+def _load_workflows(
+    files: Mapping[str, str],
+    main: WorkflowConfig | None,
+    config: RepoConfig | None,
+    roles: dict[str, RoleSpec],
+    issues: list[ConfigIssue],
+) -> dict[str, WorkflowConfig]:
+    """The named workflows: shipped templates, ``workflow.yaml`` as ``feature``, and
+    every ``.agentforge/workflows/<name>.yaml`` (each validated with file and line)."""
+    from bot.repoconfig.schema import DEFAULT_WORKFLOW
+
+    workflows = {name: _shipped_workflow(name) for name in SHIPPED_WORKFLOWS}
+    if main is not None:
+        workflows[DEFAULT_WORKFLOW] = main
+    for rel in sorted(files):
+        match = _WORKFLOW_FILE.match(rel)
+        if match is None:
+            continue
+        name = match.group(1)
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", name):
+            issues.append(
+                ConfigIssue(rel, None, "", f"workflow file name {name!r} must be a lowercase name")
+            )
+            continue
+        if name == DEFAULT_WORKFLOW and WORKFLOW_FILE in files:
+            issues.append(
+                ConfigIssue(
+                    rel,
+                    None,
+                    "",
+                    f"both {WORKFLOW_FILE} and {rel} define the {DEFAULT_WORKFLOW!r} workflow; "
+                    "keep one of them",
+                )
+            )
+            continue
+        before = len(issues)
+        loaded = _load_model(files, rel, WorkflowConfig, issues)
+        if loaded is None or len(issues) > before:
+            continue
+        _check_workflow_roles(files, loaded, roles, issues, rel)
+        if config is not None:
+            _check_outputs_unprotected(files, loaded, config, issues, rel)
+        workflows[name] = loaded
+    return workflows
+
+
+def _check_workflow_labels(
+    files: Mapping[str, str],
+    config: RepoConfig,
+    workflows: dict[str, WorkflowConfig],
+    issues: list[ConfigIssue],
+) -> None:
+    lines: dict[Path_, int] = {}
+    if CONFIG_FILE in files:
+        try:
+            _, lines = load_with_lines(files[CONFIG_FILE])
+        except YamlSyntaxError:
+            lines = {}
+    known = ", ".join(sorted(workflows))
+    for label, name in config.workflows.labels.items():
+        if name not in workflows:
+            issues.append(
+                ConfigIssue(
+                    CONFIG_FILE,
+                    line_for(lines, ("workflows", "labels", label)),
+                    f"workflows.labels.{label}",
+                    f"unknown workflow {name!r}; known workflows: {known} "
+                    f"(add {WORKFLOWS_DIR}/{name}.yaml)",
+                )
+            )
+    if config.workflows.default not in workflows:
+        issues.append(
+            ConfigIssue(
+                CONFIG_FILE,
+                line_for(lines, ("workflows", "default")),
+                "workflows.default",
+                f"unknown workflow {config.workflows.default!r}; known workflows: {known}",
+            )
+        )
