@@ -207,7 +207,7 @@ def describe(data: RunData, state: str) -> str:
 
 def _status(job: Job, command: Command, issue: int) -> None:
     run = job.locate(issue)
-    key = safe_key(f"status.reply.{job.event.comment_id}")
+    key = safe_key(f"answer.status.{job.event.comment_id}")
     if run is None:
         job.reply(key, "There is no AgentForge run on this issue. `/agentforge start` starts one.")
         return
