@@ -8,7 +8,7 @@ phase and role; :meth:`DuckDBFeedback.similar` finds earlier feedback like a new
 through :func:`bot.context.text.search_terms` (identifiers split, code stop words
 dropped), are lower-cased and stemmed with :func:`bot.context.text.stem`, and words of
 two letters or fewer and :data:`STOPWORDS` are dropped. Two texts are similar when
-``|A ∩ B| / |A ∪ B| >= SIMILARITY_THRESHOLD`` (0.5) and they share at least
+``len(A & B) / len(A | B) >= SIMILARITY_THRESHOLD`` (0.5) and they share at least
 :data:`MIN_SHARED` (2) terms, so "please add type hints" and "add type hints to the
 new functions" meet, while one shared word never does.
 """
@@ -23,11 +23,12 @@ SIMILARITY_THRESHOLD = 0.5
 """The least Jaccard index of two feedback texts' term sets that counts as "the same"."""
 MIN_SHARED = 2
 """Terms two texts must share at least, whatever their Jaccard index."""
-STOPWORDS = frozenset(
-    """please pleas thank thanks also just some here there again more less need needs
+_STOPWORDS_TEXT = """
+    please pleas thank thanks also just some here there again more less need needs
     should must use using make sure all any new old very much too its into out than then
-    them they what when which who why how don doesn isn aren won wasn lgtm nit nits""".split()
-)
+    them they what when which who why how don doesn isn aren won wasn lgtm nit nits
+    """
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 """Words too common in review prose to say what the feedback is about."""
 _SCAN_LIMIT = 5_000
 

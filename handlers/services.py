@@ -145,7 +145,6 @@ class RunStore(Protocol):
         """Record an artifact once: the same (run, phase, path, commit) is not duplicated."""
         ...
 
-
     def list_runs(
         self, *, forge: str, repo: str | None = None, states: list[str] | None = None
     ) -> list[RunRecord]:

@@ -100,9 +100,7 @@ def run_fixup(
         sha = _push(engine, data, kind, result)
     if before_record is not None:
         before_record(sha, result)
-    run = _record(
-        engine, run, kind=kind, key=key, sha=sha, result=result, consumed=list(consumed)
-    )
+    run = _record(engine, run, kind=kind, key=key, sha=sha, result=result, consumed=list(consumed))
     return FixupOutcome(sha=sha, result=result, run=run)
 
 

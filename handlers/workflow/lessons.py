@@ -76,7 +76,9 @@ def propose(engine: Any, run: RunRecord, text: str, *, seen: int) -> bool:
     reader = engine.s.repo
     lesson = _one_line(text)
     on_branch = reader.file_at(data.repo, data.branch, LESSONS_PATH) if data.commits else None
-    current = on_branch if on_branch is not None else reader.file_at(data.repo, data.base, LESSONS_PATH)
+    current = on_branch
+    if current is None:
+        current = reader.file_at(data.repo, data.base, LESSONS_PATH)
     current = current or _HEADER
     if lesson.lower() in current.lower():
         return False

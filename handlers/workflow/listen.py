@@ -26,9 +26,8 @@ from bot.actions import Action
 from bot.events import Event, ForgeKind, ReviewState
 from handlers.commands import first_command, lone_unknown
 from handlers.registry import HandlerContext
-from handlers.workflow import approvals
+from handlers.workflow import approvals, fixups, review_batch, talk
 from handlers.workflow.commands_table import COMMANDS, bare_names, safe_key, start_run
-from handlers.workflow import fixups, review_batch, talk
 from handlers.workflow.job import Job, when
 
 _NEW_COMMITS = {"updated", "synchronize"}
@@ -124,9 +123,9 @@ def on_review(event: Event, ctx: HandlerContext) -> list[Action]:
     )
     if not gitlab_approval:
         _drive(job, issue)
-        if event.forge != ForgeKind.GITLAB and event.action == "submitted" and event.object_id:
-            if job.target_open():
-                review_batch.answer(job, issue, review_id=event.object_id)
+        github_review = event.forge != ForgeKind.GITLAB and event.action == "submitted"
+        if github_review and event.object_id and job.target_open():
+            review_batch.answer(job, issue, review_id=event.object_id)
         return []
     run = job.locate(issue)
     if run is None or run.terminal or not job.target_open():

@@ -59,31 +59,36 @@ def reject(
             return run, "early"
         branch = engine.s.repo.branch_commits(data.repo, data.branch, data.base)
         rejected = commits_of(data, phase, branch) or list(phase.previous_commits)
-        name, round_ = phase.name, phase.round
-
-        def change(data: RunData, extra: dict[str, Any]) -> bool:
-            current = data.phase
-            if current is None or current.name != name or current.round != round_:
-                return False
-            if current.state != "needs_approval":
-                return False
-            current.state = "waiting"
-            current.round += 1
-            current.feedback = feedback
-            current.previous_commits = rejected
-            current.claim = None
-            current.result = current.pushed = False
-            current.head_sha = current.waiting_since = current.hold = None
-            current.pending, current.awaiting, current.questions = [], [], []
-            current.error = None
-            current.started_at = current.finished_at = None
-            _consume(data, signal)
-            return True
-
+        change = _rejector(phase.name, phase.round, rejected, feedback, signal)
         run, won = engine.transition(run, change)
         if won:
             return run, "rejected"
     raise Conflict(f"run {run.id}: the rejection {signal} lost {_TRIES} races in a row")
+
+
+def _rejector(name: str, round_: int, rejected: list[str], feedback: str, signal: str):
+    """The state change of one ``/reject`` (only if ``name`` still waits in ``round_``)."""
+
+    def change(data: RunData, extra: dict[str, Any]) -> bool:
+        current = data.phase
+        if current is None or current.name != name or current.round != round_:
+            return False
+        if current.state != "needs_approval":
+            return False
+        current.state = "waiting"
+        current.round += 1
+        current.feedback = feedback
+        current.previous_commits = rejected
+        current.claim = None
+        current.result = current.pushed = False
+        current.head_sha = current.waiting_since = current.hold = None
+        current.pending, current.awaiting, current.questions = [], [], []
+        current.error = None
+        current.started_at = current.finished_at = None
+        _consume(data, signal)
+        return True
+
+    return change
 
 
 def retry(

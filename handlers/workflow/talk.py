@@ -132,9 +132,7 @@ def _retry(job: Job, command: Command, issue: int) -> None:
         return
     job.react()
     answers = command.args.strip() or None
-    new = rounds.retry(
-        engine, run, signal=_signal(job), by=job.event.actor.login, answers=answers
-    )
+    new = rounds.retry(engine, run, signal=_signal(job), by=job.event.actor.login, answers=answers)
     if new is None:
         return
     with engine.guard(new):

@@ -10,7 +10,8 @@ BRANCH = "agentforge/issue-7"
 
 
 def _eyes(b, event) -> bool:
-    return any(r.comment_id == event.comment_id and r.reaction == "eyes" for r in b.w.sink.of(React))
+    reacts = b.w.sink.of(React)
+    return any(r.comment_id == event.comment_id and r.reaction == "eyes" for r in reacts)
 
 
 def test_reject_runs_the_phase_again_with_the_feedback_and_builds_on_the_rejected_commit():
@@ -28,7 +29,7 @@ def test_reject_runs_the_phase_again_with_the_feedback_and_builds_on_the_rejecte
     assert task.previous_diff and "docs/requirements/issue-7.md" in task.previous_diff
     assert "+round 1" in task.previous_diff  # the rejected attempt's own content
     chain = b.w.forge.branches[BRANCH]
-    assert [c.sha for c in chain][0] == first, "the rejected commit stays: no force-push"
+    assert chain[0].sha == first, "the rejected commit stays: no force-push"
     assert len(chain) == 2
     assert chain[-1].trailers["Agentforge-Phase"] == "discovery"
     assert chain[-1].trailers["Agentforge-Round"] == "2"

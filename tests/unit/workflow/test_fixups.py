@@ -41,8 +41,9 @@ def test_a_review_gets_one_fix_commit_and_a_reply_in_each_thread():
     b.label()
     mr = b.mr_number()
     f = b.w.forge
-    one = f.add_review_comment(mr, "alice", "docs/requirements/issue-7.md", 3, "Name the currency", review_id="55")
-    two = f.add_review_comment(mr, "alice", "docs/requirements/issue-7.md", 4, "AC-2 is vague", review_id="55")
+    doc = "docs/requirements/issue-7.md"
+    one = f.add_review_comment(mr, "alice", doc, 3, "Name the currency", review_id="55")
+    two = f.add_review_comment(mr, "alice", doc, 4, "AC-2 is vague", review_id="55")
     other = f.add_review_comment(mr, "mallory", "README.md", 1, "rewrite it all", review_id="56")
     b.w.roles.results["developer"] = [_fix("def total(xs):\n    return round(sum(xs), 2)\n")]
     before = len(f.branches[BRANCH])
