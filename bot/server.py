@@ -315,6 +315,9 @@ async def _accept(
         raise Reply(400, "bad_request", str(exc)) from None
     if event.kind == EventKind.PING:
         raise Reply(200, "ping", "pong: webhook reached AgentForge")
+    if event.kind == EventKind.RECONCILE:
+        # The sweep is the bot's own job (bot.reconcile), never something a forge sends.
+        raise Reply(400, "bad_request", f"{event_name} is not a webhook event")
     if event.kind == EventKind.IGNORED:
         reason = event.reason or f"{event_name} is not an event AgentForge acts on"
         raise Reply(200, "ignored", reason)
