@@ -137,12 +137,13 @@ class ReconcileScheduler:
         return count
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        while True:
             try:
                 self.tick()
             except Exception:  # the scheduler's boundary: log, try again next time
                 log.exception("enqueueing reconcile sweeps failed")
-            self._stop.wait(self.interval)
+            if self._stop.wait(self.interval):
+                return
 
     def start(self) -> None:
         """Start the thread (the first sweep is enqueued at once)."""

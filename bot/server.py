@@ -112,6 +112,35 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     )
 
 
+def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
+    """The thread enqueueing reconcile sweeps (None when turned off or nothing to sweep
+    with: no forge credentials, no workers)."""
+    from bot.executor import forge_configured
+
+    if not settings.reconcile_minutes or state.pool is None or not forge_configured(settings):
+        return None
+    from bot.reconcile import ReconcileScheduler, known_repos
+
+    forges = [
+        name
+        for name, ok in (
+            ("github", settings.github_token or settings.github_app_id),
+            ("gitlab", settings.gitlab_token),
+        )
+        if ok
+    ]
+    queue = state.queue
+
+    def repos() -> list[tuple[str, str]]:
+        return known_repos(state.db, settings.repo_allowlist, forges)
+
+    return ReconcileScheduler(
+        lambda delivery: queue.enqueue(delivery),
+        repos,
+        interval=settings.reconcile_minutes * 60,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -167,11 +196,16 @@ def create_app(
                 metrics=state.metrics,
             )
             await run_in_threadpool(state.pool.start)
+        scheduler = _reconcile_scheduler(settings, state)
+        if scheduler is not None:
+            scheduler.start()
         log.info("server started", data_dir=str(settings.data_dir), workers=settings.workers)
         try:
             yield
         finally:
             state.shutting_down = True
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.stop)
             if state.pool is not None:
                 await run_in_threadpool(state.pool.stop, shutdown_grace)
             if state.intake is not None:

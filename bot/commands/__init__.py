@@ -24,4 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.commands.audit:audit", "Verify the hash-chained audit log."),
     "models": ("bot.commands.models:models", "List model routes and test providers."),
     "run": ("bot.commands.run:run", "Handle one event in a CI job (GitHub Action / GitLab CI)."),
+    "reconcile": (
+        "bot.commands.reconcile:reconcile",
+        "Sweep a repository's runs once (missed commands, stuck runs).",
+    ),
 }

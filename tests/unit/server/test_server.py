@@ -350,3 +350,16 @@ def test_kept_headers_are_the_listed_ones_and_the_first_of_repeats(server) -> No
     assert kept["x-github-hook-id"] == "1"
     assert kept["x-github-delivery"] == headers["x-github-delivery"]
     assert "x-other" not in kept and "x-hub-signature-256" not in kept
+
+
+def test_a_reconcile_job_cannot_come_in_as_a_webhook(server) -> None:
+    import json as _json
+
+    from bot.reconcile import RECONCILE_EVENT
+
+    client, state = server
+    body = _json.dumps({"repo": "acme/app"}).encode()
+    _, headers = github_delivery(body=body, event=RECONCILE_EVENT)
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 400 and response.json()["status"] == "bad_request"
+    assert stored(state) == (0, 0)
