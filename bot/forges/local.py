@@ -14,7 +14,8 @@ GitHub's. Connections are short and serialised (see :mod:`bot.forges.local_store
 so the CLI and a running server can share ``DIR``. The code is split by subject:
 :mod:`~bot.forges.local_base` (projects, permissions, events),
 :mod:`~bot.forges.local_items` (issues, comments, labels, reactions),
-:mod:`~bot.forges.local_mrs` (merge requests, reviews, statuses) and
+:mod:`~bot.forges.local_mrs` (merge requests, reviews, statuses),
+:mod:`~bot.forges.local_threads` (line comments, their threads, check logs) and
 :mod:`~bot.forges.local_pushes` (turning pushes into events).
 """
 
@@ -24,12 +25,12 @@ import os
 from typing import Any
 
 from bot.forges.local_base import DEFAULT_DIR, DIR_ENV, USER_ENV, default_user
-from bot.forges.local_mrs import MergeRequestsMixin
+from bot.forges.local_threads import ThreadsMixin
 
 __all__ = ["DEFAULT_DIR", "DIR_ENV", "USER_ENV", "LocalForge", "default_user"]
 
 
-class LocalForge(MergeRequestsMixin):
+class LocalForge(ThreadsMixin):
     """The :class:`bot.forge.Forge` protocol over a local directory.
 
     Args:

@@ -132,7 +132,9 @@ def _reply(job: Job, data, pending: list[ReviewComment], sha: str | None, result
             ReplyToReviewComment(
                 repo=data.repo,
                 number=data.mr,
-                comment_id=c.id,
+                # Replies go to the thread's first comment (GitHub refuses replies to
+                # replies; every forge's in_reply_to names the first comment).
+                comment_id=c.in_reply_to or c.id,
                 thread_id=c.thread_id,
                 body=text,
                 marker_key=safe_key(f"review-reply.{c.id}"),
