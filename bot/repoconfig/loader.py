@@ -25,12 +25,7 @@ CONFIG_DIR = ".agentforge"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 WORKFLOW_FILE = f"{CONFIG_DIR}/workflow.yaml"
 ROLES_DIR = f"{CONFIG_DIR}/roles"
-WORKFLOWS_DIR = f"{CONFIG_DIR}/workflows"
 _ROLE_FILE = re.compile(r"^\.agentforge/roles/([^/]+)\.md$")
-_WORKFLOW_FILE = re.compile(r"^\.agentforge/workflows/([^/]+)\.yaml$")
-SHIPPED_WORKFLOWS = ("feature", "bugfix", "docs")
-"""Workflow templates shipped in ``bot/repoconfig/defaults/`` (a repository's own
-``.agentforge/workflows/<name>.yaml`` replaces the one of the same name)."""
 MAX_FILE_BYTES = 256 * 1024
 
 
@@ -79,9 +74,11 @@ def validate_files(files: Mapping[str, str]) -> tuple[AgentForgeConfig | None, l
         _check_workflow_roles(files, workflow, roles, issues)
     if workflow is not None and config is not None:
         _check_outputs_unprotected(files, workflow, config, issues)
-    workflows = _load_workflows(files, workflow, config, roles, issues)
+    from bot.repoconfig.workflows import check_workflow_labels, load_workflows
+
+    workflows = load_workflows(files, workflow, config, roles, issues)
     if config is not None:
-        _check_workflow_labels(files, config, workflows, issues)
+        check_workflow_labels(files, config, workflows, issues)
     if issues or config is None or workflow is None:
         return None, issues
     main = workflows.get(config.workflows.default, workflow)
@@ -387,95 +384,5 @@ def _check_workflow_roles(
                 line_for(lines, ("fixups", "role")),
                 "fixups.role",
                 f"unknown role {workflow.fixups.role!r}; known roles: {', '.join(sorted(known))}",
-            )
-        )
-
-
-def _shipped_workflow(name: str) -> WorkflowConfig:
-    from importlib import resources
-
-    import yaml
-
-    text = resources.files("bot.repoconfig.defaults").joinpath(f"{name}.yaml").read_text()
-    return WorkflowConfig.model_validate(yaml.safe_load(text))
-
-
-def _load_workflows(
-    files: Mapping[str, str],
-    main: WorkflowConfig | None,
-    config: RepoConfig | None,
-    roles: dict[str, RoleSpec],
-    issues: list[ConfigIssue],
-) -> dict[str, WorkflowConfig]:
-    """The named workflows: shipped templates, ``workflow.yaml`` as ``feature``, and
-    every ``.agentforge/workflows/<name>.yaml`` (each validated with file and line)."""
-    from bot.repoconfig.schema import DEFAULT_WORKFLOW
-
-    workflows = {name: _shipped_workflow(name) for name in SHIPPED_WORKFLOWS}
-    if main is not None:
-        workflows[DEFAULT_WORKFLOW] = main
-    for rel in sorted(files):
-        match = _WORKFLOW_FILE.match(rel)
-        if match is None:
-            continue
-        name = match.group(1)
-        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", name):
-            issues.append(
-                ConfigIssue(rel, None, "", f"workflow file name {name!r} must be a lowercase name")
-            )
-            continue
-        if name == DEFAULT_WORKFLOW and WORKFLOW_FILE in files:
-            issues.append(
-                ConfigIssue(
-                    rel,
-                    None,
-                    "",
-                    f"both {WORKFLOW_FILE} and {rel} define the {DEFAULT_WORKFLOW!r} workflow; "
-                    "keep one of them",
-                )
-            )
-            continue
-        before = len(issues)
-        loaded = _load_model(files, rel, WorkflowConfig, issues)
-        if loaded is None or len(issues) > before:
-            continue
-        _check_workflow_roles(files, loaded, roles, issues, rel)
-        if config is not None:
-            _check_outputs_unprotected(files, loaded, config, issues, rel)
-        workflows[name] = loaded
-    return workflows
-
-
-def _check_workflow_labels(
-    files: Mapping[str, str],
-    config: RepoConfig,
-    workflows: dict[str, WorkflowConfig],
-    issues: list[ConfigIssue],
-) -> None:
-    lines: dict[Path_, int] = {}
-    if CONFIG_FILE in files:
-        try:
-            _, lines = load_with_lines(files[CONFIG_FILE])
-        except YamlSyntaxError:
-            lines = {}
-    known = ", ".join(sorted(workflows))
-    for label, name in config.workflows.labels.items():
-        if name not in workflows:
-            issues.append(
-                ConfigIssue(
-                    CONFIG_FILE,
-                    line_for(lines, ("workflows", "labels", label)),
-                    f"workflows.labels.{label}",
-                    f"unknown workflow {name!r}; known workflows: {known} "
-                    f"(add {WORKFLOWS_DIR}/{name}.yaml)",
-                )
-            )
-    if config.workflows.default not in workflows:
-        issues.append(
-            ConfigIssue(
-                CONFIG_FILE,
-                line_for(lines, ("workflows", "default")),
-                "workflows.default",
-                f"unknown workflow {config.workflows.default!r}; known workflows: {known}",
             )
         )

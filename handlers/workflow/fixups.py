@@ -96,6 +96,9 @@ def run_fixup(
         role_task, config=engine.config, ref=data.branch, progress=engine._progress(data)
     )
     sha = None
+    fresh = engine.s.runs.get(run.id)
+    if fresh is None or fresh.terminal:
+        return None  # cancelled while the role worked: no more commits
     if result.status == "completed" and result.changes:
         sha = _push(engine, data, kind, result)
     if before_record is not None:

@@ -191,3 +191,20 @@ def test_status_comment_offers_reject_while_a_gate_waits():
     b.label()
     (status,) = b.status_comments()
     assert "/reject" in status.body and "/cancel" in status.body
+
+
+def test_cancel_while_the_role_works_lands_no_commit():
+    b = bot(all_human())
+    roles = b.w.roles
+    original = roles.run
+
+    def run_and_get_cancelled(task, **kw):
+        result = original(task, **kw)
+        b.comment("/cancel")  # another job handles a /cancel while the role works
+        return result
+
+    roles.run = run_and_get_cancelled
+    b.label()
+    assert b.record().state == "cancelled"
+    assert "agentforge/issue-7" not in b.w.forge.branches
+    assert not b.w.sink.of(PushCommit)
