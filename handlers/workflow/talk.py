@@ -14,6 +14,7 @@ same reply instead of posting another. An accepted command gets 👀.
 
 from __future__ import annotations
 
+from bot.actions import AddLabels
 from handlers.commands import Command
 from handlers.workflow import lessons, rounds
 from handlers.workflow.commands_table import (
@@ -159,8 +160,6 @@ def _cancel(job: Job, command: Command, issue: int) -> None:
     if not _approver_or_reply(job, engine, command):
         return
     job.react()
-    from bot.actions import AddLabels
-
     with engine.guard(run):
         run, _ = rounds.cancel(engine, run, signal=_signal(job), by=job.event.actor.login)
         engine.publish(run)
