@@ -99,6 +99,20 @@ class UpdateMR(_Action):
     state: str | None = None
 
 
+class UpdateIssue(_Action):
+    """Change an issue's title, description or state (``open`` / ``closed``).
+
+    Fields left None are kept; applying it again once the issue is as wanted writes
+    nothing.
+    """
+
+    type: Literal["update_issue"] = "update_issue"
+    number: int
+    title: str | None = None
+    body: str | None = None
+    state: Literal["open", "closed"] | None = None
+
+
 class MarkReady(_Action):
     """Take an MR out of draft."""
 
@@ -163,6 +177,7 @@ Action = Annotated[
     | PushCommit
     | OpenMR
     | UpdateMR
+    | UpdateIssue
     | MarkReady
     | SetCommitStatus
     | ReplyToReviewComment

@@ -2,8 +2,9 @@
 
 The worker leases a job, turns its stored body back into an :class:`Event`, and hands
 both to a :class:`Dispatcher`. :class:`InProcessDispatcher` calls the handler table in
-this process; a later dispatcher can send the job to a CI runner instead and return
-what that runner reported, without the queue or the worker changing.
+this process, handing them the typed services a :data:`ServicesFactory` builds for the
+job; a later dispatcher can send the job to a CI runner instead and return what that
+runner reported, without the queue or the worker changing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from bot.errors import ConfigError
 from bot.events import Event
 from bot.queue import Job
 from handlers.registry import REGISTRY, HandlerContext, HandlerRegistry
@@ -18,6 +20,15 @@ from handlers.services import Services
 
 ServicesFactory = Callable[[Job, Event], "Services | None"]
 """``factory(job, event) -> Services`` for the handlers of one job (None: no services)."""
+
+
+@runtime_checkable
+class ReportsApplied(Protocol):
+    """An action sink that remembers what it applied (see :class:`bot.services.ExecutorSink`)."""
+
+    def applied(self) -> list[dict[str, Any]]:
+        """JSON-able outcomes of the actions applied during the job, oldest first."""
+        ...
 
 
 @runtime_checkable
@@ -56,13 +67,29 @@ class InProcessDispatcher:
         """Run the registered handlers; see :meth:`Dispatcher.dispatch`."""
         if not self.registry.handlers_for(event.kind):
             return {"handled": False, "reason": f"no handler for {event.kind.value}"}
-        services = self.services(job, event) if self.services is not None else None
+        services, unavailable = None, None
+        if self.services is not None:
+            try:
+                services = self.services(job, event)
+            except ConfigError as exc:
+                # No credentials for this forge: the handlers run without services
+                # (and so propose nothing that needs them); the result says why.
+                unavailable = f"no services for {event.forge.value}: {exc}"
         ctx = HandlerContext(
             job_id=job.id, delivery_id=job.delivery_id, attempt=job.attempts, services=services
         )
         actions = self.registry.handle(event, ctx)
-        return {
+        result: dict[str, Any] = {
             "handled": True,
             "kind": event.kind.value,
             "actions": [action.model_dump(mode="json") for action in actions],
         }
+        if unavailable is not None:
+            result["services"] = unavailable
+        if services is not None and isinstance(services.actions, ReportsApplied):
+            applied = services.actions.applied()
+            if applied:
+                # Written during the run (the live status comment...): part of the
+                # job's record like the end-of-job actions (see ExecutingDispatcher).
+                result["outcomes"] = applied
+        return result

@@ -31,6 +31,7 @@ message text. ::
     ├── StoreError                   embedded stores
     │   ├── StoreLocked              another process holds the data directory
     │   ├── QueueUnavailable         the job queue cannot be written
+    │   ├── LeaseLost                this worker no longer owns the job it runs
     │   ├── IndexCorrupt             the search index cannot be read
     │   ├── RecordNotFound           no run/phase with that id in the records
     │   └── AuditChainBroken         a hash-chained audit row was tampered with
@@ -244,6 +245,21 @@ class StoreLocked(StoreError):
 
 class QueueUnavailable(StoreError):
     """The durable job queue cannot be written."""
+
+
+class LeaseLost(StoreError):
+    """The running job's lease was taken back (expired and reaped, or released).
+
+    Raised by a heartbeat: another attempt may own the job now, so the handler should
+    stop at its next safe point instead of writing more.
+
+    Attributes:
+        job_id: The job whose lease was lost.
+    """
+
+    def __init__(self, message: str, *, job_id: int | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 class IndexCorrupt(StoreError):

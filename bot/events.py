@@ -8,11 +8,32 @@ reading :attr:`Event.forge`.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+BOT_BRANCH_PREFIX = "agentforge/issue-"
+"""The bot's branch for issue N is ``agentforge/issue-N`` (see :func:`bot_branch`)."""
+
+_BOT_BRANCH = re.compile(r"agentforge/issue-([1-9][0-9]*)")
+
+
+def bot_branch(issue_number: int) -> str:
+    """The one branch the bot works on for an issue: ``agentforge/issue-<N>``."""
+    return f"{BOT_BRANCH_PREFIX}{int(issue_number)}"
+
+
+def issue_of_branch(branch: str | None) -> int | None:
+    """The issue number of a bot branch name (``agentforge/issue-7`` -> 7), else None."""
+    if not branch:
+        return None
+    if branch.startswith("refs/heads/"):
+        branch = branch[len("refs/heads/") :]
+    match = _BOT_BRANCH.fullmatch(branch)
+    return int(match.group(1)) if match else None
 
 
 class ForgeKind(StrEnum):
@@ -198,14 +219,33 @@ class Event(BaseModel):
     def subject(self) -> str | None:
         """The serialisation key for ordering: jobs with the same subject run one at a time.
 
-        ``None`` when the event concerns no issue or MR (pushes, pings), which may run
-        in parallel with anything.
+        An issue and the bot's MR for it share one subject: an MR, push or pipeline
+        event on the bot's branch ``agentforge/issue-<N>`` gets the subject of issue N
+        (events that carry only an MR number are mapped by :mod:`bot.subjects`).
+        ``None`` when the event concerns no issue or MR (other pushes, pings), which
+        may run in parallel with anything.
         """
+        issue = self.bot_branch_issue()
+        if issue is not None:
+            return f"{self.forge.value}:{self.repo.full_name}:issue:{issue}"
         if self.number is None:
             return None
         kind = "mr" if self.is_mr else "issue"
         return f"{self.forge.value}:{self.repo.full_name}:{kind}:{self.number}"
 
+    def bot_branch_issue(self) -> int | None:
+        """The issue whose bot branch this MR, review, push or pipeline event is on."""
+        if self.kind not in _BRANCH_KINDS:
+            return None
+        if self.kind == EventKind.PUSH and self.ref and not self.ref.startswith("refs/heads/"):
+            return None  # a tag that happens to look like a bot branch
+        return issue_of_branch(self.head_ref)
+
     def summary(self) -> dict[str, Any]:
         """The event as plain JSON-able data, without the raw payload."""
         return self.model_dump(mode="json", exclude={"raw"})
+
+
+_BRANCH_KINDS = frozenset(
+    {EventKind.MR, EventKind.MR_COMMENT, EventKind.MR_REVIEW, EventKind.PUSH, EventKind.PIPELINE}
+)

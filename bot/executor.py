@@ -7,10 +7,19 @@ through the :class:`bot.forge.Forge` protocol and the git workspace, and reports
 
     applied   the forge or the branch changed
     skipped   the wanted state was already there (nothing written)
-    denied    the judge said deny / needs approval (nothing written; reason kept)
+    pending   the judge said needs approval (nothing written yet; the verdict names who
+              may approve, and the workflow shows it until then)
+    denied    the judge said deny (nothing written; reason kept)
     failed    the forge or git refused; ``error`` holds the typed error
     blocked   not tried, because an action it depends on did not land
-              (an OpenMR whose PushCommit on the same branch failed or was denied)
+              (an OpenMR whose PushCommit on the same branch failed, was denied or
+              is pending)
+
+The judge is built per event (:func:`executor_factory_from_settings` takes a
+``judge_factory``; by default :func:`bot.judging.judge_factory`, never "allow all"),
+so it sees the actor, their permission, the repository config at the default branch
+and each push's diff. Denied and pending actions are audited like applied ones, with
+the verdict and the policy that decided.
 
 Every write is idempotent, so a retried job or a redelivered event converges on the
 same forge state: marked comments are edited in place, an open MR for the branch is
@@ -48,6 +57,7 @@ from bot.actions import (
     RemoveLabel,
     ReplyToReviewComment,
     SetCommitStatus,
+    UpdateIssue,
     UpdateMR,
 )
 from bot.errors import (
@@ -65,6 +75,9 @@ from bot.forge import CommitState, Forge, find_comment, marker, markers_in
 from bot.workspace import Identity, Workspace, cache_path
 from policies.verdict import Decision, Judge, Verdict, allow_all
 
+JudgeFactory = Callable[[Event, Forge], Judge]
+"""``factory(event, forge) -> Judge``: the judge of one event's actions on its forge."""
+
 DEFAULT_IDENTITY = Identity("AgentForge", "agentforge@users.noreply.invalid")
 RETRYABLE = (Unavailable, RateLimited)
 """Errors after which a job is worth retrying (the writes are idempotent)."""
@@ -77,6 +90,7 @@ class OutcomeStatus(StrEnum):
 
     APPLIED = "applied"
     SKIPPED = "skipped"
+    PENDING = "pending"
     DENIED = "denied"
     FAILED = "failed"
     BLOCKED = "blocked"
@@ -247,6 +261,7 @@ class Executor:
             if isinstance(action, PushCommit) and outcome.status in (
                 OutcomeStatus.FAILED,
                 OutcomeStatus.DENIED,
+                OutcomeStatus.PENDING,
                 OutcomeStatus.BLOCKED,
             ):
                 unlanded.add((action.repo, action.branch))
@@ -262,9 +277,11 @@ class Executor:
         except PolicyDenied as exc:
             verdict = Verdict.deny(str(exc), type(exc).__name__)
         if not verdict.permits:
-            word = "needs approval" if verdict.decision == Decision.NEEDS_APPROVAL else "denied"
+            pending = verdict.decision == Decision.NEEDS_APPROVAL
+            word = "needs approval" if pending else "denied"
             detail = f"{word}: {verdict.reason}" if verdict.reason else word
-            return ActionOutcome(index, action, OutcomeStatus.DENIED, detail, verdict=verdict)
+            status = OutcomeStatus.PENDING if pending else OutcomeStatus.DENIED
+            return ActionOutcome(index, action, status, detail, verdict=verdict)
         try:
             status, detail, result = self._apply(action)
         except (ForgeError, WorkspaceError) as exc:
@@ -282,6 +299,7 @@ class Executor:
             PushCommit: self._push,
             OpenMR: self._open_mr,
             UpdateMR: self._update_mr,
+            UpdateIssue: self._update_issue,
             MarkReady: self._mark_ready,
             SetCommitStatus: self._commit_status,
             ReplyToReviewComment: self._review_reply,
@@ -370,6 +388,15 @@ class Executor:
             return OutcomeStatus.SKIPPED, "MR already as wanted", {"number": mr.number}
         self.forge.update_mr(a.repo, a.number, **changes)
         return OutcomeStatus.APPLIED, f"updated {', '.join(changes)}", {"number": mr.number}
+
+    def _update_issue(self, a: UpdateIssue) -> tuple[OutcomeStatus, str, dict[str, Any]]:
+        issue = self.forge.get_issue(a.repo, a.number)
+        wanted = {"title": a.title, "body": a.body, "state": a.state}
+        changes = {k: v for k, v in wanted.items() if v is not None and getattr(issue, k) != v}
+        if not changes:
+            return OutcomeStatus.SKIPPED, "issue already as wanted", {"number": issue.number}
+        self.forge.update_issue(a.repo, a.number, **changes)
+        return OutcomeStatus.APPLIED, f"updated {', '.join(changes)}", {"number": issue.number}
 
     def _mark_ready(self, a: MarkReady) -> tuple[OutcomeStatus, str, dict[str, Any]]:
         if not self.forge.get_mr(a.repo, a.number).draft:
@@ -559,12 +586,16 @@ class ExecutingDispatcher:
             executor = self.executor_factory(event)
         except ConfigError as exc:
             result.update(executed=False, reason=f"cannot write to {event.forge.value}: {exc}")
+            # The setting to fix, for callers that must say it (``agentforge run``).
+            result["missing_setting"] = getattr(exc, "variable", None)
             return result
         # Job id 0 stands for "no queue job" (the CI runner).
         ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None) or None)
         outcomes = executor.apply(actions, ctx)
         result["executed"] = True
-        result["outcomes"] = [o.to_dict() for o in outcomes]
+        # Outcomes of actions applied during the run (through the services' action
+        # sink) come first, then those of the actions proposed at the end.
+        result["outcomes"] = [*result.get("outcomes", []), *(o.to_dict() for o in outcomes)]
         for outcome in outcomes if self.raise_retryable else ():
             if isinstance(outcome.error, RETRYABLE):
                 raise outcome.error
@@ -572,14 +603,32 @@ class ExecutingDispatcher:
 
 
 def executor_factory_from_settings(
-    settings: Any, *, audit: AuditSink | None = None, judge: Judge | None = None
+    settings: Any,
+    *,
+    audit: AuditSink | None = None,
+    judge: Judge | None = None,
+    judge_factory: JudgeFactory | None = None,
 ) -> ExecutorFactory:
     """A factory building one forge adapter per forge name (from ``settings``), reused.
+
+    Args:
+        settings: Process settings (credentials, clones directory, bot login).
+        audit: Where outcomes are recorded.
+        judge: One judge for every event (tests and tools that judge without context).
+        judge_factory: Builds the judge of each event; the default,
+            :func:`bot.judging.judge_factory`, gathers the actor's permission, the
+            config at the default branch and each push's diff. Used when ``judge`` is
+            None, so production never applies actions unjudged.
 
     Raises (when called):
         ConfigError: the event's forge has no credentials configured.
     """
     from bot.forges import make_forge
+
+    if judge is None and judge_factory is None:
+        from bot.judging import judge_factory as shell_judges
+
+        judge_factory = shell_judges(settings.clones_dir, bot_login=settings.bot_login)
 
     forges: dict[str, Forge] = {}
     guard = threading.Lock()
@@ -595,37 +644,32 @@ def executor_factory_from_settings(
             if name not in forges:
                 forges[name] = make_forge(name, settings)
             forge = forges[name]
+        chosen = judge if judge is not None else judge_factory(event, forge)  # type: ignore[misc]
         return Executor(
-            forge, judge=judge, audit=audit, clones_dir=settings.clones_dir, identity=identity
+            forge, judge=chosen, audit=audit, clones_dir=settings.clones_dir, identity=identity
         )
 
     return factory
 
 
 def forge_configured(settings: Any) -> bool:
-    """Whether ``settings`` hold credentials for GitHub or GitLab."""
+    """Whether ``settings`` hold credentials for GitHub or GitLab, or a local forge."""
     return bool(
         settings.github_token
         or (settings.github_app_id and settings.github_app_installation_id)
         or settings.gitlab_token
+        or getattr(settings, "local_dir", None)
     )
 
 
 def build_dispatcher(settings: Any, db: Any = None) -> Any:
-    """The server's dispatcher: handlers then executor when a forge is configured.
+    """The server's dispatcher: handlers with services, then the executor.
 
-    Returns None (the server's default, handlers only) when no forge credentials are
-    set, so proposed actions are recorded on the job but nothing is written.
+    See :func:`bot.services.build_dispatcher`; without ``db`` the run store and audit
+    log live in a throw-away in-memory database. Without forge credentials the jobs
+    record why nothing was written.
     """
-    if not forge_configured(settings):
-        return None
-    from bot.dispatch import InProcessDispatcher
+    from bot.services import build_dispatcher as with_services
+    from bot.store.db import Database
 
-    audit = None
-    if db is not None:
-        from bot.store.audit import AuditLog
-
-        audit = AuditLog(db)
-    return ExecutingDispatcher(
-        InProcessDispatcher(), executor_factory_from_settings(settings, audit=audit)
-    )
+    return with_services(settings, db if db is not None else Database.in_memory())

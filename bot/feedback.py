@@ -57,7 +57,7 @@ class DuckDBFeedback:
     """Feedback records in the bot's DuckDB database.
 
     Args:
-        db: The open database (migrated: the ``feedback`` table is migration 2).
+        db: The open database (migrated: the ``feedback`` table is migration 3).
     """
 
     def __init__(self, db: Database) -> None:

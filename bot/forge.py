@@ -298,6 +298,116 @@ class Forge(Protocol):
         """A URL git can clone from and push to, with credentials embedded if needed."""
         ...
 
+    def whoami(self) -> User:
+        """The account the adapter acts as.
+
+        Returns:
+            The bot's own account: the token's user (GitHub ``GET /user``, GitLab
+            ``GET /user``), a GitHub App installation's bot user (``<slug>[bot]``, with
+            ``is_bot`` set), or the local forge's acting user.
+        """
+        ...
+
+    def get_file(self, repo: str, path: str, *, ref: str) -> str | None:
+        """The text of one file at a ref.
+
+        Args:
+            repo: The repository.
+            path: Repository-relative path (``.agentforge/config.yaml``).
+            ref: A branch, tag or commit sha.
+
+        Returns:
+            The file's text, or None when the file (or the ref) does not exist.
+
+        Raises:
+            InvalidRequest: the path is a directory, a symlink or submodule, or the
+                file is not UTF-8 text (binary).
+            NotFound: the repository does not exist.
+        """
+        ...
+
+    def list_dir(self, repo: str, path: str, *, ref: str) -> list[str]:
+        """The files directly inside a directory at a ref.
+
+        Args:
+            repo: The repository.
+            path: Repository-relative directory (``.agentforge/roles``; ``""`` is the root).
+            ref: A branch, tag or commit sha.
+
+        Returns:
+            Repository-relative paths of the files (not subdirectories) in the
+            directory, sorted; ``[]`` when the directory or the ref does not exist
+            (or ``path`` names a file).
+
+        Raises:
+            NotFound: the repository does not exist.
+        """
+        ...
+
+    def list_mr_files(self, repo: str, number: int) -> list[str]:
+        """The paths a merge request changes (both paths of a rename), sorted.
+
+        Raises:
+            NotFound: no such repository or merge request.
+        """
+        ...
+
+    def update_issue(
+        self,
+        repo: str,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+    ) -> Issue:
+        """Change an issue's title, description or state.
+
+        Args:
+            repo: The repository.
+            number: The issue's number.
+            title: New title (None keeps it).
+            body: New description (None keeps it).
+            state: ``open`` (reopen) or ``closed`` (close); None keeps it.
+
+        Raises:
+            InvalidRequest: ``state`` is not ``open`` or ``closed``; nothing is sent.
+            NotFound: no such repository or issue.
+        """
+        ...
+
+    def list_issues(
+        self, repo: str, *, state: str = "open", labels: list[str] | None = None
+    ) -> list[Issue]:
+        """Issues (never merge requests) in a state, by number.
+
+        Args:
+            repo: The repository.
+            state: ``open``, ``closed`` or ``all``.
+            labels: Only issues carrying every one of these labels.
+
+        Raises:
+            InvalidRequest: an unknown ``state``; nothing is sent.
+            NotFound: the repository does not exist.
+        """
+        ...
+
+    def list_checks(self, repo: str, sha: str) -> list[CommitStatus]:
+        """Everything CI reports about a commit, latest per context, by context.
+
+        Commit statuses plus, on GitHub, the commit's check runs (GitHub Actions
+        reports there, not as statuses; a check run's context is its name) and, on
+        GitLab, the commit's newest pipeline (context ``pipeline``) besides its
+        statuses and jobs. States map onto :class:`CommitState`: queued → pending,
+        in progress → running, success/neutral/skipped → success,
+        failure/timed out/action required → failure, cancelled → cancelled,
+        stale → pending.
+
+        Raises:
+            NotFound: the repository does not exist.
+        """
+        ...
+
     def list_review_comments(
         self, repo: str, number: int, review_id: str | None = None
     ) -> list[ReviewComment]:

@@ -13,7 +13,8 @@ in ``<data_dir>/intake.journal`` and feeds DuckDB from there in the background::
   content key) in memory before the append. The sets are loaded from ``deliveries`` and
   from the journal at start; DuckDB's unique keys stay as a backstop.
 - **Job ids** are drawn from ``job_id_seq`` ahead of time (committed), so a 202 names
-  its job before DuckDB has the row.
+  its job before DuckDB has the row. At start the ids drawn but never used by the last
+  process (above every stored job) are used first, so ids continue without a jump.
 - **Feeding in batches.** While deliveries keep arriving the feeder gathers records
   and writes them when intake pauses (:data:`bot.queue.INTAKE_QUIET_SECONDS`), at the
   latest after :data:`FEED_MAX_DELAY_SECONDS` or :data:`FEED_MAX_RECORDS`: one large
@@ -155,7 +156,11 @@ class JournalIntake:
             if records:
                 self.queue.store(records)
                 log.warning("replayed intake journal", records=len(records))
-            self._ids = deque(self.queue.reserve_job_ids(_ID_BLOCK))
+            # Ids the previous process drew but never used come first: job ids continue
+            # after a restart (or a kill) instead of jumping by a block.
+            leftover = self.queue.unused_job_ids()
+            fresh = self.queue.reserve_job_ids(max(0, _ID_BLOCK - len(leftover)))
+            self._ids = deque([*leftover, *fresh])
         except StoreError as exc:
             raise StoreError(f"recovering intake journal {self.path}: {exc}") from exc
         for stored in records:

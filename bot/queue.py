@@ -20,7 +20,9 @@ Life of a job::
   round instead of two per job, and it waits while intake commits are pending.
 - **Ordering**: a job is leased only when no job with the same subject (issue or MR)
   is running and no earlier one is waiting; jobs without a subject are free.
-- **Leases** expire; a job whose lease expires (or that was running in a process that
+- **Leases** are renewed by a heartbeat while their job runs (:meth:`JobQueue.renew`,
+  see :mod:`bot.leases`), so a long phase is never taken back; a lease that is not
+  renewed expires; a job whose lease expires (or that was running in a process that
   died) counts the attempt and is retried with exponential backoff until
   ``max_attempts``, then it is ``dead`` until someone retries it.
 """
@@ -112,6 +114,12 @@ _COMPLETE = (
     "UPDATE jobs SET state = 'done', result = u.result, lease_owner = NULL,"
     " lease_expires_at = NULL, updated_at = $now, finished_at = $now, last_error = NULL"
     " FROM (SELECT unnest($ids) AS id, unnest($results) AS result, unnest($owners) AS owner) u"
+    " WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.lease_owner = u.owner"
+    " RETURNING jobs.id"
+)
+_RENEW = (
+    "UPDATE jobs SET lease_expires_at = $expires, updated_at = $now"
+    " FROM (SELECT unnest($ids) AS id, unnest($owners) AS owner) u"
     " WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.lease_owner = u.owner"
     " RETURNING jobs.id"
 )
@@ -308,6 +316,10 @@ class JobQueue:
         with self._idle:
             self._idle.notify_all()
 
+    def unused_job_ids(self) -> list[int]:
+        """Drawn but unused job ids above every stored job (see :mod:`bot.queue_store`)."""
+        return queue_store.unused_job_ids(self.db)
+
     def reserve_job_ids(self, n: int) -> list[int]:
         """Draw ``n`` job ids from the sequence, committed, for rows stored later."""
         return queue_store.reserve_job_ids(self.db, n)
@@ -474,6 +486,25 @@ class JobQueue:
             ],
         ).fetchone()
         return row[0] if row else None
+
+    def renew(self, jobs: list[Job]) -> set[int]:
+        """Extend the leases of running jobs by :attr:`lease_seconds`, in one transaction.
+
+        Returns:
+            Ids of the jobs whose lease their owner still holds (now renewed); a job
+            missing from the set was reaped or released: its runner should stop.
+        """
+        if not jobs:
+            return set()
+        now = self.clock()
+        params = {
+            "now": now,
+            "expires": now + timedelta(seconds=self.lease_seconds),
+            "ids": [job.id for job in jobs],
+            "owners": [job.lease_owner for job in jobs],
+        }
+        with self.db.transaction() as cur:
+            return {row[0] for row in cur.execute(_RENEW, params).fetchall()}
 
     def release(self, job: Job) -> bool:
         """Give a leased job back untouched (shutdown); the attempt is not counted."""

@@ -14,7 +14,10 @@ from bot.store.db import Database
 
 _LIST_COLUMNS = (
     "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
-    "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at"
+    "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at, "
+    # A job can be ``done`` without anything handling its event: say so in every listing.
+    "CAST(json_extract(result, '$.handled') AS BOOLEAN) AS handled, "
+    "json_extract_string(result, '$.reason') AS reason"
 )
 
 
@@ -26,7 +29,11 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_jobs(db: Database, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Jobs, newest first, as JSON-able dicts (works on read-only databases too)."""
+    """Jobs, newest first, as JSON-able dicts (works on read-only databases too).
+
+    Each row has ``handled`` (True/False from the job's result, None before it ran) and
+    ``reason`` (why nothing was handled or written, e.g. ``no handler for issue``).
+    """
     where, params = ("WHERE state = ?", [state]) if state else ("", [])
     rows = db.fetch_dicts(
         f"SELECT {_LIST_COLUMNS} FROM jobs {where} ORDER BY id DESC LIMIT ?",  # noqa: S608

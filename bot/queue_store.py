@@ -65,6 +65,30 @@ def reserve_job_ids(db: Database, n: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+def unused_job_ids(db: Database) -> list[int]:
+    """Ids the sequence handed out that no job or delivery holds, above the highest used.
+
+    The intake journal draws ids ahead of time; those a stopped (or killed) process had
+    not used yet are handed out again here instead of being lost, so job ids continue
+    after a restart without a jump. Only ids above every stored job are returned: an id
+    once given to a job is never reused. Call it only as the data directory's writer,
+    before anything else draws from the sequence.
+
+    Raises:
+        StoreError: the sequence or the tables could not be read.
+    """
+    try:
+        row = db.fetchone(
+            "SELECT (SELECT last_value FROM duckdb_sequences() WHERE sequence_name ="
+            " 'job_id_seq'), greatest((SELECT coalesce(max(id), 0) FROM jobs),"
+            " (SELECT coalesce(max(job_id), 0) FROM deliveries))"
+        )
+    except duckdb.Error as exc:
+        raise StoreError(f"reading the job id sequence: {exc}") from exc
+    drawn, used = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+    return list(range(used + 1, drawn + 1))
+
+
 def batch_table(deliveries: Sequence[Delivery], job_ids: Sequence[int | None], at: Any) -> Any:
     """The Arrow table of one batch: one column per stored field.
 

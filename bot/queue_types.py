@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,7 +68,12 @@ class EnqueueResult:
 
 @dataclass(frozen=True)
 class Job:
-    """A leased job, as a worker sees it."""
+    """A leased job, as a worker sees it.
+
+    ``heartbeat`` renews the job's lease while it runs (set by the worker that runs
+    it; None where there is no lease, as in a CI runner) and raises
+    :class:`bot.errors.LeaseLost` once the worker no longer owns the job.
+    """
 
     id: int
     delivery_id: str | None
@@ -80,6 +86,7 @@ class Job:
     attempts: int
     max_attempts: int
     lease_owner: str
+    heartbeat: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 class RetryOutcome(StrEnum):

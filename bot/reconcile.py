@@ -39,10 +39,28 @@ SWEEPER = "agentforge-reconcile"
 log = get_logger(__name__)
 
 
-def payload(forge: str, repo: str, at: datetime, *, default_branch: str | None = None) -> bytes:
-    """The body of a sweep job for ``repo`` at ``at``."""
+def payload(
+    forge: str,
+    repo: str,
+    at: datetime,
+    *,
+    default_branch: str | None = None,
+    actor: str | None = None,
+) -> bytes:
+    """The body of a sweep job for ``repo`` at ``at``.
+
+    ``actor`` is the bot's own login when known: the sweep's writes are the bot's own
+    (the judge counts the bot's events as its token's rights), while the commands it
+    replays were each checked against their author by the workflow.
+    """
     return json.dumps(
-        {"forge": forge, "repo": repo, "default_branch": default_branch, "at": at.isoformat()}
+        {
+            "forge": forge,
+            "repo": repo,
+            "default_branch": default_branch,
+            "at": at.isoformat(),
+            "actor": actor,
+        }
     ).encode()
 
 
@@ -63,17 +81,17 @@ def parse_reconcile(forge: str, data: dict[str, Any], delivery_id: str | None) -
         event_name=RECONCILE_EVENT,
         delivery_id=delivery_id,
         repo=RepoRef(full_name=repo.strip(), default_branch=data.get("default_branch") or None),
-        actor=Actor(login=SWEEPER, is_bot=True),
+        actor=Actor(login=str(data.get("actor") or SWEEPER), is_bot=True),
         object_id=f"reconcile:{repo}",
         updated_at=at,
         raw=data,
     )
 
 
-def delivery(forge: str, repo: str, at: datetime) -> Delivery:
+def delivery(forge: str, repo: str, at: datetime, *, actor: str | None = None) -> Delivery:
     """A queue delivery for one sweep of ``repo`` (one per repository and minute)."""
     stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M")
-    body = payload(forge, repo, at)
+    body = payload(forge, repo, at, actor=actor)
     event = parse_reconcile(forge, json.loads(body), None)
     return Delivery(
         forge=forge,
@@ -110,6 +128,7 @@ class ReconcileScheduler:
         repos: The (forge, repo) pairs to sweep now.
         interval: Seconds between sweeps.
         clock: The current time.
+        actor: The bot's own login (the sweep acts as the bot).
     """
 
     def __init__(
@@ -119,7 +138,9 @@ class ReconcileScheduler:
         *,
         interval: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        actor: str | None = None,
     ) -> None:
+        self.actor = actor
         self.enqueue = enqueue
         self.repos = repos
         self.interval = interval
@@ -132,7 +153,7 @@ class ReconcileScheduler:
         at = self.clock()
         count = 0
         for forge, repo in self.repos():
-            self.enqueue(delivery(forge, repo, at))
+            self.enqueue(delivery(forge, repo, at, actor=self.actor))
             count += 1
         return count
 

@@ -105,6 +105,8 @@ class CIEvent:
         expected_repo: The repository the CI job runs in, when the payload came from
             the job's environment (checked against the payload).
         ignored: Why there is nothing to handle (then the other fields are empty).
+        source: Where the body was read from (``--payload event.json``), named in the
+            error when it does not parse; None when it was built from CI_* variables.
     """
 
     forge: str
@@ -113,6 +115,7 @@ class CIEvent:
     delivery_id: str | None = None
     expected_repo: str | None = None
     ignored: str | None = None
+    source: str | None = None
 
 
 def _require(env: Mapping[str, str], name: str, doing: str) -> str:
@@ -172,9 +175,10 @@ def _github_event(env: Mapping[str, str], event_name: str | None, payload: Path 
     doing = "reading the GitHub Actions event"
     name = event_name or _require(env, "GITHUB_EVENT_NAME", doing)
     if payload is not None:
-        body = _read_payload(str(payload), "--payload")
+        path, variable = str(payload), "--payload"
     else:
-        body = _read_payload(_require(env, "GITHUB_EVENT_PATH", doing), "GITHUB_EVENT_PATH")
+        path, variable = _require(env, "GITHUB_EVENT_PATH", doing), "GITHUB_EVENT_PATH"
+    body = _read_payload(path, variable)
     run_id = env.get("GITHUB_RUN_ID", "").strip()
     return CIEvent(
         forge="github",
@@ -182,7 +186,12 @@ def _github_event(env: Mapping[str, str], event_name: str | None, payload: Path 
         body=body,
         delivery_id=f"github-actions:{run_id}" if run_id else None,
         expected_repo=None if payload is not None else env.get("GITHUB_REPOSITORY") or None,
+        source=_source(variable, path),
     )
+
+
+def _source(variable: str, path: str) -> str:
+    return f"the payload file {path} (from {variable})"
 
 
 def _gitlab_event(env: Mapping[str, str], event_name: str | None, payload: Path | None) -> CIEvent:
@@ -193,6 +202,7 @@ def _gitlab_event(env: Mapping[str, str], event_name: str | None, payload: Path 
     expected = env.get("CI_PROJECT_PATH") or None
     if payload is not None:
         body, variable, expected = _read_payload(str(payload), "--payload"), "--payload", None
+        path = str(payload)
     else:
         source = env.get("CI_PIPELINE_SOURCE", "").strip()
         if source == "merge_request_event":
@@ -210,19 +220,24 @@ def _gitlab_event(env: Mapping[str, str], event_name: str | None, payload: Path 
             name = _GITLAB_HEADERS[data["object_kind"]]
             body = json.dumps(data).encode()
             return CIEvent("gitlab", event_name or name, body, delivery_id, expected)
-    name = event_name or _gitlab_header_of(body, variable)
-    return CIEvent("gitlab", name, body, delivery_id, expected)
+    origin = _source(variable, path)
+    name = event_name or _gitlab_header_of(body, origin, variable)
+    return CIEvent("gitlab", name, body, delivery_id, expected, source=origin)
 
 
-def _gitlab_header_of(body: bytes, variable: str) -> str:
-    """The X-Gitlab-Event header GitLab would have sent with ``body``."""
+def _gitlab_header_of(body: bytes, source: str, variable: str) -> str:
+    """The X-Gitlab-Event header GitLab would have sent with ``body`` (read from ``source``)."""
+    from bot.errors import PayloadError
     from bot.parsers import decode_body
 
-    kind = decode_body(body).get("object_kind")
+    try:
+        kind = decode_body(body).get("object_kind")
+    except PayloadError as exc:
+        raise type(exc)(f"{source}: {exc}") from exc
     header = _GITLAB_HEADERS.get(kind) if isinstance(kind, str) else None
     if header is None:
         raise SettingsError(
-            f"the webhook payload in {variable} has object_kind {kind!r}; pass --event "
+            f"{source} has object_kind {kind!r}; pass --event "
             f'(e.g. "Note Hook") or one of: {", ".join(sorted(_GITLAB_HEADERS))}',
             variable=variable,
         )
@@ -392,13 +407,20 @@ def run_ci_event(
         PayloadError: the payload is not a valid event of its name.
         SettingsError: the payload's repository is not the CI job's repository.
     """
+    from bot.errors import PayloadError
     from bot.parsers import parse_event
     from bot.queue import Job
+    from bot.subjects import MrAliases, resolve_subject
 
     summary: dict[str, Any] = {"forge": ci.forge, "event_name": ci.event_name or None}
     if ci.ignored:
         return RunResult({**summary, "status": "ignored", "reason": ci.ignored})
-    event = parse_event(ci.forge, ci.event_name, ci.body, ci.delivery_id)
+    try:
+        event = parse_event(ci.forge, ci.event_name, ci.body, ci.delivery_id)
+    except PayloadError as exc:
+        if ci.source is None:
+            raise
+        raise type(exc)(f"{ci.source}: {exc}") from exc
     summary.update(
         delivery_id=ci.delivery_id,
         kind=event.kind.value,
@@ -430,7 +452,7 @@ def run_ci_event(
         forge=ci.forge,
         event_name=ci.event_name,
         repo=event.repo.full_name,
-        subject=event.subject(),
+        subject=resolve_subject(event, MrAliases.for_db(db) if db is not None else None),
         payload=ci.body,
         headers={},
         attempts=1,
@@ -438,6 +460,18 @@ def run_ci_event(
         lease_owner="ci",
     )
     result = dispatcher.dispatch(job, event)
+    if not dry_run and result.get("actions") and result.get("executed") is not True:
+        # Proposed but not written (no credentials for the forge): the CI job must not
+        # go green, and the event must not count as handled, so a re-run tries again.
+        return RunResult(
+            {
+                **_brief(summary),
+                **result,
+                "status": "not_applied",
+                "reason": _not_applied(ci, result),
+            },
+            1,
+        )
     outcomes = result.get("outcomes") or []
     failed = [o for o in outcomes if o.get("status") == "failed"]
     if db is not None and not failed:
@@ -446,27 +480,42 @@ def run_ci_event(
     return RunResult({**_brief(summary), "status": status, **result}, 1 if failed else 0)
 
 
+def _not_applied(ci: CIEvent, result: dict[str, Any]) -> str:
+    """Why proposed actions were not applied, naming the setting that would fix it."""
+    count = len(result.get("actions") or [])
+    why = result.get("reason") or "no executor was configured to apply them"
+    missing = result.get("missing_setting")
+    if missing == "AGENTFORGE_GITHUB_TOKEN" and ci.forge == "github":
+        # In GitHub Actions the workflow's own token is the usual answer.
+        missing = (
+            "GITHUB_TOKEN (the workflow's token, `secrets.GITHUB_TOKEN`) or AGENTFORGE_GITHUB_TOKEN"
+        )
+    hint = f"; set {missing}, or pass --dry-run to only show them" if missing else ""
+    return f"{count} proposed action(s) were not applied: {why}{hint}"
+
+
 def _brief(summary: dict[str, Any]) -> dict[str, Any]:
     keep = ("forge", "event_name", "delivery_id", "kind", "action", "repo", "number", "actor")
     return {k: summary[k] for k in keep if k in summary}
 
 
 def default_dispatcher(settings: Settings, db: Database | None, *, dry_run: bool = False) -> Any:
-    """Handlers (this process's registry), then the executor unless ``dry_run``."""
+    """Handlers (this process's registry) with services, then the executor.
+
+    With ``dry_run`` the handlers run without services and nothing is executed.
+    """
     from bot.dispatch import InProcessDispatcher
 
-    inner = InProcessDispatcher()
     if dry_run:
-        return inner
-    from bot.executor import ExecutingDispatcher, executor_factory_from_settings
+        # No services: they would write during the run (the live status comment).
+        return InProcessDispatcher()
+    from bot.services import build_dispatcher
 
-    audit = None
-    if db is not None:
-        from bot.store.audit import AuditLog
-
-        audit = AuditLog(db)
-    factory = executor_factory_from_settings(settings, audit=audit)
-    return ExecutingDispatcher(inner, factory, raise_retryable=False)
+    # Without a data directory the run store lives in memory for this job: the forge
+    # and git hold a run's state, so the handlers rebuild it from there.
+    return build_dispatcher(
+        settings, db if db is not None else Database.in_memory(), raise_retryable=False
+    )
 
 
 def open_records(settings: Settings, *, explicit: bool) -> Database | None:
@@ -503,7 +552,15 @@ def run_in_ci(
     db = None if ci.ignored else open_records(settings, explicit=explicit)
     try:
         dispatcher = dispatcher_factory(settings, db) if dispatcher_factory else None
-        return run_ci_event(ci, settings, db=db, dispatcher=dispatcher, dry_run=dry_run)
+        result = run_ci_event(ci, settings, db=db, dispatcher=dispatcher, dry_run=dry_run)
+        if not ci.ignored:
+            from bot.commands.doctor import token_scope_warnings
+
+            # In the summary, not a log line: the job's output is the JSON summary.
+            warnings = token_scope_warnings(settings)
+            if warnings:
+                result.summary["warnings"] = warnings
+        return result
     finally:
         if db is not None:
             db.close()

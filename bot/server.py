@@ -45,6 +45,7 @@ from bot.parsers import parse_event
 from bot.queue import Delivery, JobQueue
 from bot.settings import Settings
 from bot.store.db import Database
+from bot.subjects import MrAliases, resolve_subject
 from bot.verify import Verifier
 from bot.worker import WorkerPool
 
@@ -88,6 +89,9 @@ class ServerState:
     queue: JobQueue | None = None
     intake: JournalIntake | None = None
     pool: WorkerPool | None = None
+    local_feed: Any = None
+    """The :class:`bot.local_feed.LocalFeed` when ``settings.local_dir`` is set."""
+    aliases: MrAliases | None = None
     shutting_down: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -114,10 +118,8 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
     """The thread enqueueing reconcile sweeps (None when turned off or nothing to sweep
-    with: no forge credentials, no workers)."""
-    from bot.executor import forge_configured
-
-    if not settings.reconcile_minutes or state.pool is None or not forge_configured(settings):
+    with: no forge configured, no workers)."""
+    if not settings.reconcile_minutes or state.pool is None:
         return None
     from bot.reconcile import ReconcileScheduler, known_repos
 
@@ -126,9 +128,12 @@ def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
         for name, ok in (
             ("github", settings.github_token or settings.github_app_id),
             ("gitlab", settings.gitlab_token),
+            ("local", getattr(settings, "local_dir", None)),
         )
         if ok
     ]
+    if not forges:
+        return None
     queue = state.queue
 
     def repos() -> list[tuple[str, str]]:
@@ -138,6 +143,7 @@ def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
         lambda delivery: queue.enqueue(delivery),
         repos,
         interval=settings.reconcile_minutes * 60,
+        actor=settings.bot_login,
     )
 
 
@@ -175,6 +181,9 @@ def create_app(
             log.warning("webhook secret check", warning=warning)
         state.db = db or Database.open(settings.data_dir)
         tune_store(state.db)
+        # MR -> issue aliases for ordering subjects, read once here and kept current by
+        # the run store (see bot.subjects): intake never reads the database for them.
+        state.aliases = MrAliases.for_db(state.db)
         state.queue = JobQueue(
             state.db,
             max_attempts=settings.job_max_attempts,
@@ -199,6 +208,14 @@ def create_app(
         scheduler = _reconcile_scheduler(settings, state)
         if scheduler is not None:
             scheduler.start()
+        if settings.local_dir is not None:
+            from bot.local_feed import LocalFeed
+
+            # Local forge events reach the intake here instead of through a webhook.
+            state.local_feed = LocalFeed.for_server(
+                settings, state.intake or state.queue, state.aliases
+            )
+            state.local_feed.start()
         log.info("server started", data_dir=str(settings.data_dir), workers=settings.workers)
         try:
             yield
@@ -206,6 +223,8 @@ def create_app(
             state.shutting_down = True
             if scheduler is not None:
                 await run_in_threadpool(scheduler.stop)
+            if state.local_feed is not None:
+                await run_in_threadpool(state.local_feed.stop)
             if state.pool is not None:
                 await run_in_threadpool(state.pool.stop, shutdown_grace)
             if state.intake is not None:
@@ -280,6 +299,8 @@ def readiness_problems(state: ServerState) -> list[str]:
         problems.append(f"queue not writable: {state.queue.last_error or 'committer stopped'}")
     if state.intake is not None and not state.intake.healthy:
         problems.append(f"intake journal: {state.intake.last_error or 'writer stopped'}")
+    if state.local_feed is not None and not state.local_feed.healthy:
+        problems.append(f"local forge feed: {state.local_feed.last_error or 'stopped'}")
     if state.pool is not None and state.pool.alive < state.pool.size:
         problems.append(f"{state.pool.size - state.pool.alive} worker thread(s) stopped")
     return problems
@@ -370,7 +391,7 @@ async def _accept(
         event_name=event_name,
         payload=body,
         content_key=content_key,
-        subject=event.subject(),
+        subject=resolve_subject(event, state.aliases),
         repo=event.repo.full_name,
         kind=event.kind.value,
         action=event.action,

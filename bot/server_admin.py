@@ -1,7 +1,9 @@
-"""The admin API: jobs over HTTP, for ``agentforge jobs`` while the server runs.
+"""The admin API: jobs, stats and the audit check over HTTP, while the server runs.
 
 DuckDB lets one process open the data directory, so while ``agentforge serve`` runs
-the CLI asks it instead. Access needs ``Authorization: Bearer $AGENTFORGE_ADMIN_TOKEN``;
+``agentforge jobs``, ``stats`` and ``audit verify`` ask it instead (``GET /admin/jobs``,
+``GET /admin/stats``, ``GET /admin/audit/verify``; only retrying a job writes).
+Access needs ``Authorization: Bearer $AGENTFORGE_ADMIN_TOKEN``;
 with no admin token configured, only loopback clients may call it.
 """
 
@@ -9,12 +11,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from bot.queue import STATES, RetryOutcome
+from bot.store.audit import AuditLog
+from bot.store.stats import collect_stats
 
 if TYPE_CHECKING:
     from bot.server import ServerState
@@ -78,5 +83,21 @@ def admin_router(state: ServerState) -> APIRouter:
         if outcome == RetryOutcome.NOT_RETRYABLE:
             raise HTTPException(409, f"job {job_id} is not dead or failed; only those are retried")
         return {"status": outcome.value, "job_id": job_id}
+
+    def _db() -> Any:
+        if state.db is None:
+            raise HTTPException(503, "stores not open")
+        return state.db
+
+    @router.get("/stats")
+    async def stats(repo: str | None = None, since: datetime | None = None) -> dict[str, Any]:
+        # What `agentforge stats --json` prints, from the records this server holds.
+        return await run_in_threadpool(collect_stats, _db(), repo=repo, since=since)
+
+    @router.get("/audit/verify")
+    async def audit_verify() -> dict[str, Any]:
+        # What `agentforge audit verify --json` prints; a broken chain is still a 200.
+        result = await run_in_threadpool(AuditLog(_db()).verify)
+        return result.model_dump()
 
     return router

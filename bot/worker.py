@@ -12,10 +12,14 @@ acknowledged first and worked after. A worker binds the job's delivery id (and j
 forge, repository, subject, attempt) to every log line while it runs the job. The one
 catch-all of the job path lives here: whatever a handler raises is recorded on the job
 as a failed attempt (retried with backoff, then dead), never lost and never fatal to the worker.
+While a job runs, the coordinator renews its lease every ``heartbeat_seconds`` (see
+:mod:`bot.leases`), and the job carries a ``heartbeat`` its handlers call during long
+work; a job whose lease was taken back raises :class:`bot.errors.LeaseLost` there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue as stdqueue
 import socket
@@ -24,7 +28,8 @@ import time
 from typing import Any
 
 from bot.dispatch import Dispatcher
-from bot.errors import PayloadError, StoreError
+from bot.errors import LeaseLost, PayloadError, StoreError
+from bot.leases import JobLeases
 from bot.logs import bound, get_logger
 from bot.metrics import Metrics
 from bot.parsers import parse_event
@@ -56,6 +61,8 @@ class WorkerPool:
         intake_saturated_seconds: Longest it keeps waiting while intake is saturated
             (:meth:`bot.queue.JobQueue.intake_saturated`): a burst is acknowledged
             first and worked after.
+        heartbeat_seconds: How often running jobs' leases are renewed (default: a
+            third of the lease, well inside it).
     """
 
     def __init__(
@@ -69,6 +76,7 @@ class WorkerPool:
         reap_seconds: float | None = None,
         intake_priority_seconds: float = 0.25,
         intake_saturated_seconds: float = 10.0,
+        heartbeat_seconds: float | None = None,
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
@@ -78,6 +86,12 @@ class WorkerPool:
         self.intake_priority_seconds = intake_priority_seconds
         self.intake_saturated_seconds = intake_saturated_seconds
         self.reap_seconds = reap_seconds or min(max(queue.lease_seconds / 4, 1.0), 30.0)
+        self.heartbeat_seconds = heartbeat_seconds or queue.lease_seconds / 3
+        self.leases = JobLeases(
+            queue,
+            interval=self.heartbeat_seconds,
+            min_interval=min(1.0, queue.lease_seconds / 10),
+        )
         self.owner = f"{owner_prefix()}pool"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -160,10 +174,12 @@ class WorkerPool:
 
     def _coordinate(self) -> None:
         while not self._stop.is_set():
+            # Renew before reaping: a running job's lease must never look expired here.
+            self.leases.renew_due()
             self._maybe_reap()
             with self._signal:
                 if not self._finished and not (self._woken and self._wanted() > 0):
-                    self._signal.wait(self.poll_seconds)
+                    self._signal.wait(min(self.poll_seconds, self.heartbeat_seconds / 2))
                 self._woken = False
             if self._stop.is_set():
                 return
@@ -237,7 +253,9 @@ class WorkerPool:
             if state is None:
                 log.warning("job finished after its lease was lost; result discarded")
             elif state == "done":
-                log.info("job done", handled=(f.result or {}).get("handled"))
+                result = f.result or {}
+                # "done" alone hides "nothing handled it": log the reason with it.
+                log.info("job done", handled=result.get("handled"), reason=result.get("reason"))
             else:
                 log.error("job failed", error=f.error, state=state)
         if self.metrics is not None:
@@ -291,15 +309,20 @@ class WorkerPool:
     def _execute_bound(self, job: Job) -> tuple[Finished, float]:
         # Every log line of a job carries its delivery id, job id, repo and subject.
         started = time.perf_counter()
-        with bound(
-            delivery_id=job.delivery_id,
-            job_id=job.id,
-            forge=job.forge,
-            repo=job.repo,
-            subject=job.subject,
-            attempt=job.attempts,
-        ):
-            finished = self.execute(job)
+        lease = self.leases.start(job)
+        job = dataclasses.replace(job, heartbeat=lease.renew)
+        try:
+            with bound(
+                delivery_id=job.delivery_id,
+                job_id=job.id,
+                forge=job.forge,
+                repo=job.repo,
+                subject=job.subject,
+                attempt=job.attempts,
+            ):
+                finished = self.execute(job)
+        finally:
+            self.leases.finish(job)
         return finished, time.perf_counter() - started
 
     def execute(self, job: Job) -> Finished:
@@ -312,6 +335,10 @@ class WorkerPool:
             return self._failure(job, exc, permanent=True)
         try:
             result: dict[str, Any] = self.dispatcher.dispatch(job, event)
+        except LeaseLost as exc:
+            # Another attempt owns the job now; this one's outcome is discarded.
+            log.warning("job stopped: its lease was lost", error=str(exc))
+            return Finished(job, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - the job boundary records every failure
             return self._failure(job, exc)
         return Finished(job, result)

@@ -490,6 +490,27 @@ class Workspace:
                 break
         return out
 
+    def branch_commits(self, branch: str, base: str) -> list[CommitInfo] | None:
+        """Commits on ``branch`` that are not on ``base``, oldest first.
+
+        Branch names are read from ``origin`` first (as of the last fetch). None when
+        ``branch`` does not exist.
+
+        Raises:
+            GitError: ``base`` is unknown.
+        """
+        doing = f"listing the commits of {branch} over {base}"
+        try:
+            head = self._resolve_commit(f"origin/{branch}", fallback=branch, doing=doing)
+        except GitError:
+            return None
+        stop = self._resolve_commit(f"origin/{base}", fallback=base, doing=doing)
+        walker = self._repo.walk(
+            head.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.REVERSE
+        )
+        walker.hide(stop.id)
+        return [_info(commit) for commit in walker]
+
     def changed_files(self, old: str, new: str = "HEAD") -> list[str]:
         """Paths added, modified or deleted between ``old`` and ``new``, sorted."""
         a = self._resolve_commit(old, doing="diffing")
@@ -500,6 +521,25 @@ class Workspace:
             paths.add(delta.old_file.path)
             paths.add(delta.new_file.path)
         return sorted(paths)
+
+    def diff(self, base: str, head: str = "HEAD") -> str:
+        """The unified diff ``base...head``: ``head`` against its merge base with ``base``.
+
+        Branch names are read from ``origin`` first (what the forge has, as of the
+        last fetch), then locally; shas work as they are.
+
+        Raises:
+            GitError: a revision is unknown.
+        """
+        doing = f"diffing {base}...{head}"
+        a = self._resolve_commit(f"origin/{base}", fallback=base, doing=doing)
+        b = self._resolve_commit(f"origin/{head}", fallback=head, doing=doing)
+        try:
+            merge_base = self._repo.merge_base(a.id, b.id)
+            start = self._repo[merge_base].peel(pygit2.Commit) if merge_base else a
+            return self._repo.diff(start, b).patch or ""
+        except pygit2.GitError as exc:
+            raise GitError(f"{doing} in {self.path}: {exc}") from exc
 
     def is_executable(self, relpath: str, rev: str = "HEAD") -> bool:
         """Whether ``relpath`` is committed with the executable bit at ``rev``."""

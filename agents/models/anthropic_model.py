@@ -132,7 +132,7 @@ class AnthropicModel(ProviderModel):
             raise self._status_error(exc) from exc
         except anthropic.APIConnectionError as exc:
             timed_out = isinstance(exc, anthropic.APITimeoutError)
-            raise self._unreachable(timed_out=timed_out) from exc
+            raise self._unreachable(timed_out=timed_out, url=str(self.client.base_url)) from exc
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self._malformed("the response could not be read") from exc
         latency_ms = (time.perf_counter() - start) * 1000.0

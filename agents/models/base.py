@@ -213,11 +213,18 @@ class ProviderModel(Model, abc.ABC):
         err.usage = usage
         return err
 
-    def _unreachable(self, *, timed_out: bool) -> ModelTransientError:
-        """The error for a request that timed out or never connected."""
-        kind = "timed out" if timed_out else "could not connect"
+    def _unreachable(self, *, timed_out: bool, url: str) -> ModelTransientError:
+        """The error for a request to ``url`` (the API root) that timed out or never connected.
+
+        The URL is named: a local model server that is down is found by where it was
+        expected (``base_url`` in the provider's config).
+        """
+        if timed_out:
+            what = f"request to {url} timed out after {self.timeout_s:g} s"
+        else:
+            what = f"request could not connect to {url} (is the server running there?)"
         return ModelTransientError(
-            f"{self._where}: request {kind}", provider=self.provider, model=self.model_id or ""
+            f"{self._where}: {what}", provider=self.provider, model=self.model_id or ""
         )
 
     def _http_error(

@@ -121,7 +121,7 @@ class OpenAICompatModel(ProviderModel):
         except openai.APIConnectionError as exc:
             # Includes timeouts (APITimeoutError is a subclass).
             timed_out = isinstance(exc, openai.APITimeoutError)
-            raise self._unreachable(timed_out=timed_out) from exc
+            raise self._unreachable(timed_out=timed_out, url=str(self.client.base_url)) from exc
         except (openai.OpenAIError, ValueError) as exc:
             raise self._malformed("the response could not be read") from exc
         latency_ms = (time.perf_counter() - start) * 1000.0

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("bot.commands.stats:stats", "Runs, phases and cost from the records."),
     "audit": ("bot.commands.audit:audit", "Verify the hash-chained audit log."),
     "models": ("bot.commands.models:models", "List model routes and test providers."),
+    "role": ("bot.commands.role:role", "Run one role agent on a local checkout."),
     "run": ("bot.commands.run:run", "Handle one event in a CI job (GitHub Action / GitLab CI)."),
     "reconcile": (
         "bot.commands.reconcile:reconcile",

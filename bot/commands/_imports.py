@@ -36,3 +36,18 @@ def import_modules(modules: Iterable[str]) -> None:
             raise click.BadParameter(
                 f"cannot import {module}: {exc}", param_hint="--import"
             ) from exc
+
+
+def register_shipped_handlers() -> None:
+    """Register the handlers AgentForge ships (:func:`handlers.register_defaults`).
+
+    Raises:
+        click.ClickException: they cannot be imported (a broken install; exit status 1
+            with the reason, never a silent start without them).
+    """
+    from handlers import register_defaults
+
+    try:
+        register_defaults()
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-DEFAULT_URL = "http://127.0.0.1:8080"
+from bot.commands._admin import admin_request, holder_of, url_option
+
 STATE_CHOICES = ("queued", "running", "done", "failed", "dead")
 
 
@@ -21,44 +22,13 @@ class _Access:
 
     def __init__(self, url: str) -> None:
         from bot.settings import load_settings
-        from bot.store.db import writer_pid
 
         self.settings = load_settings()
         self.url = url.rstrip("/")
-        self.holder = writer_pid(self.settings.data_dir)
-        if self.holder is not None:
-            click.echo(
-                f"{self.settings.data_dir} is in use by process {self.holder} "
-                f"(agentforge serve); asking it at {self.url}/admin",
-                err=True,
-            )
-
-    # --- over HTTP
+        self.holder = holder_of(self.settings.data_dir, self.url)
 
     def _http(self, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
-        import httpx
-
-        from bot.errors import StoreLocked
-
-        headers = {}
-        if self.settings.admin_token is not None:
-            headers["authorization"] = f"Bearer {self.settings.admin_token.get_secret_value()}"
-        try:
-            resp = httpx.request(
-                method, f"{self.url}{path}", params=params, headers=headers, timeout=30
-            )
-        except httpx.HTTPError as exc:
-            raise StoreLocked(
-                f"{self.settings.data_dir} is in use by process {self.holder}, and its admin "
-                f"API at {self.url} did not answer ({type(exc).__name__}); pass --url"
-            ) from None
-        if resp.status_code >= 400:
-            try:
-                detail = resp.json().get("detail", resp.text)
-            except ValueError:
-                detail = resp.text
-            raise click.ClickException(f"server answered {resp.status_code}: {detail}")
-        return resp.json()
+        return admin_request(self.settings, self.url, self.holder, method, path, params)
 
     # --- operations
 
@@ -118,15 +88,6 @@ class _Access:
         return Database.open_readonly(self.settings.data_dir)
 
 
-_url_option = click.option(
-    "--url",
-    default=DEFAULT_URL,
-    show_default=True,
-    envvar="AGENTFORGE_SERVER_URL",
-    help="The running server to ask when the data directory is in use.",
-)
-
-
 @click.group()
 def jobs() -> None:
     """Inspect and retry queued jobs."""
@@ -136,7 +97,7 @@ def jobs() -> None:
 @click.option("--state", type=click.Choice(STATE_CHOICES), default=None, help="Only this state.")
 @click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
-@_url_option
+@url_option
 def list_cmd(state: str | None, limit: int, as_json: bool, url: str) -> None:
     """List jobs, newest first."""
     rows = _Access(url).list(state, limit)
@@ -146,19 +107,28 @@ def list_cmd(state: str | None, limit: int, as_json: bool, url: str) -> None:
     if not rows:
         click.echo("no jobs")
         return
-    click.echo(f"{'ID':>7}  {'STATE':<8} {'ATT':>3}  {'FORGE':<6} {'EVENT':<28} {'REPO':<30} ERROR")
+    click.echo(
+        f"{'ID':>7}  {'STATE':<8} {'HANDLED':<7} {'ATT':>3}  {'FORGE':<6} {'EVENT':<28} "
+        f"{'REPO':<30} ERROR / REASON"
+    )
     for r in rows:
         error = (r.get("last_error") or "").splitlines()[0][:60] if r.get("last_error") else ""
         attempts = f"{r['attempts']}/{r['max_attempts']}"
         click.echo(
-            f"{r['id']:>7}  {r['state']:<8} {attempts:>3}  {r['forge']:<6} "
-            f"{(r['event_name'] or '')[:28]:<28} {(r['repo'] or '')[:30]:<30} {error}"
+            f"{r['id']:>7}  {r['state']:<8} {_handled(r.get('handled')):<7} {attempts:>3}  "
+            f"{r['forge']:<6} {(r['event_name'] or '')[:28]:<28} {(r['repo'] or '')[:30]:<30} "
+            f"{error or (r.get('reason') or '')[:60]}"
         )
+
+
+def _handled(value: bool | None) -> str:
+    """``yes``/``no`` once the job ran (``no``: no handler took the event), else ``-``."""
+    return "-" if value is None else ("yes" if value else "no")
 
 
 @jobs.command("show")
 @click.argument("job_id", type=int)
-@_url_option
+@url_option
 def show_cmd(job_id: int, url: str) -> None:
     """Show one job (state, attempts, last error, result) as JSON."""
     click.echo(json.dumps(_Access(url).show(job_id), indent=2))
@@ -166,7 +136,7 @@ def show_cmd(job_id: int, url: str) -> None:
 
 @jobs.command("retry")
 @click.argument("job_id", type=int)
-@_url_option
+@url_option
 def retry_cmd(job_id: int, url: str) -> None:
     """Queue a dead or failed job again with fresh attempts."""
     result = _Access(url).retry(job_id)

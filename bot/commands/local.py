@@ -197,6 +197,8 @@ def issue_list(obj: _Ctx, state: str, as_json: bool) -> None:
     if as_json:
         _echo_json(_dump(issues))
         return
+    if not issues:
+        click.echo(f"none ({state} issues)")
     for i in issues:
         click.echo(f"#{i.number}\t{i.state}\t{i.title}\t{','.join(i.labels)}")
 
@@ -280,6 +282,8 @@ def mr_list(obj: _Ctx, state: str, head: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json(_dump(mrs))
         return
+    if not mrs:
+        click.echo(f"none ({state} merge requests{f' from {head}' if head else ''})")
     for m in mrs:
         draft = " draft" if m.draft else ""
         click.echo(f"!{m.number}\t{m.state}{draft}\t{m.head_ref} -> {m.base_ref}\t{m.title}")

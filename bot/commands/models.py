@@ -13,16 +13,15 @@ from pathlib import Path
 import click
 
 from bot.errors import ModelError, RepoConfigError
-from bot.repoconfig import BUILTIN_ROLES, RepoConfig, load_repo_config, validate_files
-from bot.repoconfig.loader import CONFIG_FILE
+from bot.repoconfig import BUILTIN_ROLES, RepoConfig
 from bot.repoconfig.models import DEFAULT_ROUTE_KEY, ModelsConfig, RouteConfig
 
 
 def _load(path: Path) -> RepoConfig:
-    if path.is_dir():
-        return load_repo_config(path).config
-    text = path.read_text(encoding="utf-8")
-    result, issues = validate_files({CONFIG_FILE: text})
+    # The same reading as `agentforge config check`: a repository root or a config.yaml.
+    from bot.commands.config import validate_target
+
+    result, issues, _ = validate_target(path)
     if issues or result is None:
         raise RepoConfigError(issues)
     return result.config

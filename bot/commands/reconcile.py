@@ -58,13 +58,15 @@ def reconcile(
     if not repo:
         raise click.UsageError(f"say which repository with --repo (or set {variable})")
     at = datetime.now(UTC)
-    ci = CIEvent(
-        forge,
-        RECONCILE_EVENT,
-        payload(forge, repo, at, default_branch=env.get("CI_DEFAULT_BRANCH") or None),
-        f"reconcile:{repo}:{at.strftime('%Y%m%dT%H%M%S')}",
-    )
     settings = ci_settings(env, data_dir=data_dir)
+    body = payload(
+        forge,
+        repo,
+        at,
+        default_branch=env.get("CI_DEFAULT_BRANCH") or None,
+        actor=settings.bot_login,
+    )
+    ci = CIEvent(forge, RECONCILE_EVENT, body, f"reconcile:{repo}:{at.strftime('%Y%m%dT%H%M%S')}")
     explicit = data_dir is not None or bool(env.get("AGENTFORGE_DATA_DIR", "").strip())
     try:
         db = open_records(settings, explicit=explicit)

@@ -1,10 +1,21 @@
-"""``agentforge serve``: the webhook server and its workers, on the embedded stores."""
+"""``agentforge serve``: the webhook server and its workers, on the embedded stores.
+
+At start it logs, per forge, where its webhook secret comes from (an environment
+variable or the settings file) and how many are set, never the secret itself: the user
+must configure the forge's webhook with the same value, so they need to know where it is
+kept.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import click
 
-from bot.commands._imports import import_modules, import_option
+from bot.commands._imports import import_modules, import_option, register_shipped_handlers
 
 
 @click.command()
@@ -16,6 +27,13 @@ from bot.commands._imports import import_modules, import_option
     default=None,
     help="In-process worker threads (default: AGENTFORGE_WORKERS, 4).",
 )
+@click.option(
+    "--local",
+    "local_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also feed this local forge's events to the queue (default: AGENTFORGE_LOCAL_DIR).",
+)
 @import_option
 @click.option(
     "--shutdown-grace",
@@ -25,7 +43,12 @@ from bot.commands._imports import import_modules, import_option
     help="Seconds running jobs get to finish after SIGTERM before they are released.",
 )
 def serve(
-    host: str, port: int, workers: int | None, imports: tuple[str, ...], shutdown_grace: float
+    host: str,
+    port: int,
+    workers: int | None,
+    local_dir: Path | None,
+    imports: tuple[str, ...],
+    shutdown_grace: float,
 ) -> None:
     """Run the webhook server and workers.
 
@@ -33,27 +56,46 @@ def serve(
     AGENTFORGE_GITLAB_WEBHOOK_TOKEN and AGENTFORGE_GITLAB_SIGNING_TOKEN (comma-separated
     during rotation). Without any, the server refuses to start unless
     AGENTFORGE_INSECURE_NO_WEBHOOK_SECRET=true. SIGTERM stops it gracefully.
+
+    With --local DIR (or AGENTFORGE_LOCAL_DIR) the events of that local forge go
+    through the same queue and handlers, and the bot writes back to it.
     """
     import uvicorn
 
-    from bot.executor import build_dispatcher
+    from bot.commands.doctor import token_scope_warnings
     from bot.logs import configure_logging, get_logger
     from bot.server import create_app
+    from bot.services import build_dispatcher
     from bot.settings import load_settings
     from bot.store.db import Database
     from bot.verify import Verifier
 
-    overrides = {"workers": workers} if workers is not None else {}
+    overrides: dict[str, object] = {"workers": workers} if workers is not None else {}
+    if local_dir is not None:
+        overrides["local_dir"] = local_dir
     settings = load_settings(**overrides)
+    if settings.local_dir is not None and not (settings.local_dir / "forge.duckdb").exists():
+        raise click.UsageError(
+            f"--local / AGENTFORGE_LOCAL_DIR: no local forge in {settings.local_dir} "
+            "(create one with `agentforge local init DIR --from PATH`)"
+        )
     configure_logging(settings.log_level, settings.log_format)
+    register_shipped_handlers()  # the shipped workflow handlers, then any --import ones
     import_modules(imports)
     verifier = Verifier.from_settings(settings)  # refuses to start without a secret
+    log = get_logger("bot.serve")
+    for line in secret_sources(settings, os.environ):
+        log.info("webhook secret", **line)
+    for warning in token_scope_warnings(settings):
+        log.warning("token_scope", message=warning)
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
-    dispatcher = build_dispatcher(settings, db)  # handlers, then the executor if a forge is set
+    # Handlers with typed services (run store, repo reader, config, roles, live
+    # actions...), then the executor for what they propose at the end.
+    dispatcher = build_dispatcher(settings, db)
     app = create_app(
         settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
     )
-    get_logger("bot.serve").info("listening", host=host, port=port)
+    log.info("listening", host=host, port=port)
     config = uvicorn.Config(
         app,
         host=host,
@@ -65,3 +107,45 @@ def serve(
         lifespan="on",
     )
     uvicorn.Server(config).run()
+
+
+_SECRETS = (
+    ("github", "github_webhook_secret", "the webhook's Secret on GitHub"),
+    ("gitlab", "gitlab_webhook_token", "the webhook's Secret token on GitLab"),
+    ("gitlab", "gitlab_signing_token", "the webhook's signing token on GitLab"),
+)
+
+
+def secret_sources(settings: Any, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Where each configured webhook secret comes from, for the start-up log.
+
+    One entry per configured setting: ``forge``, ``setting`` (the variable name),
+    ``source`` (``environment`` or the settings file's path), ``count`` (several during
+    rotation) and ``hint`` (where the same value goes on the forge, and how to see it).
+    The secret's value is never part of it.
+    """
+    from bot.settings import ENV_PREFIX, SETTINGS_FILE_ENV
+
+    in_env = {name.upper() for name in environ}
+    lines = []
+    for forge, field, where in _SECRETS:
+        values = getattr(settings, field)
+        if not values:
+            continue
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        if variable in in_env:
+            source = "environment"
+            see = f'echo "${variable}" in the shell that started the server'
+        else:
+            source = f"settings file {environ.get(SETTINGS_FILE_ENV, '?')}"
+            see = f"the {field} key of that file"
+        lines.append(
+            {
+                "forge": forge,
+                "setting": variable,
+                "source": source,
+                "count": len(values),
+                "hint": f"set the same value as {where}; it is not logged (see it with {see})",
+            }
+        )
+    return lines

@@ -1,7 +1,8 @@
 """``agentforge stats``: runs, phases and model cost from the DuckDB records.
 
-The records are opened read-only, so this works on a copy of a data directory or while
-no server runs; a running server holds the directory and is named in the error.
+The records are opened read-only, so this works on a copy of a data directory; while
+``agentforge serve`` holds the directory, the numbers come from its admin API
+(``GET /admin/stats``, see :mod:`bot.commands._admin`).
 DuckDB and rich are imported only when the command runs, keeping ``--help`` fast.
 """
 
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from bot.commands._admin import admin_request, holder_of, url_option
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]
 
@@ -46,14 +49,27 @@ def data_dir_option(func: Any) -> Any:
     help="Only runs, phases and model calls from this UTC date/time on (YYYY-MM-DD).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def stats(data_dir: Path | None, repo: str | None, since: datetime | None, as_json: bool) -> None:
+@url_option
+def stats(
+    data_dir: Path | None, repo: str | None, since: datetime | None, as_json: bool, url: str
+) -> None:
     """Runs (by state), phases, and model cost/tokens per repo, role and model."""
+    from bot.settings import load_settings
     from bot.store.db import Database
     from bot.store.stats import collect_stats
 
     directory = resolve_data_dir(data_dir)
-    with Database.open_readonly(directory) as db:
-        data = collect_stats(db, repo=repo, since=since)
+    holder = holder_of(directory, url)
+    if holder is not None:
+        params: dict[str, str] = {}
+        if repo is not None:
+            params["repo"] = repo
+        if since is not None:
+            params["since"] = since.isoformat()
+        data = admin_request(load_settings(), url, holder, "GET", "/admin/stats", params)
+    else:
+        with Database.open_readonly(directory) as db:
+            data = collect_stats(db, repo=repo, since=since)
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return

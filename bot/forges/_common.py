@@ -41,12 +41,19 @@ def check_path(repo: str, pattern: re.Pattern[str], *, forge: str, what: str) ->
     return repo
 
 
-def require_state(state: str, allowed: Iterable[str], *, forge: str, operation: str) -> str:
+def require_state(
+    state: str,
+    allowed: Iterable[str],
+    *,
+    forge: str,
+    operation: str,
+    what: str = "merge request",
+) -> str:
     """Return ``state`` when it is one of ``allowed``, else raise :class:`InvalidRequest`."""
     choices = sorted(allowed)
     if state not in choices:
         raise InvalidRequest(
-            f"{forge}: merge request state {state!r} is not one of {', '.join(choices)}",
+            f"{forge}: {what} state {state!r} is not one of {', '.join(choices)}",
             forge=forge,
             operation=operation,
         )
@@ -76,3 +83,53 @@ def open_mr_between(mrs: list[MergeRequest], base: str) -> MergeRequest | None:
     """The first of ``mrs`` (already filtered to one head branch) that targets ``base``."""
     found = [m for m in mrs if m.base_ref == base]
     return found[0] if found else None
+
+
+def check_file_path(path: str, *, forge: str, directory: bool = False) -> str:
+    """``path`` as a clean repository-relative path (no leading or trailing ``/``).
+
+    Args:
+        path: What the caller named (``.agentforge/roles``; ``""`` is the root).
+        forge: ``github``, ``gitlab`` or ``local``, for the error.
+        directory: Whether the root (``""``) is acceptable.
+
+    Raises:
+        InvalidRequest: an absolute path, a ``.``/``..`` part, an empty part, or an
+            empty file path; nothing is sent to the forge.
+    """
+    clean = (path or "").strip("/")
+    parts = clean.split("/") if clean else []
+    bad = (
+        (path or "").startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+        or (not parts and not directory)
+        or "\x00" in clean
+    )
+    if bad:
+        what = "a directory" if directory else "a file"
+        raise InvalidRequest(
+            f"{forge}: {path!r} is not {what} path inside the repository",
+            forge=forge,
+            operation=f"checking path {path!r}",
+        )
+    return clean
+
+
+def file_text(data: bytes, path: str, ref: str, *, forge: str) -> str:
+    """Decode a file's bytes as UTF-8 text.
+
+    Raises:
+        InvalidRequest: the file is binary (not valid UTF-8).
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        operation = f"reading {path} at {ref}"
+        raise InvalidRequest(
+            f"{operation} on {forge}: the file is binary, not UTF-8 text",
+            forge=forge,
+            operation=operation,
+        ) from None
+
+
+ISSUE_STATES = frozenset({"open", "closed", "all"})

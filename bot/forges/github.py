@@ -7,6 +7,7 @@ Requests go through that session and the JSON is read into our value types:
 github3.py's models are strict about fields and its last release is from 2023, so they
 stay out of the way (see STYLE.md, "known sharp edges"). The adapter class is here;
 its helpers are :mod:`bot.forges.github_auth` (token or App installation token),
+:mod:`bot.forges.github_contents` (files at a ref, MR files, issue lists, check runs),
 :mod:`bot.forges.github_http` (endpoints, retries, pagination, error mapping) and
 :mod:`bot.forges.github_convert` (JSON → value types).
 
@@ -49,6 +50,7 @@ from bot.forges._common import (
     with_credentials,
 )
 from bot.forges.github_auth import FORGE, credentials, private_key_from_settings
+from bot.forges.github_contents import GitHubContents
 from bot.forges.github_http import GitHubSession
 from bot.forges.resilience import RetryPolicy, short_detail
 
@@ -59,7 +61,7 @@ _READY_MUTATION = (
 )
 
 
-class GitHubForge:
+class GitHubForge(GitHubContents):
     """GitHub (github.com or Enterprise) through a token or a GitHub App installation.
 
     Args:
@@ -141,8 +143,8 @@ class GitHubForge:
 
     # --- connection checks (agentforge doctor)
 
-    def whoami(self) -> tuple[str, set[str] | None]:
-        """Who the credentials act as, and the classic token's scopes.
+    def check_credentials(self) -> tuple[str, set[str] | None]:
+        """Who the credentials act as, and the classic token's scopes (for ``doctor``).
 
         Returns:
             The login (for an App: the configured bot login, or ``"app installation"``)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import github3
+import github3.apps
 import jwt
 import requests
 
@@ -154,3 +155,25 @@ class TokenSource:
         """The token to send now (an installation token is refreshed first)."""
         self.ensure()
         return self._token
+
+    def app_jwt_headers(self) -> dict[str, str]:
+        """Headers that authenticate as the App itself (a JWT), for ``GET /app``.
+
+        Raises:
+            AuthenticationError: no App is configured, or its key cannot sign.
+        """
+        operation = "signing a JWT for the GitHub App"
+        if self._app is None:
+            raise AuthenticationError(
+                f"{operation}: the adapter uses a token, not a GitHub App",
+                forge=FORGE,
+                operation=operation,
+            )
+        try:
+            return github3.apps.create_jwt_headers(self._app.key, self._app.app_id)
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:  # a malformed PEM key
+            raise AuthenticationError(
+                f"{operation} on github: the App private key cannot be used ({exc})",
+                forge=FORGE,
+                operation=operation,
+            ) from None

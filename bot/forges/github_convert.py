@@ -146,3 +146,49 @@ def status(sha: str, data: dict[str, Any]) -> CommitStatus:
         description=data.get("description") or "",
         target_url=data.get("target_url"),
     )
+
+
+# Check runs: GitHub Actions (and other Apps) report here, not as commit statuses.
+CHECK_STATUS = {
+    "queued": CommitState.PENDING,
+    "requested": CommitState.PENDING,
+    "waiting": CommitState.PENDING,
+    "pending": CommitState.PENDING,
+    "in_progress": CommitState.RUNNING,
+}
+CHECK_CONCLUSION = {
+    "success": CommitState.SUCCESS,
+    "neutral": CommitState.SUCCESS,
+    "skipped": CommitState.SUCCESS,
+    "failure": CommitState.FAILURE,
+    "timed_out": CommitState.FAILURE,
+    "action_required": CommitState.FAILURE,
+    "startup_failure": CommitState.FAILURE,
+    "cancelled": CommitState.CANCELLED,
+    "stale": CommitState.PENDING,
+}
+
+
+def check_run(sha: str, data: dict[str, Any]) -> CommitStatus:
+    """A check run as a :class:`CommitStatus` (its context is the check's name).
+
+    A completed run with a conclusion this adapter does not know reads as ``error``
+    and an unknown status as ``pending``: neither ever passes a gate.
+    """
+    if data.get("status") == "completed":
+        state = CHECK_CONCLUSION.get(data.get("conclusion") or "", CommitState.ERROR)
+    else:
+        state = CHECK_STATUS.get(data.get("status") or "", CommitState.PENDING)
+    output = data.get("output") or {}
+    return CommitStatus(
+        sha=sha,
+        state=state,
+        context=data.get("name") or "check",
+        description=output.get("title") or data.get("conclusion") or data.get("status") or "",
+        target_url=data.get("details_url") or data.get("html_url"),
+    )
+
+
+def check_time(data: dict[str, Any]) -> str:
+    """When a status or check run last changed (ISO text; compares in time order)."""
+    return data.get("completed_at") or data.get("started_at") or data.get("updated_at") or ""

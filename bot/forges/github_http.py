@@ -123,10 +123,12 @@ class GitHubSession:
         json: Any = None,
         params: dict[str, Any] | None = None,
         recover: Callable[[], Any] | None = None,
+        as_app: bool = False,
     ) -> Any:
         """Send one request under the retry policy; returns the response (or ``recover``'s).
 
         A 401 with an App token mints a new installation token and tries once more.
+        ``as_app`` authenticates as the App itself (a JWT) instead of its installation.
 
         Raises:
             ForgeError: the mapped error once retries are exhausted or cannot help.
@@ -135,12 +137,19 @@ class GitHubSession:
 
         def once() -> requests.Response:
             nonlocal refreshed
-            self.auth.ensure()
+            extra: dict[str, Any] = {}
+            if as_app:
+                # The session's auth would put the installation token back: skip it.
+                extra = {"headers": self.auth.app_jwt_headers(), "auth": _keep_headers}
+            else:
+                self.auth.ensure()
             try:
-                resp = self._gh.session.request(method, self._url(path), json=json, params=params)
+                resp = self._gh.session.request(
+                    method, self._url(path), json=json, params=params, **extra
+                )
             except requests.RequestException as exc:
                 raise transport_error(exc, forge=FORGE, operation=operation) from exc
-            if resp.status_code == 401 and self.auth.uses_app and not refreshed:
+            if resp.status_code == 401 and self.auth.uses_app and not refreshed and not as_app:
                 # The installation token may have been revoked early: mint one and retry.
                 refreshed = True
                 self.auth.ensure(force=True)
@@ -155,14 +164,24 @@ class GitHubSession:
         """GET ``path`` and return its JSON."""
         return self.send("GET", path, operation, params=params or None).json()
 
-    def get_all(self, path: str, operation: str, **params: Any) -> list[Any]:
-        """GET every page of a list (following ``Link: rel="next"``)."""
+    def get_all(self, path: str, operation: str, *, key: str | None = None, **params: Any) -> list:
+        """GET every page of a list (following ``Link: rel="next"``).
+
+        ``key`` names the list inside each page's object (``check_runs``) for
+        endpoints that answer ``{"total_count": N, key: [...]}``.
+        """
         items: list[Any] = []
         url: str | None = path
         query: dict[str, Any] | None = {"per_page": 100, **params}
         while url:
             resp = self.send("GET", url, operation, params=query)
-            items.extend(resp.json())
+            page = resp.json()
+            items.extend(page[key] if key is not None else page)
             url = resp.links.get("next", {}).get("url")
             query = None  # the next link carries the query
         return items
+
+
+def _keep_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A requests auth hook that leaves the request's own Authorization header alone."""
+    return request

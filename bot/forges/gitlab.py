@@ -6,7 +6,8 @@ group access token with the ``api`` scope (plus ``write_repository`` to push). I
 retry loop is switched off so :mod:`bot.forges.resilience` applies one bounded policy
 to both forges. The adapter class is here; its helpers are :mod:`bot.forges.gitlab_http`
 (requests, retries, pagination, error mapping), :mod:`bot.forges.gitlab_convert`
-(JSON → value types) and :mod:`bot.forges.gitlab_reviews` (system notes → reviews).
+(JSON → value types), :mod:`bot.forges.gitlab_reviews` (system notes → reviews) and
+:mod:`bot.forges.gitlab_contents` (files at a ref, MR files, issue lists, pipelines).
 
 Sharp edges handled here: a project is addressed by its URL-encoded full path; a draft
 MR is a ``Draft:`` title prefix, so "ready" means editing the title; a note made only of
@@ -46,6 +47,7 @@ from bot.forges._common import (
     require_state,
     with_credentials,
 )
+from bot.forges.gitlab_contents import GitLabContents
 from bot.forges.gitlab_convert import DRAFT_RE, permission_for
 from bot.forges.gitlab_http import FORGE, GitLabSession
 from bot.forges.gitlab_reviews import reviews_from
@@ -56,7 +58,7 @@ __all__ = ["DRAFT_RE", "FORGE", "GitLabForge", "permission_for"]
 _PATH_RE = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+")
 
 
-class GitLabForge:
+class GitLabForge(GitLabContents):
     """GitLab (gitlab.com or self-managed) through an access token.
 
     Args:
@@ -118,8 +120,8 @@ class GitLabForge:
 
     # --- connection checks (agentforge doctor)
 
-    def whoami(self) -> tuple[str, set[str] | None]:
-        """The token's user and its scopes (None when the instance does not say)."""
+    def check_credentials(self) -> tuple[str, set[str] | None]:
+        """The token's user and its scopes, None when the instance does not say (``doctor``)."""
         login = self._http.get("/user", "checking the token")["username"]
         self._bot_login = self._bot_login or login
         try:

@@ -40,6 +40,13 @@ FROM_GITLAB_STATE = {
     "failed": CommitState.FAILURE,
     "canceled": CommitState.CANCELLED,
     "skipped": CommitState.CANCELLED,
+    # Job and pipeline states (the statuses API lists a pipeline's jobs too).
+    "waiting_for_resource": CommitState.PENDING,
+    "preparing": CommitState.PENDING,
+    "scheduled": CommitState.PENDING,
+    "manual": CommitState.PENDING,
+    "waiting_for_callback": CommitState.PENDING,
+    "canceling": CommitState.CANCELLED,
 }
 # GitHub's reaction names (what handlers use) → GitLab award emoji names.
 EMOJI = {"+1": "thumbsup", "-1": "thumbsdown", "laugh": "laughing", "hooray": "tada"}
@@ -151,4 +158,20 @@ def status(sha: str, data: dict[str, Any]) -> CommitStatus:
         context=data.get("name") or "",
         description=data.get("description") or "",
         target_url=data.get("target_url"),
+    )
+
+
+def pipeline(sha: str, data: dict[str, Any]) -> CommitStatus:
+    """A pipeline as the commit status of context ``pipeline``.
+
+    An unknown pipeline state reads as ``error``, which never passes a gate.
+    """
+    state = data.get("status") or ""
+    source = data.get("source") or "pipeline"
+    return CommitStatus(
+        sha=sha,
+        state=FROM_GITLAB_STATE.get(state, CommitState.ERROR),
+        context="pipeline",
+        description=f"pipeline #{data.get('id')} ({source}, {data.get('ref')}): {state}",
+        target_url=data.get("web_url"),
     )

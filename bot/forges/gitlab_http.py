@@ -111,11 +111,11 @@ class GitLabSession:
 
         return call_with_retries(self._policy, once, recover=recover)
 
-    def get(self, path: str, operation: str, **query: Any) -> Any:
+    def get(self, path: str, operation: str, /, **query: Any) -> Any:
         """GET ``path`` and return its JSON."""
         return self.send("get", path, operation, query=query or None).json()
 
-    def get_all(self, path: str, operation: str, **query: Any) -> list[Any]:
+    def get_all(self, path: str, operation: str, /, **query: Any) -> list[Any]:
         """GET every page of a list (following ``X-Next-Page``)."""
         items: list[Any] = []
         page = 1

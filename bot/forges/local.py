@@ -15,6 +15,7 @@ so the CLI and a running server can share ``DIR``. The code is split by subject:
 :mod:`~bot.forges.local_base` (projects, permissions, events),
 :mod:`~bot.forges.local_items` (issues, comments, labels, reactions),
 :mod:`~bot.forges.local_mrs` (merge requests, reviews, statuses),
+:mod:`~bot.forges.local_contents` (files at a ref, MR files, issue lists, checks),
 :mod:`~bot.forges.local_threads` (line comments, their threads, check logs) and
 :mod:`~bot.forges.local_pushes` (turning pushes into events).
 """
@@ -24,10 +25,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bot.forges.local_base import DEFAULT_DIR, DIR_ENV, USER_ENV, default_user
+from bot.forges.local_base import BOT_USER, DEFAULT_DIR, DIR_ENV, USER_ENV, default_user
 from bot.forges.local_threads import ThreadsMixin
 
-__all__ = ["DEFAULT_DIR", "DIR_ENV", "USER_ENV", "LocalForge", "default_user"]
+__all__ = ["BOT_USER", "DEFAULT_DIR", "DIR_ENV", "USER_ENV", "LocalForge", "default_user"]
 
 
 class LocalForge(ThreadsMixin):
@@ -42,12 +43,22 @@ class LocalForge(ThreadsMixin):
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> LocalForge:
-        """Registry factory; ``directory`` and ``user`` may be passed as keywords.
+        """Registry factory: the forge the bot writes to; ``directory``/``user`` override.
 
-        The directory defaults to ``AGENTFORGE_LOCAL_DIR`` or ``./.agentforge-local``;
-        the user to ``settings.bot_login`` (the bot acts as itself), then
-        ``AGENTFORGE_LOCAL_USER``, then the OS user.
+        The directory is ``settings.local_dir`` (``AGENTFORGE_LOCAL_DIR``), else
+        ``./.agentforge-local``. Without a ``user`` keyword the forge acts as the bot
+        (``settings.bot_login``, else ``agentforge``), recorded as a bot account so
+        the bot's own writes emit events marked ``is_bot``; with one it acts as that
+        user (``is_bot`` as given).
         """
-        directory = kwargs.pop("directory", None) or os.environ.get(DIR_ENV) or DEFAULT_DIR
-        user = kwargs.pop("user", None) or getattr(settings, "bot_login", None)
+        directory = (
+            kwargs.pop("directory", None)
+            or getattr(settings, "local_dir", None)
+            or os.environ.get(DIR_ENV)
+            or DEFAULT_DIR
+        )
+        user = kwargs.pop("user", None)
+        if user is None:
+            user = getattr(settings, "bot_login", None) or BOT_USER
+            kwargs.setdefault("is_bot", True)
         return cls(directory, user, **kwargs)

@@ -31,6 +31,8 @@ from bot.forges.local_store import LocalStore, next_id
 USER_ENV = "AGENTFORGE_LOCAL_USER"
 DIR_ENV = "AGENTFORGE_LOCAL_DIR"
 DEFAULT_DIR = ".agentforge-local"
+BOT_USER = "agentforge"
+"""Who the bot acts as on a local forge when ``AGENTFORGE_BOT_LOGIN`` is unset."""
 
 REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 REVIEW_STATES = ("approved", "changes_requested", "commented")

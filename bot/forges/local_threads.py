@@ -11,14 +11,14 @@ from __future__ import annotations
 from bot.errors import InvalidRequest, NotFound
 from bot.forge import Comment, Review, ReviewComment, tail
 from bot.forges.local_base import _dt, _now
-from bot.forges.local_mrs import MergeRequestsMixin
+from bot.forges.local_contents import ContentsMixin
 from bot.forges.local_store import next_id
 
 LineComment = tuple[str, int | None, str]
 """``(path, line, body)`` of one line comment."""
 
 
-class ThreadsMixin(MergeRequestsMixin):
+class ThreadsMixin(ContentsMixin):
     """Review threads on merge requests and check logs."""
 
     def submit_review(

@@ -20,9 +20,9 @@ Parser = Callable[[str, dict[str, Any], str | None], Event]
 
 
 def _registry() -> dict[str, Parser]:
-    from bot.parsers import github, gitlab
+    from bot.parsers import github, gitlab, local
 
-    return {"github": github.parse, "gitlab": gitlab.parse}
+    return {"github": github.parse, "gitlab": gitlab.parse, "local": local.parse}
 
 
 def decode_body(body: bytes | str) -> dict[str, Any]:
@@ -56,8 +56,9 @@ def parse_event(
     """Parse one delivery.
 
     Args:
-        forge: ``github`` or ``gitlab``.
-        event_name: The ``X-GitHub-Event`` / ``X-Gitlab-Event`` header value.
+        forge: ``github``, ``gitlab`` or ``local`` (a local forge's stored event).
+        event_name: The ``X-GitHub-Event`` / ``X-Gitlab-Event`` header value (for
+            ``local``: the event's kind).
         body: The raw body (bytes or str) or an already-decoded JSON object.
         delivery_id: ``X-GitHub-Delivery`` / GitLab ``Idempotency-Key`` if known.
 

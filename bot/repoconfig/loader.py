@@ -79,6 +79,8 @@ def validate_files(files: Mapping[str, str]) -> tuple[AgentForgeConfig | None, l
     workflows = load_workflows(files, workflow, config, roles, issues)
     if config is not None:
         check_workflow_labels(files, config, workflows, issues)
+    # Problems are found file by file and check by check; people read them top down.
+    issues.sort(key=lambda i: (i.file, i.line or 0))
     if issues or config is None or workflow is None:
         return None, issues
     main = workflows.get(config.workflows.default, workflow)
@@ -248,17 +250,19 @@ def _load_role(rel: str, stem: str, text: str, issues: list[ConfigIssue]) -> Rol
             )
         )
         return None
-    if "template" in data:
-        issues.append(
-            ConfigIssue(
-                rel,
-                _front_line(lines, ("template",)),
-                "template",
-                "the template is the file's body, not a front-matter field",
+    for reserved in ("template", "template_line"):
+        if reserved in data:
+            issues.append(
+                ConfigIssue(
+                    rel,
+                    _front_line(lines, (reserved,)),
+                    reserved,
+                    "the template is the file's body, not a front-matter field",
+                )
             )
-        )
-        return None
+            return None
     data["template"] = body
+    data["template_line"] = body_line
     before = len(issues)
     spec = _validate(RoleSpec, data, rel, lines, issues, line_offset=1)
     if len(issues) > before:

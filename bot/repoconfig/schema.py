@@ -28,7 +28,7 @@ from pydantic import (
 
 from bot.repoconfig.models import BudgetsConfig, ModelsConfig, PricesConfig, PrivacyConfig
 
-BUILTIN_ROLES = ("analyst", "architect", "developer", "qa", "devops", "writer")
+BUILTIN_ROLES = ("analyst", "architect", "developer", "qa", "devops", "writer", "reviewer")
 """Roles AgentForge ships; a repository may add its own in ``.agentforge/roles/``."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -95,9 +95,14 @@ class ApproversConfig(_Strict):
     """Who may move a workflow with ``/approve`` and ``/reject``.
 
     Anyone listed in ``users``, or anyone with at least ``min_permission`` on the
-    repository, is an approver.
+    repository, is an approver. Changes to CI or deployment files (see
+    :class:`PoliciesConfig`) also need one of the ``infra`` logins.
     """
 
+    infra: list[str] = Field(
+        default_factory=list,
+        description="Logins who approve changes to CI or deployment files.",
+    )
     users: list[str] = Field(default_factory=list)
     min_permission: PermissionName = PermissionName.WRITE
 
@@ -107,6 +112,9 @@ class TriggerConfig(_Strict):
 
     Adding ``label`` to an issue (or opening an issue with it) starts a run; so does a
     comment ``/agentforge start`` by an approver or the issue's author.
+
+    Attributes:
+        label: The issue label that starts a run.
     """
 
     label: str = Field(default="agentforge", min_length=1, max_length=50)
@@ -114,7 +122,16 @@ class TriggerConfig(_Strict):
 
 
 class IndexConfig(_Strict):
-    """What the context index includes."""
+    """What the context index includes.
+
+    These keys are validated; the indexer does not read them yet (``agentforge index``
+    takes every committed text file up to ``AGENTFORGE_INDEX_MAX_FILE_BYTES``).
+
+    Attributes:
+        include: Path globs of files to index.
+        exclude: Path globs left out even when ``include`` matches.
+        max_file_bytes: Files larger than this are left out.
+    """
 
     include: list[str] = Field(default_factory=lambda: ["**"])
     exclude: list[str] = Field(
@@ -129,6 +146,9 @@ class McpServer(_Strict):
     Exactly one of ``command`` (a stdio server started in the sandbox) or ``url`` (a
     remote Streamable-HTTP or SSE server) is set. Only the roles listed in ``roles`` get
     its tools; a server no role may use is never started.
+
+    Attributes:
+        transport: How a ``url`` server is spoken to.
     """
 
     command: list[str] | None = Field(
@@ -183,7 +203,12 @@ class McpServer(_Strict):
 
 
 class McpConfig(_Strict):
-    """``mcp:``: the MCP tool servers a repository allowlists, by name."""
+    """``mcp:``: the MCP tool servers a repository allowlists, by name.
+
+    Attributes:
+        servers: Server name (lowercase letters, digits, ``_``; it prefixes the server's
+            tool names as ``<server>__<tool>``) → the server.
+    """
 
     servers: dict[str, McpServer] = Field(default_factory=dict)
 
@@ -201,6 +226,45 @@ class McpConfig(_Strict):
     def for_role(self, role: str) -> dict[str, McpServer]:
         """The servers whose tools ``role`` may use, by name."""
         return {name: s for name, s in self.servers.items() if role in s.roles}
+
+
+DEFAULT_INFRA_PATHS = (
+    "deploy/**",
+    "**/Dockerfile",
+    "**/*.dockerfile",
+    "**/docker-compose*.y*ml",
+    "**/compose.y*ml",
+    "helm/**",
+    "charts/**",
+    "k8s/**",
+    "**/*.tf",
+)
+
+
+class PoliciesConfig(_Strict):
+    """``policies:``: what the judge refuses or holds for approval in proposed changes.
+
+    CI files and ``.agentforge/`` are always protected (see docs/security.md); these keys
+    add to that.
+    """
+
+    deny_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs no proposed change may touch, whatever the role.",
+    )
+    infra_paths: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INFRA_PATHS),
+        description="Deployment globs whose changes need an approvers.infra login "
+        "(the CI files always do).",
+    )
+    min_permission: PermissionName = Field(
+        default=PermissionName.TRIAGE,
+        description="Least permission of the event's actor for the bot to push, open or "
+        "change a merge request on its behalf.",
+    )
+    secret_scan: bool = Field(
+        default=True, description="Refuse pushes whose added lines contain a secret."
+    )
 
 
 DEFAULT_WORKFLOW = "feature"
@@ -248,7 +312,19 @@ class WatchdogConfig(_Strict):
 
 
 class RepoConfig(_Strict):
-    """``.agentforge/config.yaml``."""
+    """``.agentforge/config.yaml``.
+
+    Attributes:
+        version: Version of this file's format.
+        approvers: Who may ``/approve`` and ``/reject``.
+        trigger: What starts a run on an issue.
+        index: What the context index includes.
+        mcp: Allowlisted MCP tool servers.
+        models: Model providers and the routes of each role.
+        budgets: Money, call and token limits, checked before every model call.
+        privacy: What makes work sensitive (local models only).
+        prices: USD per million tokens, by model id.
+    """
 
     version: int = Field(default=1, ge=1, le=1)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
@@ -257,12 +333,20 @@ class RepoConfig(_Strict):
         default_factory=lambda: [".agentforge/**", ".github/workflows/**", ".gitlab-ci.yml"],
         description="Globs agents may never write; changes there need a human commit.",
     )
+    ci_writers: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Roles that may write the forge's CI files (.github/workflows/**, "
+            ".gitlab-ci.yml) although protected_paths lists them; typically [devops]."
+        ),
+    )
     index: IndexConfig = Field(default_factory=IndexConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prices: PricesConfig = Field(default_factory=PricesConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
 
@@ -273,6 +357,16 @@ class Phase(_Strict):
     ``gate`` is one gate or a list of gates that must all pass. An ``auto`` gate turns
     into ``human`` when the role's confidence is below ``confidence_threshold`` (the
     workflow's threshold when the phase sets none).
+
+    Attributes:
+        name: The phase's name (lowercase letters, digits, ``-``, ``_``); it appears in
+            commit trailers (``Agentforge-Phase:``) and the status comment.
+        role: The role that works the phase: a built-in role or one defined in
+            ``.agentforge/roles/``.
+        gate: How the phase ends: one gate, or a list of gates that must all pass.
+        confidence_threshold: This phase's threshold for ``auto`` (the workflow's
+            ``confidence_threshold`` when unset).
+        description: What the phase is for, for people reading the file.
     """
 
     name: str
@@ -354,7 +448,12 @@ class FixupsConfig(_Strict):
 
 
 class WorkflowConfig(_Strict):
-    """``.agentforge/workflow.yaml``: the ordered phases of a run."""
+    """``.agentforge/workflow.yaml``: the ordered phases of a run.
+
+    Attributes:
+        version: Version of this file's format.
+        phases: The phases in the order a run goes through them; names are unique.
+    """
 
     version: int = Field(default=1, ge=1, le=1)
     phases: list[Phase] = Field(default_factory=_default_phases, min_length=1)
@@ -397,7 +496,14 @@ ToolName = Annotated[str, AfterValidator(_known_tool)]
 
 
 class RoleSpec(_Strict):
-    """A role's front matter in ``.agentforge/roles/<name>.md`` plus its template."""
+    """A role's front matter in ``.agentforge/roles/<name>.md`` plus its template.
+
+    Attributes:
+        name: The role's name; the file name without ``.md``.
+        description: One line on what the role does.
+        tools: Tool names the role may call, each listed once.
+        template: The prompt template: the file's body after the front matter.
+    """
 
     name: str
     description: str = ""
@@ -407,6 +513,9 @@ class RoleSpec(_Strict):
         default=None, description="Route key in models.routes; defaults to the role name."
     )
     template: str = ""
+    template_line: int = Field(
+        default=1, ge=1, description="Line of the role file where the template starts."
+    )
 
     @field_validator("name")
     @classmethod

@@ -88,7 +88,8 @@ class Database:
         holder = writer_pid(data_dir)
         if holder is not None:
             raise StoreLocked(
-                f"{data_dir} is in use by process {holder}; stop it, or ask it over HTTP"
+                f"{data_dir} is in use by process {holder}; stop it first (`agentforge "
+                f"jobs`, `stats` and `audit verify` ask a running server's admin API instead)"
             )
         try:
             con = duckdb.connect(str(path), read_only=True)

@@ -121,6 +121,63 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         2,
+        "run versions (compare-and-set), branch, MR and engine data; one active run per"
+        " issue; MR aliases; artifacts once per (run, phase, path, commit)",
+        """
+        ALTER TABLE runs ADD COLUMN version INTEGER DEFAULT 1;
+        ALTER TABLE runs ADD COLUMN branch TEXT;
+        ALTER TABLE runs ADD COLUMN mr_number INTEGER;
+        ALTER TABLE runs ADD COLUMN data TEXT;  -- the engine's JSON state
+        UPDATE runs SET version = 1 WHERE version IS NULL;
+        CREATE INDEX IF NOT EXISTS runs_issue_idx ON runs(forge, repo, issue_number);
+        CREATE INDEX IF NOT EXISTS runs_mr_idx ON runs(forge, repo, mr_number);
+
+        -- One non-terminal run per issue, held by the database: DuckDB has no partial
+        -- unique index, so a run's row here is inserted in the transaction that creates
+        -- it and deleted in the one that ends it. Runs recorded before this migration
+        -- are not entered: their states predate the engine's.
+        CREATE TABLE IF NOT EXISTS active_runs (
+            forge         TEXT NOT NULL,
+            repo          TEXT NOT NULL,
+            issue_number  INTEGER NOT NULL,
+            run_id        TEXT NOT NULL UNIQUE,
+            PRIMARY KEY (forge, repo, issue_number)
+        );
+
+        -- MR -> issue, so that jobs about a run's MR share the issue's ordering subject.
+        CREATE TABLE IF NOT EXISTS mr_aliases (
+            forge         TEXT NOT NULL,
+            repo          TEXT NOT NULL,
+            mr_number     INTEGER NOT NULL,
+            issue_number  INTEGER NOT NULL,
+            run_id        TEXT,
+            created_at    TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (forge, repo, mr_number)
+        );
+
+        -- Artifacts recorded twice by a retried phase collapse to one (NULL commits
+        -- count as equal here, as in the store), and the table is rebuilt with its
+        -- unique key: DuckDB cannot index rows deleted in the same transaction.
+        CREATE TABLE artifacts_v2 AS SELECT run_id, phase, path, any_value(kind) AS kind,
+            commit_sha, min(created_at) AS created_at
+            FROM artifacts GROUP BY run_id, phase, path, commit_sha;
+        DROP TABLE artifacts;
+        CREATE TABLE artifacts (
+            run_id      TEXT NOT NULL,
+            phase       TEXT NOT NULL,
+            path        TEXT NOT NULL,
+            kind        TEXT,
+            commit_sha  TEXT,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (run_id, phase, path, commit_sha)
+        );
+        INSERT INTO artifacts SELECT run_id, phase, path, kind, commit_sha, created_at
+            FROM artifacts_v2;
+        DROP TABLE artifacts_v2;
+        """,
+    ),
+    (
+        3,
         "review feedback per repository (lessons)",
         """
         CREATE SEQUENCE IF NOT EXISTS feedback_id_seq START 1;

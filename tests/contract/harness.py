@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.forge import Forge, Permission
+from bot.forge import CommitState, Forge, Permission
 
 
 class ForgeHarness(Protocol):
@@ -28,8 +28,21 @@ class ForgeHarness(Protocol):
         """Give ``login`` a permission on ``repo`` (creating the user if needed)."""
         ...
 
-    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
-        """Create ``branch`` from ``base`` with ``files`` committed; returns the head sha."""
+    def push_branch(
+        self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
+    ) -> str:
+        """Commit ``files`` on ``branch`` (created from ``base`` if new); returns the head sha.
+
+        Content may be text, bytes (a binary file) or None (delete the file).
+        """
+        ...
+
+    def report_check(self, sha: str, context: str, state: CommitState) -> None:
+        """Report ``state`` for ``context`` on ``sha`` the way the forge's CI does.
+
+        GitHub: a check run (as GitHub Actions does); GitLab: a CI job's status; local:
+        a commit status written by a CI account.
+        """
         ...
 
     def review(self, number: int, login: str, state: str, body: str = "") -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.forge import Permission
+from bot.forge import CommitState, Permission
 from bot.forges.github import GitHubForge
 from bot.forges.resilience import RetryPolicy
 from tests.fakes.github_api import GitHubFake
@@ -21,6 +21,14 @@ _ROLES = {
     Permission.WRITE: "write",
     Permission.MAINTAIN: "maintain",
     Permission.ADMIN: "admin",
+}
+_CHECK_RUNS = {
+    CommitState.PENDING: ("queued", None),
+    CommitState.RUNNING: ("in_progress", None),
+    CommitState.SUCCESS: ("completed", "success"),
+    CommitState.FAILURE: ("completed", "failure"),
+    CommitState.ERROR: ("completed", "startup_failure"),
+    CommitState.CANCELLED: ("completed", "cancelled"),
 }
 _STATES = {
     "approved": "APPROVED",
@@ -49,9 +57,16 @@ class GitHubHarness:
         """Set ``login``'s repository role."""
         self.fake.grant(REPO, login, _ROLES[Permission(permission)])
 
-    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
+    def push_branch(
+        self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
+    ) -> str:
         """Commit straight into the fake's bare repository."""
         return self.git.commit(branch, files, base=base)
+
+    def report_check(self, sha: str, context: str, state: CommitState) -> None:
+        """A GitHub Actions check run (queued/in progress, or completed with a conclusion)."""
+        status, conclusion = _CHECK_RUNS[CommitState(state)]
+        self.fake.add_check_run(REPO, sha, context, status=status, conclusion=conclusion)
 
     def review(self, number: int, login: str, state: str, body: str = "") -> None:
         """Submit a review on the current head."""

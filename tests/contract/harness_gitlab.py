@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.forge import Permission
+from bot.forge import CommitState, Permission
 from bot.forges.gitlab import GitLabForge
 from bot.forges.resilience import RetryPolicy
 from tests.fakes.gitlab_api import GitLabFake
@@ -14,6 +14,14 @@ from tests.fakes.gitlab_api import GitLabFake
 REPO = "acme/app"
 BOT = "agentforge-bot"
 TOKEN = "glpat-contract-token"
+_JOB_STATES = {
+    CommitState.PENDING: "pending",
+    CommitState.RUNNING: "running",
+    CommitState.SUCCESS: "success",
+    CommitState.FAILURE: "failed",
+    CommitState.ERROR: "failed",
+    CommitState.CANCELLED: "canceled",
+}
 _LEVELS = {
     Permission.NONE: 0,
     Permission.READ: 10,
@@ -44,9 +52,15 @@ class GitLabHarness:
         """Make ``login`` a member with the matching access level."""
         self.fake.grant(REPO, login, _LEVELS[Permission(permission)])
 
-    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
+    def push_branch(
+        self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
+    ) -> str:
         """Commit straight into the fake's bare repository."""
         return self.git.commit(branch, files, base=base)
+
+    def report_check(self, sha: str, context: str, state: CommitState) -> None:
+        """A CI job's status on the commit (the statuses API lists jobs)."""
+        self.fake.add_job(REPO, sha, context, _JOB_STATES[CommitState(state)])
 
     def review(self, number: int, login: str, state: str, body: str = "") -> None:
         """Submit a review (summary note, then the verdict's system note)."""
@@ -60,7 +74,7 @@ class GitLabHarness:
 
     def fail_check(self, sha: str, name: str, log: str) -> None:
         """A failed job in the commit's pipeline whose trace is ``log``."""
-        self.fake.add_job(REPO, sha, name, status="failed", trace=log)
+        self.fake.add_job_log(REPO, sha, name, status="failed", trace=log)
 
     def close(self) -> None:
         """Stop the fake; fail the test if the adapter called a route the fake lacks."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import WorkspaceError
 from bot.forge import CommitState, Permission
 from bot.forges.local import LocalForge
 from bot.workspace import Identity, Workspace
@@ -20,6 +21,7 @@ from tests.contract.harness import ForgeHarness
 
 OWNER = "owner"
 BOT = "agentforge-bot"
+CI = "local-ci"
 REPO = "acme/app"
 
 
@@ -43,15 +45,30 @@ class LocalHarness:
         """Grant as the project's owner."""
         self._owner.grant(REPO, login, permission)
 
-    def push_branch(self, branch: str, files: dict[str, str], base: str = "main") -> str:
-        """Commit ``files`` on a new ``branch`` from ``base`` and push it with the workspace."""
+    def push_branch(
+        self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
+    ) -> str:
+        """Commit ``files`` on ``branch`` (from ``base`` if new) and push it with the workspace."""
         ws = Workspace.open(self.forge.clone_url(REPO), self._work)
-        ws.create_branch(branch, base, reset=True)
+        try:
+            ws.commit_info(f"refs/remotes/origin/{branch}")
+            start = branch
+        except WorkspaceError:
+            start = base
+        ws.create_branch(branch, start, reset=True)
         for path, content in files.items():
-            ws.write_file(path, content)
+            if content is None:
+                ws.delete_file(path)
+            else:
+                ws.write_file(path, content)
         sha = ws.commit(f"Update {branch}", author=Identity(OWNER, f"{OWNER}@example.test"))
         ws.push(branch)
         return sha or ws.head_sha()
+
+    def report_check(self, sha: str, context: str, state: CommitState) -> None:
+        """A CI account (a writer) sets a commit status."""
+        self._owner.grant(REPO, CI, Permission.WRITE)
+        LocalForge(self._dir, CI, is_bot=True).set_commit_status(REPO, sha, state, context=context)
 
     def review(self, number: int, login: str, state: str, body: str = "") -> None:
         """Review as ``login``."""

@@ -11,7 +11,7 @@ import pytest
 from bot.cli import main
 from bot.events import EventKind
 from handlers.registry import unregister
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 from tests.fakes.github_api import GitHubFake
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def actions_job(tmp_path, monkeypatch):
     env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issue_comment",
-        "GITHUB_EVENT_PATH": str(WEBHOOKS / "github" / "issue_comment.created.variant-1.json"),
+        "GITHUB_EVENT_PATH": str(webhook_path("github", "issue_comment.created.variant-1.json")),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_RUN_ID": "4242",
         "GITHUB_TOKEN": "ghs_job_token",

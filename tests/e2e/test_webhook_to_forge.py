@@ -29,7 +29,7 @@ from bot.settings import Settings
 from bot.store.audit import AuditLog
 from bot.store.db import Database
 from handlers.registry import HandlerRegistry
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 from tests.fakes.github_api import GitHubFake
 from tests.fakes.gitlab_api import GitLabFake
 
@@ -92,7 +92,7 @@ def github_site(tmp_path: Path) -> Site:
         "github",
         fake,
         {"github_webhook_secret": SECRET, "github_token": TOKEN, "github_url": fake.url},
-        (WEBHOOKS / "github" / name).read_bytes(),
+        webhook_path("github", name).read_bytes(),
         "Codertocat/Hello-World",
         1,
         r"/repos/Codertocat/Hello-World/issues/1/comments",
@@ -112,7 +112,7 @@ def gitlab_site(tmp_path: Path) -> Site:
         "gitlab",
         fake,
         {"gitlab_webhook_token": SECRET, "gitlab_token": TOKEN, "gitlab_url": fake.url},
-        (WEBHOOKS / "gitlab" / name).read_bytes(),
+        webhook_path("gitlab", name).read_bytes(),
         "gitlab-org/hello-world",
         1,
         r"/api/v4/projects/[^/]+/issues/1/notes",

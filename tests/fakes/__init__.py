@@ -214,9 +214,20 @@ class BareRepo:
         return str(ref.target) if ref is not None else None
 
     def commit(
-        self, branch: str, files: dict[str, str], base: str | None = "main", message: str = ""
+        self,
+        branch: str,
+        files: dict[str, str | bytes | None],
+        base: str | None = "main",
+        message: str = "",
     ) -> str:
-        """Commit ``files`` on ``branch`` (created from ``base`` if new); returns the sha."""
+        """Commit ``files`` on ``branch`` (created from ``base`` if new); returns the sha.
+
+        This is how a test puts files at a ref: ``fake.add_repo(...)`` (or
+        ``add_project``) returns the repository, and ``git.commit("main", {"a/b.md":
+        "text"})`` makes them readable through the contents/files routes at ``main``
+        and at the returned sha. Content may be text, bytes (a binary file) or None
+        (delete the file).
+        """
         parent_sha = self.head(branch) or (self.head(base) if base else None)
         parents = [pygit2.Oid(hex=parent_sha)] if parent_sha else []
         tree = self.repo[parent_sha].tree if parent_sha else None
@@ -231,22 +242,79 @@ class BareRepo:
         )
         return str(oid)
 
-    def _write_tree(self, tree: pygit2.Tree | None, files: dict[str, str]) -> pygit2.Oid:
+    def _write_tree(
+        self, tree: pygit2.Tree | None, files: dict[str, str | bytes | None]
+    ) -> pygit2.Oid:
         builder = self.repo.TreeBuilder(tree) if tree is not None else self.repo.TreeBuilder()
-        nested: dict[str, dict[str, str]] = {}
+        nested: dict[str, dict[str, str | bytes | None]] = {}
         for name, content in files.items():
             head, _, rest = name.partition("/")
             if rest:
                 nested.setdefault(head, {})[rest] = content
+            elif content is None:
+                if builder.get(head) is not None:
+                    builder.remove(head)
             else:
-                builder.insert(
-                    head, self.repo.create_blob(content.encode()), pygit2.GIT_FILEMODE_BLOB
-                )
+                data = content.encode() if isinstance(content, str) else content
+                builder.insert(head, self.repo.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
         for directory, sub in nested.items():
             existing = tree[directory] if tree is not None and directory in tree else None
             sub_tree = self.repo[existing.id] if existing is not None else None
-            builder.insert(directory, self._write_tree(sub_tree, sub), pygit2.GIT_FILEMODE_TREE)
+            written = self._write_tree(sub_tree, sub)
+            if len(self.repo[written]) == 0:
+                if builder.get(directory) is not None:
+                    builder.remove(directory)
+            else:
+                builder.insert(directory, written, pygit2.GIT_FILEMODE_TREE)
         return builder.write()
+
+    # --- reads the fakes' contents routes share
+
+    def resolve(self, ref: str) -> pygit2.Commit | None:
+        """The commit a branch, tag or (full or abbreviated) sha names, or None."""
+        for name in (f"refs/heads/{ref}", f"refs/tags/{ref}"):
+            found = self.repo.references.get(name)
+            if found is not None:
+                return found.peel(pygit2.Commit)
+        if not re.fullmatch(r"[0-9a-f]{4,40}", ref or ""):
+            return None
+        try:
+            return self.repo.revparse_single(ref).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+
+    def entry(self, ref: str, path: str) -> pygit2.Object | None:
+        """The blob or tree at ``path`` (``""``: the root tree) in ``ref``, or None."""
+        commit = self.resolve(ref)
+        if commit is None:
+            return None
+        if not path:
+            return commit.tree
+        try:
+            return self.repo[commit.tree[path].id]
+        except KeyError:
+            return None
+
+    def changes(self, base: str, head: str) -> list[dict[str, str]]:
+        """Files changed from the merge base of ``base`` and ``head`` to ``head``.
+
+        Each is ``{"status": added|deleted|modified|renamed, "old_path", "new_path"}``.
+        """
+        head_commit, base_commit = self.resolve(head), self.resolve(base)
+        if head_commit is None or base_commit is None:
+            return []
+        merge_base = self.repo.merge_base(base_commit.id, head_commit.id) or base_commit.id
+        diff = self.repo.diff(self.repo[merge_base].peel(pygit2.Commit).tree, head_commit.tree)
+        diff.find_similar()
+        names = {1: "added", 2: "deleted", 3: "modified", 4: "renamed"}
+        return [
+            {
+                "status": names.get(int(d.status), "modified"),
+                "old_path": d.old_file.path,
+                "new_path": d.new_file.path,
+            }
+            for d in diff.deltas
+        ]
 
 
 def now_iso() -> str:

@@ -14,17 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes import Call, Fault
+from tests.fakes.github_contents import GitHubContentRoutes
 from tests.fakes.github_issues import GitHubIssueRoutes
 from tests.fakes.github_pulls import GitHubPullRoutes
 from tests.fakes.github_threads import GitHubThreadRoutes
 
 
-class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubThreadRoutes):
+class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes, GitHubThreadRoutes):
     """GitHub's REST API for a few repositories, with users, tokens and an App.
 
     Set-up (``add_repo``, ``add_token``, ``grant``, ``set_app``, ``add_review``...) is
     in :class:`tests.fakes.github_state.GitHubState`; the handlers are in
-    :mod:`tests.fakes.github_issues` and :mod:`tests.fakes.github_pulls`.
+    :mod:`tests.fakes.github_issues`, :mod:`tests.fakes.github_pulls` and
+    :mod:`tests.fakes.github_contents` (contents at a ref, PR files, issue lists,
+    check runs: ``add_check_run``).
     """
 
     def __init__(self, tmp_path: Path) -> None:
@@ -56,6 +59,15 @@ class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubThreadRoutes):
         r("GET", repo + r"/collaborators/(?P<login>[^/]+)/permission", self._permission)
         r("POST", repo + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
         r("GET", repo + r"/commits/(?P<ref>[^/]+)/status", self._combined_status)
+        r("GET", r"/app", self._get_app)
+        r("GET", r"/users/(?P<login>[^/]+)", self._get_named_user)
+        r("GET", repo + r"/contents", self._get_contents)
+        r("GET", repo + r"/contents/(?P<path>.*)", self._get_contents)
+        r("GET", repo + r"/git/blobs/(?P<sha>[0-9a-f]{40})", self._get_blob)
+        r("GET", repo + r"/pulls/(?P<number>\d+)/files", self._list_pull_files)
+        r("GET", repo + r"/issues", self._list_issues)
+        r("PATCH", repo + r"/issues/(?P<number>\d+)", self._update_issue)
+        r("GET", repo + r"/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs)
 
 
 __all__ = ["Call", "Fault", "GitHubFake"]

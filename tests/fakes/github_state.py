@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from werkzeug import Request, Response
 
+from tests.conftest import load_webhook
 from tests.fakes import BareRepo, FakeServer, Fault, json_response, now_iso
 
-FIXTURES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "webhooks" / "github"
-)
 ROLE_TO_LEGACY = {
     "admin": "admin",
     "maintain": "write",
@@ -34,25 +34,50 @@ REACTIONS = {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes
 STATUS_STATES = {"error", "failure", "pending", "success"}
 
 
-def _template(file: str, key: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / file).read_text(encoding="utf-8"))[key]
-
-
-TEMPLATES = {
-    "issue": _template("issues.opened.json", "issue"),
-    "user": _template("issues.opened.json", "sender"),
-    "repo": _template("issues.opened.json", "repository"),
-    "label": _template("issues.labeled.json", "label"),
-    "comment": _template("issue_comment.created.variant-1.json", "comment"),
-    "pull": _template("pull_request.opened.json", "pull_request"),
-    "review": _template("pull_request_review.submitted.approved.owners-bot.json", "review"),
+_TEMPLATE_SOURCES = {
+    "issue": ("issues.opened.json", "issue"),
+    "user": ("issues.opened.json", "sender"),
+    "repo": ("issues.opened.json", "repository"),
+    "label": ("issues.labeled.json", "label"),
+    "comment": ("issue_comment.created.variant-1.json", "comment"),
+    "pull": ("pull_request.opened.json", "pull_request"),
+    "review": ("pull_request_review.submitted.approved.owners-bot.json", "review"),
 }
+
+
+@functools.cache
+def _templates() -> dict[str, dict[str, Any]]:
+    return {
+        name: load_webhook("github", file)[key] for name, (file, key) in _TEMPLATE_SOURCES.items()
+    }
+
+
+class _Templates(Mapping[str, dict[str, Any]]):
+    """GitHub's JSON shapes, read from the shared real payloads when first used.
+
+    Read lazily through :func:`tests.conftest.load_webhook`, so that without the shared
+    payloads the tests using the GitHub fake are skipped (with the reason) instead of
+    every module importing the fake failing at collection.
+    """
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return _templates()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_TEMPLATE_SOURCES)
+
+    def __len__(self) -> int:
+        return len(_TEMPLATE_SOURCES)
+
+
+TEMPLATES = _Templates()
 
 
 class GitHubState(FakeServer):
     """GitHub's state for a few repositories, with users, tokens and an App."""
 
     def __init__(self, tmp_path: Path) -> None:
+        _templates()  # skip now (in the fixture), not halfway through a test
         super().__init__()
         self.tmp_path = tmp_path
         self._ids = itertools.count(1000)

@@ -1,5 +1,5 @@
-"""GitHub REST fake routes: pull request review comments and their replies, check runs
-and GitHub Actions job logs.
+"""GitHub REST fake routes: pull request review comments and their replies, and GitHub
+Actions job logs (check runs themselves are :mod:`tests.fakes.github_contents`').
 
 Shapes follow GitHub's documented examples (the review comment object of the
 ``pull_request_review_comment`` webhook is the REST one). As on GitHub, a reply's
@@ -9,17 +9,20 @@ Shapes follow GitHub's documented examples (the review comment object of the
 
 from __future__ import annotations
 
-import json
+import functools
 from typing import Any
 
 from werkzeug import Request, Response
 
+from tests.conftest import load_webhook
 from tests.fakes import json_response, now_iso
-from tests.fakes.github_state import FIXTURES, GitHubState
+from tests.fakes.github_state import GitHubState
 
-REVIEW_COMMENT = json.loads(
-    (FIXTURES / "pull_request_review_comment.created.json").read_text(encoding="utf-8")
-)["comment"]
+
+@functools.cache
+def _review_comment_template() -> dict[str, Any]:
+    # Read on first use through the shared-fixture helper (which skips without them).
+    return load_webhook("github", "pull_request_review_comment.created.json")["comment"]
 
 
 class GitHubThreadRoutes(GitHubState):
@@ -39,7 +42,6 @@ class GitHubThreadRoutes(GitHubState):
             repo + r"/pulls/(?P<number>\d+)/comments/(?P<cid>\d+)/replies",
             self._reply_review_comment,
         )
-        r("GET", repo + r"/commits/(?P<ref>[^/]+)/check-runs", self._check_runs_by_name)
         r("GET", repo + r"/actions/jobs/(?P<job>\d+)/logs", self._job_log_redirect)
         r("GET", r"/job-logs/(?P<job>\d+)\.txt", self._job_log)
 
@@ -73,26 +75,15 @@ class GitHubThreadRoutes(GitHubState):
         conclusion: str = "failure",
         summary: str | None = None,
     ) -> dict[str, Any]:
-        """A completed check run on ``sha``; an Actions run also gets a job log."""
-        repo = self.repos[full_name]
-        run_id = next(self._ids)
-        run = {
-            "id": run_id,
-            "name": name,
-            "head_sha": sha,
-            "status": "completed",
-            "conclusion": conclusion,
-            "started_at": now_iso(),
-            "completed_at": now_iso(),
-            "details_url": f"{self.url}/{full_name}/actions/runs/{run_id}/job/{run_id}",
-            "html_url": f"{self.url}/{full_name}/runs/{run_id}",
-            "output": {"title": f"{name} {conclusion}", "summary": summary, "text": None},
-            "app": {"id": 15368 if app == "github-actions" else 1, "slug": app, "name": app},
-            "pull_requests": [],
-        }
-        repo.setdefault("check_runs", []).append(run)
-        if app == "github-actions" and log is not None:
-            repo.setdefault("job_logs", {})[run_id] = log
+        """A completed check run on ``sha`` (``add_check_run``); an Actions run also gets
+        a job log, any other app's run keeps ``log`` as its output text."""
+        run = self.add_check_run(full_name, sha, name, status="completed", conclusion=conclusion)
+        run["output"]["summary"] = summary
+        if app != "github-actions":
+            run["app"] = {"id": 1, "slug": app, "name": app}
+            run["output"]["text"] = log
+        elif log is not None:
+            self.repos[full_name].setdefault("job_logs", {})[run["id"]] = log
         return run
 
     # --- plumbing
@@ -103,7 +94,7 @@ class GitHubThreadRoutes(GitHubState):
         cid = next(self._ids)
         full = repo["info"]["full_name"]
         comment = self._fill(
-            REVIEW_COMMENT,
+            _review_comment_template(),
             {"Codertocat/Hello-World": full, "/pull/1": f"/pull/{number}"},
             id=cid,
             node_id=f"PRRC_{cid}",
@@ -165,16 +156,6 @@ class GitHubThreadRoutes(GitHubState):
             root["id"],
         )
         return json_response(made, 201)
-
-    def _check_runs_by_name(self, request: Request, body: Any, owner: str, name: str, ref: str):
-        repo = self._repo(owner, name)
-        if repo is None:
-            return self._not_found()
-        sha = repo["git"].head(ref) or ref
-        runs = [r for r in repo.get("check_runs", []) if r["head_sha"] == sha]
-        if request.args.get("check_name"):
-            runs = [r for r in runs if r["name"] == request.args["check_name"]]
-        return json_response({"total_count": len(runs), "check_runs": runs})
 
     def _job_log_redirect(self, request: Request, body: Any, owner: str, name: str, job: str):
         repo = self._repo(owner, name)

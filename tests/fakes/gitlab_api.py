@@ -13,17 +13,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes import Fault, json_response
+from tests.fakes.gitlab_contents import GitLabContentRoutes
 from tests.fakes.gitlab_issues import GitLabIssueRoutes
 from tests.fakes.gitlab_mrs import GitLabMRRoutes
 from tests.fakes.gitlab_threads import GitLabThreadRoutes
 
 
-class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabThreadRoutes):
+class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabContentRoutes, GitLabThreadRoutes):
     """GitLab's REST API v4 for a few projects, with users, tokens and members.
 
     Set-up (``add_project``, ``add_token``, ``grant``, ``approve``, ``review``...) is in
     :class:`tests.fakes.gitlab_state.GitLabState`; the handlers are in
-    :mod:`tests.fakes.gitlab_issues` and :mod:`tests.fakes.gitlab_mrs`.
+    :mod:`tests.fakes.gitlab_issues`, :mod:`tests.fakes.gitlab_mrs` and
+    :mod:`tests.fakes.gitlab_contents` (files and trees at a ref, MR diffs, issue lists,
+    pipelines: ``add_pipeline``, ``add_job``).
     """
 
     def __init__(self, tmp_path: Path) -> None:
@@ -41,7 +44,8 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabThreadRoutes):
         r("GET", p, self._get_project)
         r("POST", p + r"/issues", self._create_issue)
         r("GET", p + r"/issues/(?P<iid>\d+)", self._get_issue)
-        r("PUT", p + r"/issues/(?P<iid>\d+)", self._update_issue)
+        r("PUT", p + r"/issues/(?P<iid>\d+)", self._edit_issue)
+        r("GET", p + r"/issues", self._list_issues)
         r("GET", p + "/" + kinds + r"/notes", self._list_notes)
         r("POST", p + "/" + kinds + r"/notes", self._create_note)
         r("PUT", p + "/" + kinds + r"/notes/(?P<nid>\d+)", self._edit_note)
@@ -59,6 +63,10 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabThreadRoutes):
         r("GET", p + r"/members/all/(?P<uid>\d+)", self._member)
         r("POST", p + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
         r("GET", p + r"/repository/commits/(?P<sha>[0-9a-f]{40})/statuses", self._statuses)
+        r("GET", p + r"/repository/files/(?P<file>[^/]+)/raw", self._raw_file)
+        r("GET", p + r"/repository/tree", self._tree)
+        r("GET", p + r"/merge_requests/(?P<iid>\d+)/diffs", self._mr_diffs)
+        r("GET", p + r"/pipelines", self._list_pipelines)
 
 
 __all__ = ["Fault", "GitLabFake"]

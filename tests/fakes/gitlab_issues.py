@@ -70,15 +70,6 @@ class GitLabIssueRoutes(GitLabState):
         issue = project and project["issues"].get(int(iid))
         return json_response(issue) if issue else self._nf("Issue" if project else "Project")
 
-    def _update_issue(self, request: Request, body: Any, pid: str, iid: str) -> Response:
-        project = self._project(pid)
-        issue = project and project["issues"].get(int(iid))
-        if not issue:
-            return self._nf("Issue" if project else "Project")
-        self._relabel(issue, body or {})
-        issue["updated_at"] = self.now()
-        return json_response(issue)
-
     def _list_notes(self, request: Request, body: Any, pid: str, kind: str, iid: str):
         project, item = self._noteable(pid, kind, iid)
         if item is None:

@@ -1,4 +1,5 @@
-"""GitLab REST fake routes: MR discussions with diff notes, pipelines, jobs and traces.
+"""GitLab REST fake routes: MR discussions with diff notes, a pipeline's jobs and their
+traces (pipelines themselves are :mod:`tests.fakes.gitlab_contents`').
 
 Shapes follow GitLab's API documentation: a discussion is ``{id, individual_note,
 notes}`` and a diff note carries ``type: DiffNote`` and a ``position`` (``new_path``,
@@ -26,7 +27,6 @@ class GitLabThreadRoutes(GitLabState):
         r = self.route
         r("GET", mr + r"/discussions", self._list_discussions)
         r("POST", mr + r"/discussions/(?P<did>[0-9a-f]+)/notes", self._add_discussion_note)
-        r("GET", p + r"/pipelines", self._pipelines_for_sha)
         r("GET", p + r"/pipelines/(?P<pipeline>\d+)/jobs", self._pipeline_jobs)
         r("GET", p + r"/jobs/(?P<job>\d+)/trace", self._job_trace)
 
@@ -60,28 +60,18 @@ class GitLabThreadRoutes(GitLabState):
         )
         return note
 
-    def add_job(
+    def add_job_log(
         self, path: str, sha: str, name: str, *, status: str = "failed", trace: str | None = None
     ) -> dict[str, Any]:
-        """A job of the commit's pipeline (created on first use), with its trace."""
+        """A job of the commit's newest pipeline (``add_pipeline`` when it has none),
+        listed by ``/pipelines/:id/jobs``, with its trace."""
         project = self.projects[path]
-        pipelines = project.setdefault("pipelines", [])
-        pipeline = next((p for p in pipelines if p["sha"] == sha), None)
-        if pipeline is None:
-            pid = next(self._ids)
-            pipeline = {
-                "id": pid,
-                "iid": len(pipelines) + 1,
-                "project_id": project["info"]["id"],
-                "sha": sha,
-                "ref": "main",
-                "status": status,
-                "source": "push",
-                "created_at": self.now(),
-                "updated_at": self.now(),
-                "web_url": f"{self.url}/{path}/-/pipelines/{pid}",
-            }
-            pipelines.append(pipeline)
+        pipelines = [p for p in project.get("pipelines", []) if p["sha"] == sha]
+        pipeline = (
+            max(pipelines, key=lambda p: p["id"])
+            if pipelines
+            else self.add_pipeline(path, sha, status)
+        )
         job = {
             "id": next(self._ids),
             "name": name,
@@ -90,8 +80,8 @@ class GitLabThreadRoutes(GitLabState):
             "ref": pipeline["ref"],
             "created_at": self.now(),
             "pipeline": {"id": pipeline["id"], "sha": sha, "status": pipeline["status"]},
-            "web_url": f"{self.url}/{path}/-/jobs/{next(self._ids)}",
         }
+        job["web_url"] = f"{self.url}/{path}/-/jobs/{job['id']}"
         project.setdefault("jobs", {}).setdefault(pipeline["id"], []).append(job)
         if trace is not None:
             project.setdefault("traces", {})[job["id"]] = trace
@@ -130,17 +120,6 @@ class GitLabThreadRoutes(GitLabState):
         note.update(type="DiffNote", position=dict(first["position"]))
         discussion["notes"].append(note)
         return json_response(self._public(note), 201)
-
-    def _pipelines_for_sha(self, request: Request, body: Any, pid: str) -> Response:
-        project = self._project(pid)
-        if project is None:
-            return self._nf()
-        pipelines = list(project.get("pipelines", []))
-        for key in ("sha", "ref", "status"):
-            if key in request.args:
-                pipelines = [p for p in pipelines if p[key] == request.args[key]]
-        pipelines.sort(key=lambda p: p["id"], reverse=True)
-        return self._paginate(request, pipelines)
 
     def _pipeline_jobs(self, request: Request, body: Any, pid: str, pipeline: str) -> Response:
         project = self._project(pid)

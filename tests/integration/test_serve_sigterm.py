@@ -17,7 +17,7 @@ import pytest
 
 from bot.store.db import Database
 from bot.verify import sign_github
-from tests.conftest import ROOT, WEBHOOKS
+from tests.conftest import ROOT, webhook_path
 
 SECRET = "sigterm-test-secret-0123456789abcdef"
 
@@ -142,9 +142,9 @@ def _jobs(tmp_path: Path) -> list[dict]:
 
 
 def _sigterm_mid_job(tmp_path: Path, *, slow_seconds: float, grace: float) -> float:
+    body = webhook_path("github", "issue_comment.created.variant-1.json").read_bytes()
     proc, port = _serve(tmp_path, slow_seconds=slow_seconds, grace=grace)
     try:
-        body = (WEBHOOKS / "github" / "issue_comment.created.variant-1.json").read_bytes()
         assert _post(port, body, "sigterm-1") == 202
         _wait_for(lambda: "start" in _notes(tmp_path), 20, "the handler to start")
         stopped_at = time.monotonic()

@@ -23,6 +23,7 @@ class Flaky:
         "open_mr",
         "update_mr",
         "mark_ready",
+        "update_issue",
         "set_commit_status",
     )
 

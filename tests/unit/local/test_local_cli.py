@@ -120,3 +120,12 @@ def test_several_projects_need_project_option(env, tmp_path):
     assert run("init", str(env), "--from", str(seed2), "--name", "acme/two").exit_code == 0
     assert run("issue", "list").exit_code == 2
     assert run("--project", "acme/two", "issue", "list").exit_code == 0
+
+
+def test_empty_lists_say_none(env):
+    issues = run("issue", "list")
+    assert issues.exit_code == 0 and issues.output.strip() == "none (open issues)"
+    mrs = run("mr", "list", "--state", "all")
+    assert mrs.exit_code == 0 and mrs.output.strip() == "none (all merge requests)"
+    assert json.loads(run("issue", "list", "--json").output) == []  # scripts get []
+    assert json.loads(run("mr", "list", "--json").output) == []

@@ -69,3 +69,19 @@ def test_invalid_config_is_a_config_error(tmp_path, capsys):
     assert main(["models", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "config.yaml:4: models.routes.qa[0].provider" in err
+
+
+def test_check_names_the_url_of_a_local_server_that_is_down(tmp_path, capsys):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "models:\n"
+        "  use_shipped_defaults: false\n"
+        "  providers:\n"
+        "    ollama: {kind: openai, base_url: 'http://127.0.0.1:9/v1', local: true}\n"
+        "  routes:\n"
+        "    default: [{provider: ollama, model: qwen2.5-coder}]\n"
+    )
+    assert main(["models", "--config", str(cfg), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "ollama (qwen2.5-coder): FAILED" in out
+    assert "http://127.0.0.1:9/v1" in out

@@ -118,8 +118,20 @@ def test_connection_refused_is_transient():
     model = OpenAICompatModel(
         provider="local", model_id="m", api_key=None, base_url="http://127.0.0.1:9/v1"
     )
-    with pytest.raises(ModelTransientError):
+    with pytest.raises(ModelTransientError) as info:
         model.complete(HI)
+    assert "could not connect to http://127.0.0.1:9/v1" in str(info.value)
+
+
+def test_anthropic_connection_refused_names_the_url():
+    from agents.models.anthropic_model import AnthropicModel
+
+    model = AnthropicModel(
+        provider="anthropic", model_id="m", api_key="k", base_url="http://127.0.0.1:9"
+    )
+    with pytest.raises(ModelTransientError) as info:
+        model.complete(HI)
+    assert "http://127.0.0.1:9" in str(info.value)
 
 
 def test_anthropic_text_usage_and_wire_request(anthropic_fake):

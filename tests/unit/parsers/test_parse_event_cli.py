@@ -11,17 +11,24 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli, main
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 
-ISSUE_OPENED = WEBHOOKS / "github" / "issues.opened.json"
-MR_NOTE = WEBHOOKS / "gitlab" / "note_hook.merge_request.go-scm.json"
+
+def issue_opened() -> Path:
+    """The recorded payload file (skips the test without the shared payloads)."""
+    return webhook_path("github", "issues.opened.json")
+
+
+def mr_note() -> Path:
+    """The recorded payload file (skips the test without the shared payloads)."""
+    return webhook_path("gitlab", "note_hook.merge_request.go-scm.json")
 
 
 def test_prints_one_json_summary() -> None:
     result = CliRunner().invoke(
         cli,
         ["parse-event", "--forge", "github", "--event", "issues", "--delivery-id", "d-42",
-         str(ISSUE_OPENED)],
+         str(issue_opened())],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -37,11 +44,11 @@ def test_prints_one_json_summary() -> None:
 
 def test_raw_flag_adds_the_payload() -> None:
     result = CliRunner().invoke(
-        cli, ["parse-event", "--forge", "gitlab", "--event", "Note Hook", "--raw", str(MR_NOTE)]
+        cli, ["parse-event", "--forge", "gitlab", "--event", "Note Hook", "--raw", str(mr_note())]
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["raw"] == json.loads(MR_NOTE.read_text(encoding="utf-8"))
+    assert out["raw"] == json.loads(mr_note().read_text(encoding="utf-8"))
     assert (out["kind"], out["comment"], out["number"]) == ("mr_comment", "lgtm", 1)
     assert out["head_sha"] == "c4c79227ed610f1151f05bbc5be33b4f340d39c8"
 
@@ -50,7 +57,7 @@ def test_reads_stdin() -> None:
     result = CliRunner().invoke(
         cli,
         ["parse-event", "--forge", "github", "--event", "issues", "-"],
-        input=ISSUE_OPENED.read_bytes(),
+        input=issue_opened().read_bytes(),
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["title"] == "Spelling error in the README file"
@@ -95,14 +102,14 @@ def test_bad_stdin_names_stdin(capsys: pytest.CaptureFixture[str], monkeypatch) 
 
 
 def test_unknown_forge_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["parse-event", "--forge", "bitbucket", "--event", "x", str(ISSUE_OPENED)])
+    code = main(["parse-event", "--forge", "bitbucket", "--event", "x", str(issue_opened())])
     assert code == 2
     assert "bitbucket" in capsys.readouterr().err
 
 
 def test_unknown_event_is_printed_as_ignored() -> None:
     result = CliRunner().invoke(
-        cli, ["parse-event", "--forge", "github", "--event", "star", str(ISSUE_OPENED)]
+        cli, ["parse-event", "--forge", "github", "--event", "star", str(issue_opened())]
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -120,7 +127,7 @@ def _console_script() -> str:
 def test_console_script_end_to_end(tmp_path: Path) -> None:
     ok = subprocess.run(
         [_console_script(), "parse-event", "--forge", "gitlab", "--event", "Push Hook",
-         str(WEBHOOKS / "gitlab" / "push_hook.docs.json")],
+         str(webhook_path("gitlab", "push_hook.docs.json"))],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
@@ -142,7 +149,7 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
 def test_parse_event_imports_no_heavy_library() -> None:
     heavy = ["fastapi", "uvicorn", "github3", "gitlab", "pygit2", "git", "duckdb", "lancedb",
              "smolagents", "anthropic", "openai"]  # fmt: skip
-    argv = ["parse-event", "--forge", "github", "--event", "issues", str(ISSUE_OPENED)]
+    argv = ["parse-event", "--forge", "github", "--event", "issues", str(issue_opened())]
     code = (
         "import sys, contextlib, io\n"
         "from bot.cli import main\n"

@@ -16,7 +16,7 @@ import pytest
 
 from bot.events import Event
 from bot.parsers import parse_event
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "expected_events.json").read_text(encoding="utf-8")
@@ -54,7 +54,7 @@ def _field(event: Event, key: str) -> Any:
 
 def _parse(name: str, delivery_id: str | None = None) -> Event:
     forge, header = header_for(name)
-    return parse_event(forge, header, (WEBHOOKS / name).read_bytes(), delivery_id)
+    return parse_event(forge, header, webhook_path(name).read_bytes(), delivery_id)
 
 
 def test_every_fixture_file_has_expectations(webhooks_dir: Path) -> None:
@@ -84,7 +84,7 @@ def test_fixture_parses_to_expected_fields(name: str) -> None:
     assert mismatches == {}
     assert event.delivery_id == "delivery-1"
     assert event.forge.value == name.split("/")[0]
-    assert event.raw == json.loads((WEBHOOKS / name).read_text(encoding="utf-8"))
+    assert event.raw == json.loads(webhook_path(name).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -112,7 +112,7 @@ def test_dedupe_fields_are_set_for_acted_on_events(name: str) -> None:
 def test_ignored_fixtures_are_exactly_the_unhandled_ones() -> None:
     ignored = sorted(n for n, row in EXPECTED.items() if row["kind"] == "ignored")
     assert ignored == sorted(
-        [f"github/{n}" for n in (p.name for p in (WEBHOOKS / "github").glob("installation.*"))]
+        [f"github/{n}" for n in (p.name for p in webhook_path("github").glob("installation.*"))]
         + [
             "gitlab/note_hook.commit.docs.json",
             "gitlab/note_hook.snippet.docs.json",

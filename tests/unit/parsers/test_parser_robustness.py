@@ -18,7 +18,7 @@ import pytest
 from bot.errors import PayloadShapeError
 from bot.events import Event
 from bot.parsers import parse_event
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 from tests.unit.parsers.test_parser_fixtures import EXPECTED, header_for
 
 REPLACEMENTS: list[Any] = [None, 7, "text", [1], {"k": "v"}, True]
@@ -48,7 +48,7 @@ def _damaged(payload: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_damaged_payloads_parse_or_raise_shape_errors(name: str) -> None:
     forge, header = header_for(name)
-    payload = json.loads((WEBHOOKS / name).read_text(encoding="utf-8"))
+    payload = json.loads(webhook_path(name).read_text(encoding="utf-8"))
     unnamed = []
     for label, damaged in _damaged(payload):
         try:

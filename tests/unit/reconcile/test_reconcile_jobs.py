@@ -50,3 +50,9 @@ def test_the_scheduler_enqueues_one_sweep_per_repository_at_start():
     scheduler.stop()
     assert [(d.forge, d.repo) for d in queued] == [("github", "acme/app"), ("gitlab", "grp/p")]
     assert all(d.event_name == RECONCILE_EVENT for d in queued)
+
+
+def test_a_sweep_acts_as_the_bot_when_its_login_is_known():
+    d = delivery("github", "acme/app", AT, actor="agentforge-bot")
+    event = parse_event("github", d.event_name, d.payload, d.delivery_id)
+    assert event.actor.login == "agentforge-bot" and event.actor.is_bot

@@ -170,6 +170,44 @@ def test_cli_check_missing_path_is_a_usage_error(tmp_path, capsys):
     assert main(["config", "check", str(tmp_path / "nope")]) == 2
 
 
+OUT_OF_MODEL_ORDER = "index:\n  max_file_bytes: -5\nversion: 1\napprovers:\n  min_permission: god\n"
+
+
+def test_cli_check_lists_problems_in_line_order(tmp_path):
+    # The model checks approvers before index; the file has index first.
+    write(tmp_path, "config.yaml", OUT_OF_MODEL_ORDER)
+    result = CliRunner().invoke(cli, ["config", "check", "--json", str(tmp_path)])
+    assert result.exit_code == 1
+    assert [i["line"] for i in json.loads(result.stdout)] == [2, 5]
+    text = CliRunner().invoke(cli, ["config", "check", str(tmp_path)]).stdout.splitlines()
+    assert [line.split(":")[1] for line in text] == ["2", "5"]
+
+
+def test_cli_check_and_models_accept_the_same_paths(tmp_path, capsys):
+    write(tmp_path, "config.yaml", OUT_OF_MODEL_ORDER)
+    file = tmp_path / ".agentforge" / "config.yaml"
+    runner = CliRunner()
+    for target in (tmp_path, file):
+        checked = runner.invoke(cli, ["config", "check", str(target)])
+        assert checked.exit_code == 1, (target, checked.output)
+        assert "min_permission" in checked.output
+        assert main(["models", "--config", str(target)]) == 2
+        assert "min_permission" in capsys.readouterr().err
+    # A file is named as given, so the user finds it.
+    by_file = runner.invoke(cli, ["config", "check", str(file)])
+    assert by_file.stdout.startswith(f"{file}:2: index.max_file_bytes")
+    file.write_text("version: 1\n")
+    assert runner.invoke(cli, ["config", "check", str(file)]).stdout.strip() == f"ok: {file}"
+    assert runner.invoke(cli, ["models", "--config", str(file)]).exit_code == 0
+
+
+def test_cli_check_file_that_is_not_utf8(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_bytes(b"version: \xff\n")
+    result = CliRunner().invoke(cli, ["config", "check", str(bad)])
+    assert result.exit_code == 1 and str(bad) in result.stdout and "UTF-8" in result.stdout
+
+
 def test_cli_show_prints_effective_config(tmp_path):
     result = CliRunner().invoke(cli, ["config", "show", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -11,17 +11,24 @@ from bot.errors import SettingsError
 from bot.events import EventKind
 from bot.parsers import parse_event
 from bot.runner import READ_ENV, ci_settings, read_ci_event
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 
-COMMENT = WEBHOOKS / "github" / "issue_comment.created.variant-1.json"
-NOTE = WEBHOOKS / "gitlab" / "note_hook.issue.go-scm.json"
+
+def comment_payload() -> Path:
+    """The recorded payload file (skips the test without the shared payloads)."""
+    return webhook_path("github", "issue_comment.created.variant-1.json")
+
+
+def note_payload() -> Path:
+    """The recorded payload file (skips the test without the shared payloads)."""
+    return webhook_path("gitlab", "note_hook.issue.go-scm.json")
 
 
 def gha(**extra: str) -> dict[str, str]:
     env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issue_comment",
-        "GITHUB_EVENT_PATH": str(COMMENT),
+        "GITHUB_EVENT_PATH": str(comment_payload()),
         "GITHUB_REPOSITORY": "Codertocat/Hello-World",
         "GITHUB_RUN_ID": "1234",
     }
@@ -63,7 +70,7 @@ def test_github_actions_event() -> None:
         "issue_comment",
         "github-actions:1234",
     )
-    assert ci.body == COMMENT.read_bytes()
+    assert ci.body == comment_payload().read_bytes()
     assert ci.expected_repo == "Codertocat/Hello-World"
     assert parsed(ci).kind == EventKind.ISSUE_COMMENT
 
@@ -90,7 +97,7 @@ def test_outside_ci_without_flags_is_refused() -> None:
 
 
 def test_flags_override_environment(tmp_path) -> None:
-    other = WEBHOOKS / "github" / "issues.opened.json"
+    other = webhook_path("github", "issues.opened.json")
     ci = read_ci_event(gha(), event_name="issues", payload=other)
     assert ci.event_name == "issues"
     assert ci.body == other.read_bytes()
@@ -99,7 +106,11 @@ def test_flags_override_environment(tmp_path) -> None:
 
 
 def test_gitlab_trigger_payload_names_its_hook(tmp_path) -> None:
-    env = {"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": str(NOTE)}
+    env = {
+        "GITLAB_CI": "true",
+        "CI_PIPELINE_SOURCE": "trigger",
+        "TRIGGER_PAYLOAD": str(note_payload()),
+    }
     ci = read_ci_event({**env, "CI_PIPELINE_ID": "5"})
     assert (ci.forge, ci.event_name, ci.delivery_id) == ("gitlab", "Note Hook", "gitlab-ci:5")
     assert parsed(ci).kind == EventKind.ISSUE_COMMENT
@@ -109,7 +120,7 @@ def test_gitlab_trigger_without_payload_or_unknown_kind(tmp_path) -> None:
     with pytest.raises(SettingsError) as info:
         read_ci_event({"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "trigger"})
     assert info.value.variable == "TRIGGER_PAYLOAD"
-    wiki = WEBHOOKS / "gitlab" / "wiki_page_hook.create.docs.json"
+    wiki = webhook_path("gitlab", "wiki_page_hook.create.docs.json")
     with pytest.raises(SettingsError) as info:
         read_ci_event({"CI_PIPELINE_SOURCE": "trigger", "TRIGGER_PAYLOAD": str(wiki)})
     assert info.value.variable == "TRIGGER_PAYLOAD"
@@ -185,7 +196,7 @@ def test_other_gitlab_sources_are_ignored(source) -> None:
 
 
 def test_gitlab_payload_flag_infers_the_hook(tmp_path) -> None:
-    ci = read_ci_event({}, forge="gitlab", payload=NOTE)
+    ci = read_ci_event({}, forge="gitlab", payload=note_payload())
     assert ci.event_name == "Note Hook"
     assert ci.expected_repo is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,14 @@ from bot.settings import Settings
 from bot.store.audit import AuditLog
 from bot.store.db import Database
 from handlers.registry import HandlerRegistry
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 
-COMMENT = WEBHOOKS / "github" / "issue_comment.created.variant-1.json"
+
+def comment_payload() -> Path:
+    """The recorded payload file (skips the test without the shared payloads)."""
+    return webhook_path("github", "issue_comment.created.variant-1.json")
+
+
 REPO = "Codertocat/Hello-World"  # the repository in the recorded payload
 
 
@@ -29,7 +35,7 @@ def gha(**extra: str) -> dict[str, str]:
     env = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issue_comment",
-        "GITHUB_EVENT_PATH": str(COMMENT),
+        "GITHUB_EVENT_PATH": str(comment_payload()),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_RUN_ID": "1234",
     }
@@ -128,7 +134,7 @@ def test_allowlist_and_ping_are_ignored(local, monkeypatch) -> None:
     result = run_in_ci(gha(), dispatcher_factory=dispatcher_factory(local))
     assert result.summary["status"] == "ignored"
     monkeypatch.delenv("AGENTFORGE_REPO_ALLOWLIST")
-    ping = WEBHOOKS / "github" / "ping.repo.json"
+    ping = webhook_path("github", "ping.repo.json")
     pong = run_in_ci(gha(GITHUB_EVENT_NAME="ping", GITHUB_EVENT_PATH=str(ping)))
     assert pong.summary["status"] == "ignored"
     assert local.list_comments(REPO, 1) == []
@@ -218,3 +224,87 @@ def test_cli_bad_import_is_a_usage_error(clean_env) -> None:
     for name, value in gha().items():
         clean_env.setenv(name, value)
     assert main(["run", "--import", "no_such_module_here"]) == 2
+
+
+HANDLER_MODULE = (
+    "from bot.actions import PostComment\n"
+    "from bot.events import EventKind\n"
+    "from handlers.registry import register\n"
+    "def hello(event, ctx):\n"
+    "    return [PostComment(repo=event.repo.full_name, number=event.number, body='hi')]\n"
+    "register(EventKind.ISSUE_COMMENT, hello)\n"
+)
+
+
+@pytest.fixture
+def hello_handler(clean_env, tmp_path):
+    """A handler module proposing one comment, importable as ``ci_hello_for_test``."""
+    (tmp_path / "ci_hello_for_test.py").write_text(HANDLER_MODULE)
+    clean_env.syspath_prepend(str(tmp_path))
+    yield "ci_hello_for_test"
+    import sys
+
+    from handlers.registry import unregister
+
+    added = sys.modules.pop("ci_hello_for_test", None)
+    if added is not None:
+        unregister(EventKind.ISSUE_COMMENT, added.hello)
+
+
+def test_cli_proposed_actions_without_a_token_fail_naming_the_setting(
+    clean_env, hello_handler, capsys, tmp_path
+) -> None:
+    for name, value in gha().items():
+        clean_env.setenv(name, value)
+    data = tmp_path / "records"
+    code = main(["run", "--import", hello_handler, "--data-dir", str(data)])
+    captured = capsys.readouterr()
+    assert code == 1
+    out = json.loads(captured.out)
+    assert out["status"] == "not_applied"
+    assert out["executed"] is False
+    assert [a["body"] for a in out["actions"]] == ["hi"]
+    assert "GITHUB_TOKEN" in captured.err and "AGENTFORGE_GITHUB_TOKEN" in captured.err
+    assert "--dry-run" in captured.err
+    # Not applied is not handled: a re-run (with the token set) tries again.
+    with Database.open(data) as db:
+        assert db.fetchone("SELECT count(*) FROM deliveries") == (0,)
+
+
+def test_cli_gitlab_actions_without_a_token_name_the_gitlab_setting(
+    clean_env, hello_handler, capsys, tmp_path
+) -> None:
+    payload = webhook_path("gitlab", "note_hook.issue.go-scm.json")
+    code = main(["run", "--import", hello_handler, "--forge", "gitlab", "--payload", str(payload)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads(captured.out)["status"] == "not_applied"
+    assert "AGENTFORGE_GITLAB_TOKEN" in captured.err
+
+
+def test_cli_dry_run_without_a_token_is_not_a_failure(clean_env, hello_handler, capsys) -> None:
+    for name, value in gha().items():
+        clean_env.setenv(name, value)
+    assert main(["run", "--dry-run", "--import", hello_handler]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "dry_run"
+
+
+@pytest.mark.parametrize(("forge", "event"), [("github", "issues"), ("gitlab", None)])
+def test_cli_bad_payload_names_the_file(clean_env, capsys, tmp_path, forge, event) -> None:
+    bad = tmp_path / "captured-delivery.json"
+    bad.write_text('{"action": "opened", ')
+    argv = ["run", "--forge", forge, "--payload", str(bad)]
+    if event:
+        argv += ["--event", event]
+    assert main(argv) == 2
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_cli_payload_of_the_wrong_shape_names_the_file(clean_env, capsys, tmp_path) -> None:
+    bad = tmp_path / "event.json"
+    bad.write_text('{"action": "created"}')
+    clean_env.setenv("GITHUB_EVENT_NAME", "issue_comment")
+    clean_env.setenv("GITHUB_EVENT_PATH", str(bad))
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "GITHUB_EVENT_PATH" in err

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from bot.verify import sign_github
+from tests.conftest import webhook_path
 
-WEBHOOKS = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "webhooks"
 GH_SECRET = "test-github-secret-0123456789abcdef"
 GL_TOKEN = "test-gitlab-token-0123456789abcdefgh"
 
 
 def fixture_bytes(forge: str, name: str) -> bytes:
     """A recorded payload, byte for byte."""
-    return (WEBHOOKS / forge / name).read_bytes()
+    return webhook_path(forge, name).read_bytes()
 
 
 def github_delivery(

@@ -42,6 +42,52 @@ def test_list_json_directly(data_dir) -> None:
     assert all({"id", "delivery_id", "state", "attempts"} <= set(r) for r in rows)
 
 
+def seed_finished(data_dir) -> list[int]:
+    """One job nothing handled, one handled, one not run yet (newest first in listings)."""
+    with Database.open(data_dir) as db:
+        q = JobQueue(db, max_attempts=1)
+        for i in range(3):
+            q.enqueue(
+                Delivery(forge="github", delivery_id=f"f{i}", event_name="issues", payload=b"{}")
+            )
+        unhandled, handled = q.lease("w"), q.lease("w")
+        q.complete(unhandled, {"handled": False, "reason": "no handler for issue"})
+        q.complete(handled, {"handled": True, "kind": "issue", "actions": []})
+        q.close()
+    return [unhandled.id, handled.id]
+
+
+def test_list_shows_whether_a_done_job_was_handled(data_dir) -> None:
+    unhandled, handled = seed_finished(data_dir)
+    rows = {
+        r["id"]: r for r in json.loads(CliRunner().invoke(cli, ["jobs", "list", "--json"]).output)
+    }
+    assert rows[unhandled]["state"] == rows[handled]["state"] == "done"
+    assert (rows[unhandled]["handled"], rows[unhandled]["reason"]) == (
+        False,
+        "no handler for issue",
+    )
+    assert rows[handled]["handled"] is True
+    queued = [r for r in rows.values() if r["state"] == "queued"]
+    assert queued[0]["handled"] is None
+    text = CliRunner().invoke(cli, ["jobs", "list"]).output.splitlines()
+    assert "HANDLED" in text[0]
+    line = next(x for x in text if x.split()[0] == str(unhandled))
+    assert line.split()[1:3] == ["done", "no"]
+    assert line.endswith("no handler for issue")
+    assert next(x for x in text if x.split()[0] == str(handled)).split()[1:3] == ["done", "yes"]
+
+
+def test_admin_api_lists_handled_and_reason(data_dir) -> None:
+    unhandled, _ = seed_finished(data_dir)
+    settings = load_settings(github_webhook_secret=GH_SECRET, admin_token="a" * 32)
+    with TestClient(create_app(settings, start_workers=False)) as client:
+        auth = {"authorization": "Bearer " + "a" * 32}
+        rows = client.get("/admin/jobs", params={"state": "done"}, headers=auth).json()
+    row = next(r for r in rows if r["id"] == unhandled)
+    assert (row["handled"], row["reason"]) == (False, "no handler for issue")
+
+
 def test_list_with_no_records_is_empty(data_dir) -> None:
     result = CliRunner().invoke(cli, ["jobs", "list", "--json"])
     assert result.exit_code == 0 and json.loads(result.output) == []

@@ -268,3 +268,26 @@ def test_a_saturated_burst_delays_feeding_only_within_bounds(
     # Intake never stops being saturated here: the bound still gets the records stored.
     assert opened.intake.flush(10)
     assert count_rows(opened.db, "jobs") == 5
+
+
+def test_job_ids_continue_after_a_restart(data_dir) -> None:
+    first = Opened(data_dir)
+    ids = [first.intake.submit(delivery(n)).result(10).job_id for n in (1, 2)]
+    first.close()
+    second = Opened(data_dir)
+    ids.append(second.intake.submit(delivery(3)).result(10).job_id)
+    second.close()
+    assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
+
+
+def test_job_ids_continue_after_a_kill_and_are_never_reused(data_dir) -> None:
+    first = Opened(data_dir)
+    ids = [first.intake.submit(delivery(n)).result(10).job_id for n in (1, 2)]
+    first.crash()  # acknowledged, journaled, maybe not fed yet
+    second = Opened(data_dir)
+    ids.append(second.intake.submit(delivery(3)).result(10).job_id)
+    assert second.intake.flush(10)
+    stored = [r[0] for r in second.db.fetchall("SELECT id FROM jobs ORDER BY id")]
+    second.close()
+    assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
+    assert stored == ids  # the replayed jobs kept their ids; the new one is the next

@@ -352,6 +352,24 @@ def test_kept_headers_are_the_listed_ones_and_the_first_of_repeats(server) -> No
     assert "x-other" not in kept and "x-hub-signature-256" not in kept
 
 
+def test_ping_answer_is_the_one_the_readme_documents(server) -> None:
+    from pathlib import Path
+
+    client, state = server
+    app_ping = json.dumps({"zen": "Keep it simple.", "hook_id": 7, "hook": {"id": 7}}).encode()
+    body, headers = github_delivery(event="ping", body=app_ping)
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 200
+    answer = response.json()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `POST /webhooks/github`"))
+    assert f"`200 {answer['status']}`" in row
+    ignored = row.split("`200 ignored`", 1)[1].split(";", 1)[0]
+    assert "ping" not in ignored  # a ping is not listed as "ignored": it is answered "ping"
+    assert answer["reason"] in row
+    assert stored(state) == (0, 0)
+
+
 def test_a_reconcile_job_cannot_come_in_as_a_webhook(server) -> None:
     import json as _json
 

@@ -10,14 +10,14 @@ import pytest
 from bot.errors import SettingsError, VerificationError
 from bot.settings import load_settings
 from bot.verify import Verifier, sign_github, sign_standard_webhook
-from tests.conftest import WEBHOOKS
+from tests.conftest import webhook_path
 
 SIGNING = "whsec_" + base64.b64encode(b"k" * 32).decode()
 OTHER_SIGNING = "whsec_" + base64.b64encode(b"o" * 32).decode()
 
 
 def test_github_documented_test_vector() -> None:
-    vector = json.loads((WEBHOOKS / "signatures" / "github.x-hub-signature-256.json").read_text())
+    vector = json.loads(webhook_path("signatures", "github.x-hub-signature-256.json").read_text())
     body = vector["payload"].encode()
     assert sign_github(vector["secret"], body) == vector["expected_header_value"]
     verifier = Verifier(github_secrets=(vector["secret"].encode(),))

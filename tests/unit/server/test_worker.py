@@ -62,6 +62,22 @@ def test_job_without_handler_is_done_and_not_handled(queue) -> None:
     assert job["result"] == {"handled": False, "reason": "no handler for issue_comment"}
 
 
+def test_nothing_handled_is_logged_with_its_reason_at_info(queue) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    try:
+        queue.enqueue(comment_delivery(1))
+        run_until_settled(queue, HandlerRegistry(), workers=1)
+    finally:
+        configure_logging("WARNING", "json")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    done = [line for line in lines if line.get("event") == "job done"]
+    assert len(done) == 1
+    assert done[0]["level"] == "info"
+    assert done[0]["handled"] is False
+    assert done[0]["reason"] == "no handler for issue_comment"
+
+
 def test_handler_actions_are_recorded_and_order_kept(queue) -> None:
     registry = HandlerRegistry()
     seen: list[str] = []
