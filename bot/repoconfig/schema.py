@@ -287,8 +287,13 @@ class WorkflowsConfig(_Strict):
     ``docs`` templates; ``.agentforge/workflow.yaml`` is the ``feature`` workflow.
     """
 
-    labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_WORKFLOW_LABELS))
-    default: str = DEFAULT_WORKFLOW
+    labels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_WORKFLOW_LABELS),
+        description="Issue label → workflow name; the issue's first matching label wins.",
+    )
+    default: str = Field(
+        default=DEFAULT_WORKFLOW, description="The workflow when no label matches."
+    )
 
     @field_validator("labels")
     @classmethod
@@ -308,7 +313,12 @@ class WatchdogConfig(_Strict):
     is marked failed (and the issue told so). Keep it above the roles' wall-clock limit.
     """
 
-    stuck_after_minutes: int = Field(default=120, ge=5, le=10_080)
+    stuck_after_minutes: int = Field(
+        default=120,
+        ge=5,
+        le=10_080,
+        description="Minutes without a change after which a `running` run is failed.",
+    )
 
 
 class RepoConfig(_Strict):
@@ -436,8 +446,17 @@ class FixupsConfig(_Strict):
         role: The role that fixes review comments and failing checks.
     """
 
-    max_rounds: int = Field(default=2, ge=0, le=10)
-    role: str = "developer"
+    max_rounds: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Fix-up rounds on a red pipeline per phase and round before a person "
+        "is asked (0: ask at once).",
+    )
+    role: str = Field(
+        default="developer",
+        description="The role that answers review comments and fixes failing checks.",
+    )
 
     @field_validator("role")
     @classmethod
