@@ -44,14 +44,18 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from bot.actions import (
+    LESSONS_PATH,
     Action,
     AddLabels,
+    FileChange,
     MarkReady,
     OpenMR,
     PostComment,
+    ProposeLesson,
     PushCommit,
     React,
     RemoveLabel,
+    ReplyToReviewComment,
     SetCommitStatus,
     UpdateIssue,
     UpdateMR,
@@ -303,6 +307,8 @@ class Executor:
             UpdateIssue: self._update_issue,
             MarkReady: self._mark_ready,
             SetCommitStatus: self._commit_status,
+            ReplyToReviewComment: self._review_reply,
+            ProposeLesson: self._propose_lesson,
         }
         return appliers[type(action)](action)
 
@@ -478,6 +484,38 @@ class Executor:
         what = f"pushed {sha[:12]} to {a.branch}" if sha else f"created {a.branch} at {a.base}"
         return OutcomeStatus.APPLIED, what, {"branch": a.branch, "sha": sha or ws.head_sha()}
 
+    def _review_reply(self, a: ReplyToReviewComment) -> tuple[OutcomeStatus, str, dict[str, Any]]:
+        body = a.body
+        if a.marker_key is not None:
+            tag = marker(a.marker_key)
+            body = a.body if a.marker_key in markers_in(a.body) else f"{a.body}\n\n{tag}"
+            thread = _thread_of(self.forge, a)
+            for comment in self.forge.list_review_comments(a.repo, a.number):
+                if comment.thread_id == thread and a.marker_key in markers_in(comment.body):
+                    return (
+                        OutcomeStatus.SKIPPED,
+                        "reply already in the thread",
+                        {"comment_id": comment.id},
+                    )
+        made = self.forge.reply_to_review_comment(
+            a.repo, a.number, a.comment_id, body, thread_id=a.thread_id
+        )
+        return OutcomeStatus.APPLIED, "replied in the review thread", {"comment_id": made.id}
+
+    def _propose_lesson(self, a: ProposeLesson) -> tuple[OutcomeStatus, str, dict[str, Any]]:
+        # The judge allowed this action as what it is: the engine's lessons proposal. Its
+        # one file is fixed by the action type, so it never carries another path.
+        push = PushCommit(
+            repo=a.repo,
+            branch=a.branch,
+            base=a.base,
+            message=a.message,
+            changes=[FileChange(path=LESSONS_PATH, content=a.content)],
+            trailers=a.trailers,
+            reason=a.reason,
+        )
+        return self._push(push)
+
     # --- audit ------------------------------------------------------------------------
 
     def _record(self, outcome: ActionOutcome, ctx: ExecutionContext) -> None:
@@ -505,9 +543,21 @@ def subject_of(action: Action) -> str:
         return f"{action.repo}@{action.branch}"
     if isinstance(action, OpenMR):
         return f"{action.repo}@{action.head}"
+    if isinstance(action, ProposeLesson):
+        return f"{action.repo}@{action.branch}"
     if isinstance(action, SetCommitStatus):
         return f"{action.repo}@{action.sha[:12]}"
     return f"{action.repo}#{action.number}"
+
+
+def _thread_of(forge: Forge, a: ReplyToReviewComment) -> str:
+    """The thread a reply goes to (the action's, else the replied comment's, else its id)."""
+    if a.thread_id:
+        return a.thread_id
+    for comment in forge.list_review_comments(a.repo, a.number):
+        if comment.id == a.comment_id:
+            return comment.thread_id
+    return a.comment_id
 
 
 # --- behind a dispatcher ------------------------------------------------------------

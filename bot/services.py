@@ -18,6 +18,8 @@ actions       :class:`ExecutorSink`: the same judged, audited executor as the
 clock         UTC now
 heartbeat     renews this job's lease (raises :class:`bot.errors.LeaseLost` once lost)
 bot_login     ``AGENTFORGE_BOT_LOGIN``, else the forge token's own login (cached)
+feedback      :class:`bot.feedback.DuckDBFeedback`: reviewer feedback per repository
+              (lessons), on the records database
 ============  ===========================================================================
 
 A forge with no credentials raises :class:`bot.errors.ConfigError` from the factory;
@@ -45,6 +47,7 @@ from bot.executor import (
     _clone_lock,
     executor_factory_from_settings,
 )
+from bot.feedback import DuckDBFeedback
 from bot.forge import Forge
 from bot.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
@@ -366,6 +369,7 @@ class ServicesBuilder:
     ) -> None:
         self.settings = settings
         self.runs = DuckDBRunStore(db)
+        self.feedback = DuckDBFeedback(db)
         self.executor_factory = executor_factory
         self.roles = roles
         self.clock = clock
@@ -396,6 +400,7 @@ class ServicesBuilder:
             clock=self.clock,
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
+            feedback=self.feedback,
         )
 
     def _roles_for(self, forge: Forge) -> LazyRoles:

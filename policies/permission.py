@@ -16,13 +16,13 @@ the sender's permission is not what gates it here.
 
 from __future__ import annotations
 
-from bot.actions import Action, MarkReady, OpenMR, PushCommit, UpdateMR
+from bot.actions import Action, MarkReady, OpenMR, ProposeLesson, PushCommit, UpdateMR
 from bot.forge import Permission
 from policies.snapshot import Snapshot
 from policies.verdict import Verdict
 
 NAME = "actor_permission"
-GATED = (PushCommit, OpenMR, UpdateMR, MarkReady)
+GATED = (PushCommit, OpenMR, UpdateMR, MarkReady, ProposeLesson)
 """Actions done on the actor's behalf that change code or a merge request."""
 
 CI_RESULT_KINDS = frozenset({"pipeline"})

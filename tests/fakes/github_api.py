@@ -17,9 +17,10 @@ from tests.fakes import Call, Fault
 from tests.fakes.github_contents import GitHubContentRoutes
 from tests.fakes.github_issues import GitHubIssueRoutes
 from tests.fakes.github_pulls import GitHubPullRoutes
+from tests.fakes.github_threads import GitHubThreadRoutes
 
 
-class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes):
+class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes, GitHubThreadRoutes):
     """GitHub's REST API for a few repositories, with users, tokens and an App.
 
     Set-up (``add_repo``, ``add_token``, ``grant``, ``set_app``, ``add_review``...) is
@@ -32,6 +33,7 @@ class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes):
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
         self._register()
+        self._register_threads()
 
     def _register(self) -> None:
         repo = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"

@@ -16,9 +16,10 @@ from tests.fakes import Fault, json_response
 from tests.fakes.gitlab_contents import GitLabContentRoutes
 from tests.fakes.gitlab_issues import GitLabIssueRoutes
 from tests.fakes.gitlab_mrs import GitLabMRRoutes
+from tests.fakes.gitlab_threads import GitLabThreadRoutes
 
 
-class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabContentRoutes):
+class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabContentRoutes, GitLabThreadRoutes):
     """GitLab's REST API v4 for a few projects, with users, tokens and members.
 
     Set-up (``add_project``, ``add_token``, ``grant``, ``approve``, ``review``...) is in
@@ -31,6 +32,7 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabContentRoutes):
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
         self._register()
+        self._register_threads()
 
     def _register(self) -> None:
         p = r"/api/v4/projects/(?P<pid>[^/]+)"
