@@ -44,7 +44,9 @@ from bot.executor import (
     _clone_lock,
     executor_factory_from_settings,
 )
+from bot.followups import RecordedContinuations
 from bot.forge import Forge
+from bot.priorities import LIGHT
 from bot.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
@@ -388,6 +390,8 @@ class ServicesBuilder:
             clock=self.clock,
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
+            # A light job hands role runs to the heavy queue (bot.followups).
+            continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )
 
     def _roles_for(self, forge: Forge) -> LazyRoles:

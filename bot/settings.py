@@ -105,10 +105,33 @@ class Settings(BaseSettings):
     )
 
     # --- worker
-    workers: int = Field(default=4, ge=1, le=256, description="In-process worker threads.")
+    workers: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="In-process worker threads of the heavy queue (role runs), unless "
+        "AGENTFORGE_WORKERS_HEAVY is set.",
+    )
+    workers_heavy: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Worker threads of the heavy queue (role runs); default AGENTFORGE_WORKERS.",
+    )
+    workers_light: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="Worker threads of the light queue (commands, gate checks): never "
+        "held up by role runs.",
+    )
     job_max_attempts: int = Field(default=5, ge=1, le=100)
     job_lease_seconds: int = Field(default=300, ge=5)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
+
+    def lanes(self) -> dict[str, int]:
+        """Worker threads per queue (see :mod:`bot.priorities`)."""
+        return {"light": self.workers_light, "heavy": self.workers_heavy or self.workers}
 
     # --- context index (bot/context)
     index_max_file_bytes: int = Field(

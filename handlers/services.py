@@ -247,6 +247,18 @@ class ActionSink(Protocol):
         ...
 
 
+class Continuations(Protocol):
+    """Hands long work (a phase's role run) from a light job to the heavy queue."""
+
+    def continue_run(self, repo: str, issue: int, reason: str) -> None:
+        """Ask for a heavy job, after this one, that drives the issue's run.
+
+        The request takes effect when this job finishes successfully (the shell stores
+        the new job in the same transaction); the handler stops driving the run.
+        """
+        ...
+
+
 Clock = Callable[[], datetime]
 """The current time, timezone-aware UTC."""
 
@@ -266,6 +278,9 @@ class Services:
         clock: The current time.
         heartbeat: Keeps the job's lease alive; call it while long work runs.
         bot_login: The bot's own login on this forge (its own events are ignored).
+        continuations: Set in light jobs (commands): the engine hands a role run to
+            the heavy queue through it instead of running it. None: run everything
+            here (heavy jobs, the CI runner, tests).
     """
 
     forge: Forge
@@ -278,3 +293,4 @@ class Services:
     clock: Clock
     heartbeat: Callable[[], None]
     bot_login: str | None = None
+    continuations: Continuations | None = None

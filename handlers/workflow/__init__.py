@@ -22,7 +22,7 @@ from handlers.registry import HandlerRegistry
 
 def register(registry: HandlerRegistry) -> None:
     """Register the workflow's handlers in ``registry`` (idempotent)."""
-    from handlers.workflow import listen
+    from handlers.workflow import continuation, listen
 
     registry.register(EventKind.ISSUE, listen.on_issue)
     registry.register(EventKind.ISSUE_COMMENT, listen.on_comment)
@@ -31,3 +31,4 @@ def register(registry: HandlerRegistry) -> None:
     registry.register(EventKind.MR_REVIEW, listen.on_review)
     registry.register(EventKind.PIPELINE, listen.on_pipeline)
     registry.register(EventKind.PUSH, listen.on_push)
+    registry.register(EventKind.CONTINUE, continuation.on_continue)
