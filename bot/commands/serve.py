@@ -102,6 +102,11 @@ def serve(
     # Handlers with typed services (run store, repo reader, config, roles, live
     # actions...), then the executor for what they propose at the end.
     dispatcher = build_dispatcher(settings, db)
+    if settings.dispatch_secret is not None:
+        from bot.ci_dispatch import build_routing
+
+        # Repositories whose config says `dispatch: {mode: ci}` run on their CI.
+        dispatcher = build_routing(settings, dispatcher)
     app = create_app(
         settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
     )

@@ -203,6 +203,30 @@ class McpConfig(_Strict):
         return {name: s for name, s in self.servers.items() if role in s.roles}
 
 
+class DispatchConfig(_Strict):
+    """Where this repository's jobs run (``dispatch:``): on the server, or on the forge's CI.
+
+    ``mode: ci`` hands every job of the repository to its CI runners (GitHub
+    ``workflow_dispatch`` of ``workflow`` at ``ref``; a GitLab pipeline trigger at
+    ``ref``); the server keeps only intake and per-issue ordering. See docs/deploying.md.
+    """
+
+    mode: Literal["server", "ci"] = Field(
+        default="server", description="server: the server's workers; ci: the forge's runners."
+    )
+    workflow: str = Field(
+        default="agentforge.yml",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$",
+        description="GitHub: the workflow file in .github/workflows/ that is dispatched.",
+    )
+    ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Branch or tag the CI run starts at; default: the default branch.",
+    )
+
+
 class RepoConfig(_Strict):
     """``.agentforge/config.yaml``."""
 
@@ -226,6 +250,7 @@ class RepoConfig(_Strict):
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prices: PricesConfig = Field(default_factory=PricesConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
 
 
 class Phase(_Strict):
