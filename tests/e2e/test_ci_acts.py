@@ -128,7 +128,7 @@ def github_site(tmp_path: Path) -> tuple[GitHubFake, OpenAIWireFake, int]:
     fake.add_token(JOB_TOKEN, BOT)
     fake.grant(REPO, BOT, "write")
     fake.add_token("owner-token", "Codertocat")
-    for n in range(1, number + 1):
+    for _ in range(number):
         requests.post(
             f"{fake.url}/repos/{REPO}/issues",
             json={"title": "Say hello", "body": "We need a greeting.", "labels": [label]},
