@@ -7,10 +7,19 @@ through the :class:`bot.forge.Forge` protocol and the git workspace, and reports
 
     applied   the forge or the branch changed
     skipped   the wanted state was already there (nothing written)
-    denied    the judge said deny / needs approval (nothing written; reason kept)
+    pending   the judge said needs approval (nothing written yet; the verdict names who
+              may approve, and the workflow shows it until then)
+    denied    the judge said deny (nothing written; reason kept)
     failed    the forge or git refused; ``error`` holds the typed error
     blocked   not tried, because an action it depends on did not land
-              (an OpenMR whose PushCommit on the same branch failed or was denied)
+              (an OpenMR whose PushCommit on the same branch failed, was denied or
+              is pending)
+
+The judge is built per event (:func:`executor_factory_from_settings` takes a
+``judge_factory``; by default :func:`bot.judging.judge_factory`, never "allow all"),
+so it sees the actor, their permission, the repository config at the default branch
+and each push's diff. Denied and pending actions are audited like applied ones, with
+the verdict and the policy that decided.
 
 Every write is idempotent, so a retried job or a redelivered event converges on the
 same forge state: marked comments are edited in place, an open MR for the branch is
@@ -62,6 +71,9 @@ from bot.forge import CommitState, Forge, find_comment, marker, markers_in
 from bot.workspace import Identity, Workspace, cache_path
 from policies.verdict import Decision, Judge, Verdict, allow_all
 
+JudgeFactory = Callable[[Event, Forge], Judge]
+"""``factory(event, forge) -> Judge``: the judge of one event's actions on its forge."""
+
 DEFAULT_IDENTITY = Identity("AgentForge", "agentforge@users.noreply.invalid")
 RETRYABLE = (Unavailable, RateLimited)
 """Errors after which a job is worth retrying (the writes are idempotent)."""
@@ -74,6 +86,7 @@ class OutcomeStatus(StrEnum):
 
     APPLIED = "applied"
     SKIPPED = "skipped"
+    PENDING = "pending"
     DENIED = "denied"
     FAILED = "failed"
     BLOCKED = "blocked"
@@ -244,6 +257,7 @@ class Executor:
             if isinstance(action, PushCommit) and outcome.status in (
                 OutcomeStatus.FAILED,
                 OutcomeStatus.DENIED,
+                OutcomeStatus.PENDING,
                 OutcomeStatus.BLOCKED,
             ):
                 unlanded.add((action.repo, action.branch))
@@ -259,9 +273,11 @@ class Executor:
         except PolicyDenied as exc:
             verdict = Verdict.deny(str(exc), type(exc).__name__)
         if not verdict.permits:
-            word = "needs approval" if verdict.decision == Decision.NEEDS_APPROVAL else "denied"
+            pending = verdict.decision == Decision.NEEDS_APPROVAL
+            word = "needs approval" if pending else "denied"
             detail = f"{word}: {verdict.reason}" if verdict.reason else word
-            return ActionOutcome(index, action, OutcomeStatus.DENIED, detail, verdict=verdict)
+            status = OutcomeStatus.PENDING if pending else OutcomeStatus.DENIED
+            return ActionOutcome(index, action, status, detail, verdict=verdict)
         try:
             status, detail, result = self._apply(action)
         except (ForgeError, WorkspaceError) as exc:
@@ -537,14 +553,32 @@ class ExecutingDispatcher:
 
 
 def executor_factory_from_settings(
-    settings: Any, *, audit: AuditSink | None = None, judge: Judge | None = None
+    settings: Any,
+    *,
+    audit: AuditSink | None = None,
+    judge: Judge | None = None,
+    judge_factory: JudgeFactory | None = None,
 ) -> ExecutorFactory:
     """A factory building one forge adapter per forge name (from ``settings``), reused.
+
+    Args:
+        settings: Process settings (credentials, clones directory, bot login).
+        audit: Where outcomes are recorded.
+        judge: One judge for every event (tests and tools that judge without context).
+        judge_factory: Builds the judge of each event; the default,
+            :func:`bot.judging.judge_factory`, gathers the actor's permission, the
+            config at the default branch and each push's diff. Used when ``judge`` is
+            None, so production never applies actions unjudged.
 
     Raises (when called):
         ConfigError: the event's forge has no credentials configured.
     """
     from bot.forges import make_forge
+
+    if judge is None and judge_factory is None:
+        from bot.judging import judge_factory as shell_judges
+
+        judge_factory = shell_judges(settings.clones_dir, bot_login=settings.bot_login)
 
     forges: dict[str, Forge] = {}
     guard = threading.Lock()
@@ -560,8 +594,9 @@ def executor_factory_from_settings(
             if name not in forges:
                 forges[name] = make_forge(name, settings)
             forge = forges[name]
+        chosen = judge if judge is not None else judge_factory(event, forge)  # type: ignore[misc]
         return Executor(
-            forge, judge=judge, audit=audit, clones_dir=settings.clones_dir, identity=identity
+            forge, judge=chosen, audit=audit, clones_dir=settings.clones_dir, identity=identity
         )
 
     return factory

@@ -3,7 +3,9 @@
 Everything that runs for one delivery or one job binds its ``delivery_id`` (and the
 job id, forge, repository and subject) with :func:`bound`, and every line logged
 inside that block carries them, in whichever thread or task logs it. Secrets are never
-passed to a logger: callers log outcomes and reasons, not header values.
+passed to a logger: callers log outcomes and reasons, not header values; as a second
+net, every line goes through :func:`bot.redact.structlog_processor`, which masks the
+process's known secrets and anything shaped like a token.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 import structlog
+
+from bot import redact
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -33,13 +37,19 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     else:
         renderer = structlog.processors.JSONRenderer()
     threshold = _LEVELS.get(level.upper(), logging.INFO)
+    redact.register_environment()
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            redact.structlog_processor,
+            renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
@@ -50,7 +60,12 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact.structlog_processor,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

@@ -230,7 +230,7 @@ class ShellRoleRunner:
         with _clone_lock(cache):
             ws = self._open(task.repo)
             # A copy, so the run never holds the clone the executor commits in.
-            shutil.copytree(ws.path, dest, symlinks=True)
+            scratch_copy(ws.path, dest)
         import pygit2
 
         copy = Workspace(pygit2.Repository(str(dest)))
@@ -251,6 +251,29 @@ class ShellRoleRunner:
             else scratch_index
         )
         return build_retriever(task, checkout, directory)
+
+
+def scratch_copy(source: Path, dest: Path) -> None:
+    """Copy the clone at ``source`` to ``dest`` for one role run.
+
+    The work tree and the rest of ``.git`` are copied (the executor rewrites work-tree
+    files in place, so they must not be shared); the object files under
+    ``.git/objects`` are hard-linked where the file system allows it, because git
+    never changes an object file once written (new objects and packs are new files)
+    and copying a repository's whole history for every run is the costly part.
+    """
+    objects = Path(source) / ".git" / "objects"
+
+    def copy(src: str, dst: str) -> None:
+        if Path(src).is_relative_to(objects):
+            try:
+                os.link(src, dst)
+                return
+            except OSError:
+                pass  # another file system, or links not allowed: copy it
+        shutil.copy2(src, dst)
+
+    shutil.copytree(source, dest, symlinks=True, copy_function=copy)
 
 
 def build_retriever(task: RoleTask, checkout: Path, directory: Path) -> Any:

@@ -600,7 +600,15 @@ def run_in_ci(
     db = None if ci.ignored else open_records(settings, explicit=explicit)
     try:
         dispatcher = dispatcher_factory(settings, db) if dispatcher_factory else None
-        return run_ci_event(ci, settings, db=db, dispatcher=dispatcher, dry_run=dry_run)
+        result = run_ci_event(ci, settings, db=db, dispatcher=dispatcher, dry_run=dry_run)
+        if not ci.ignored:
+            from bot.commands.doctor import token_scope_warnings
+
+            # In the summary, not a log line: the job's output is the JSON summary.
+            warnings = token_scope_warnings(settings)
+            if warnings:
+                result.summary["warnings"] = warnings
+        return result
     finally:
         if db is not None:
             db.close()

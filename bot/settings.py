@@ -21,6 +21,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot import redact
 from bot.errors import SettingsError
 
 ENV_PREFIX = "AGENTFORGE_"
@@ -37,7 +38,28 @@ def _split(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    """Every process-level setting. Environment names are ``AGENTFORGE_<FIELD>``."""
+    """Every process-level setting. Environment names are ``AGENTFORGE_<FIELD>``.
+
+    Attributes:
+        github_token: GitHub token (classic ``repo`` scope, or fine-grained with
+            Contents, Issues, Pull requests and Commit statuses read/write).
+        github_url: GitHub API root; ``https://HOST/api/v3`` for GitHub Enterprise.
+        github_app_id: GitHub App id (instead of a token, with the private key and the
+            installation id).
+        github_app_private_key_path: File holding the GitHub App private key (PEM).
+        github_app_installation_id: The App installation whose token the bot uses.
+        gitlab_token: GitLab project or group access token (scopes ``api`` and
+            ``write_repository``, role Developer or higher).
+        gitlab_url: GitLab instance root, for a self-managed GitLab.
+        job_max_attempts: Attempts before a failing job goes ``dead``.
+        job_lease_seconds: How long a worker's lease on a job lasts before another
+            worker may take it back.
+        job_backoff_seconds: Wait before a failed job's first retry; it doubles with
+            each attempt, up to a cap.
+        log_level: Lowest level logged: ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or
+            ``CRITICAL``.
+        log_format: ``json`` (one object per line) or ``console`` (for people).
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -303,7 +325,7 @@ def load_settings(**overrides: Any) -> Settings:
     never the value of a secret.
     """
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems = []
         first = None
@@ -316,3 +338,6 @@ def load_settings(**overrides: Any) -> Settings:
             else:
                 problems.append(f"{variable}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems), variable=first) from None
+    # Whatever logs or records later, these values are masked (bot.redact).
+    redact.register_settings(settings)
+    return settings

@@ -8,6 +8,7 @@ serve`` and ``agentforge run`` do at start without ``--import``.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ def register_defaults(registry: HandlerRegistry | None = None) -> None:
     from handlers.registry import REGISTRY
 
     try:
-        import handlers.workflow as workflow
+        # import_module reads sys.modules first, so the module a process holds is used
+        # (``import a.b as c`` takes the package attribute instead).
+        workflow = importlib.import_module("handlers.workflow")
     except ImportError as exc:
         raise ImportError(
             f"the shipped workflow handlers (handlers.workflow) cannot be imported: {exc}",

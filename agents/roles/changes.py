@@ -9,53 +9,27 @@ none of the repository's ``protected_paths``. A refusal raises
 confined to the tree the same way (:func:`resolve_read`).
 
 Globs use wcmatch with ``**`` (any depth, including none) and dot files matched like
-other files; protected paths match case-insensitively, so ``.GitHub/workflows/x`` is
+other files (the helpers live in :mod:`policies.paths`, shared with the protected-paths
+policy); protected paths match case-insensitively, so ``.GitHub/workflows/x`` is
 protected too.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
-
-from wcmatch import glob
+from pathlib import Path
 
 from bot.actions import FileChange
 from bot.errors import RoleToolError, UnsafePath, WriteRefused
+from policies.paths import matches, normalize_path
 
-_FLAGS = glob.GLOBSTAR | glob.DOTGLOB | glob.FORCEUNIX
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_WRITE_BYTES = 2_000_000
 """Largest file a role may write (text; larger output is almost surely a mistake)."""
 MAX_READ_BYTES = 5_000_000
 """Largest file :meth:`ChangeSet.read` loads."""
-
-
-def normalize_path(path: str) -> str:
-    """The canonical repository-relative form of ``path`` (``./a//b`` → ``a/b``).
-
-    Raises:
-        UnsafePath: empty, absolute, ``..``, ``.git`` component, backslash or control
-            characters.
-    """
-    if not isinstance(path, str) or not path.strip():
-        raise UnsafePath("the path is empty; give a path relative to the repository root")
-    if _CONTROL.search(path) or "\\" in path:
-        raise UnsafePath(f"{path!r} has control characters or backslashes; use '/' paths")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path) or path.startswith("~"):
-        raise UnsafePath(f"{path} is absolute; give a path relative to the repository root")
-    parts = [p for p in PurePosixPath(path).parts if p != "."]
-    if ".." in parts:
-        raise UnsafePath(f"{path} climbs out of the repository with '..'")
-    if not parts:
-        raise UnsafePath(f"{path!r} names the repository root, not a file")
-    if any(p.lower() == ".git" for p in parts):
-        raise UnsafePath(f"{path} is inside .git/, which no role may read or write")
-    return "/".join(parts)
 
 
 def resolve_read(root: Path, path: str) -> Path:
@@ -76,15 +50,6 @@ def resolve_read(root: Path, path: str) -> Path:
     if (base / ".git") in (resolved, *resolved.parents):
         raise UnsafePath(f"{rel} leads into .git/ through a symbolic link")
     return target
-
-
-def matches(path: str, patterns: Iterable[str], *, ignore_case: bool = False) -> str | None:
-    """The first glob in ``patterns`` that matches ``path``, or None."""
-    flags = _FLAGS | (glob.IGNORECASE if ignore_case else 0)
-    for pattern in patterns:
-        if glob.globmatch(path, pattern, flags=flags):
-            return pattern
-    return None
 
 
 class ChangeSet:

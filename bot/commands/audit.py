@@ -1,13 +1,17 @@
 """``agentforge audit``: check (and read) the hash-chained audit log.
 
 ``audit verify`` exits 0 when every row checks out and 1 naming the first bad row
-otherwise. The records are opened read-only; while ``agentforge serve`` holds them,
-``audit verify`` asks its admin API (``GET /admin/audit/verify``) instead.
+otherwise; it also checks the anchor (``audit.anchor`` beside the records), so deleting
+or rewriting the newest rows is reported with the rows that are missing. ``audit
+export`` writes the rows as JSON lines. The records are opened read-only (see
+:mod:`bot.commands.stats`); while ``agentforge serve`` holds them, ``audit verify``
+asks its admin API (``GET /admin/audit/verify``) instead.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -45,10 +49,8 @@ def verify(ctx: click.Context, data_dir: Path | None, as_json: bool, url: str) -
     elif result.ok:
         click.echo(f"{result.rows} rows verified; head hash {result.head_hash}")
     else:
-        click.echo(
-            f"audit log BROKEN at row {result.first_bad_seq} ({result.reason}): {result.message}",
-            err=True,
-        )
+        where = f" at row {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        click.echo(f"audit log BROKEN{where} ({result.reason}): {result.message}", err=True)
     if not result.ok:
         ctx.exit(1)
 
@@ -76,3 +78,56 @@ def log(data_dir: Path | None, after_seq: int, limit: int, as_json: bool) -> Non
                 f"{row.seq:>6}  {row.at.isoformat(timespec='seconds')}  {row.actor}  "
                 f"{row.action}  {row.subject or '-'}  {detail}"
             )
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or time (e.g. 2026-05-01 or 2026-05-01T12:00:00Z)",
+            param_hint="--since",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@audit.command("export")
+@data_dir_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the JSON lines to this file (default: standard output).",
+)
+@click.option("--since", default=None, help="Only rows at or after this ISO 8601 time.")
+def export(data_dir: Path | None, out: Path | None, since: str | None) -> None:
+    """Write the audit rows as JSON lines (seq, at, actor, action, subject, detail,
+    prev_hash, hash), oldest first; a reader can re-check every hash."""
+    from bot.store.audit import AuditLog
+    from bot.store.db import Database
+
+    start = _since(since)
+    written = 0
+    with Database.open_readonly(resolve_data_dir(data_dir)) as db:
+        log = AuditLog(db)
+        handle = out.open("w", encoding="utf-8") if out is not None else None
+        try:
+            after = 0
+            while rows := log.entries(after_seq=after, limit=1000):
+                for row in rows:
+                    after = row.seq
+                    if start is not None and row.at < start:
+                        continue
+                    line = row.model_dump_json()
+                    if handle is not None:
+                        handle.write(line + "\n")
+                    else:
+                        click.echo(line)
+                    written += 1
+        finally:
+            if handle is not None:
+                handle.close()
+    if out is not None:
+        click.echo(f"{written} rows written to {out}", err=True)

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 GITHUB_SCOPES = ({"repo"}, "repo")
 GITLAB_SCOPES = ({"api", "write_repository"}, "api, write_repository")
+GITHUB_USEFUL = frozenset({"repo", "workflow", "read:org", "read:user", "user:email"})
+"""Classic-token scopes the bot can use (``workflow`` lets a devops role push CI files)."""
+GITLAB_USEFUL = frozenset({"api", "write_repository", "read_api", "read_repository", "read_user"})
 DEVELOPER = 30
 
 
@@ -111,8 +114,23 @@ def _connect(add: Callable[[str, str], None], make: Callable[[], Any], url: str)
     return forge, scopes
 
 
+def excess_scopes(forge: str, scopes: set[str]) -> set[str]:
+    """Scopes of a ``forge`` token that the bot never uses (a leak would expose them)."""
+    return set(scopes) - (GITHUB_USEFUL if forge == "github" else GITLAB_USEFUL)
+
+
+def _excess_text(excess: set[str]) -> str:
+    return (
+        f"the token has more scope than the bot needs: {', '.join(sorted(excess))} "
+        "(create one with only what `agentforge doctor` requires)"
+    )
+
+
 def _scope_findings(
-    add: Callable[[str, str], None], scopes: set[str], required: tuple[set[str], str]
+    add: Callable[[str, str], None],
+    scopes: set[str],
+    required: tuple[set[str], str],
+    forge: str = "github",
 ) -> None:
     needed, names = required
     lacking = needed - scopes
@@ -120,6 +138,43 @@ def _scope_findings(
         add("missing", f"token scope(s) {', '.join(sorted(lacking))} (needs: {names})")
     else:
         add("ok", f"token scopes: {', '.join(sorted(scopes)) or 'none'}")
+    excess = excess_scopes(forge, scopes)
+    if excess:
+        add("warn", _excess_text(excess))
+
+
+def token_scope_warnings(settings: Settings, *, timeout: float = 5.0) -> list[str]:
+    """Start-up warnings (``serve``, ``run``) for tokens with more scope than needed.
+
+    Only classic tokens report scopes; a forge that cannot be asked is skipped (the
+    bot's first real call reports that problem with its context).
+    """
+    from bot.forges.github import GitHubForge
+    from bot.forges.gitlab import GitLabForge
+
+    policy = RetryPolicy(attempts=1, backoff_base=0.1, max_total_wait=timeout, timeout=timeout)
+    makers = {
+        "github": (
+            settings.github_token,
+            lambda: GitHubForge.from_settings(settings, policy=policy),
+        ),
+        "gitlab": (
+            settings.gitlab_token,
+            lambda: GitLabForge.from_settings(settings, policy=policy),
+        ),
+    }
+    out: list[str] = []
+    for name, (token, make) in makers.items():
+        if not token:
+            continue
+        try:
+            _login, scopes = make().check_credentials()
+        except (ForgeError, SettingsError):
+            continue
+        excess = excess_scopes(name, scopes or set())
+        if excess:
+            out.append(f"{name}: {_excess_text(excess)}")
+    return out
 
 
 def check_github(settings: Settings, repo: str | None, policy: RetryPolicy) -> list[Finding]:
@@ -207,7 +262,7 @@ def check_gitlab(settings: Settings, repo: str | None, policy: RetryPolicy) -> l
     if scopes is None:
         add("warn", "the instance does not report the token's scopes")
     else:
-        _scope_findings(add, scopes, GITLAB_SCOPES)
+        _scope_findings(add, scopes, GITLAB_SCOPES, "gitlab")
     if repo:
         try:
             level = forge.access_level(repo)

@@ -71,6 +71,7 @@ def serve(
     """
     import uvicorn
 
+    from bot.commands.doctor import token_scope_warnings
     from bot.logs import configure_logging, get_logger
     from bot.server import create_app
     from bot.services import build_dispatcher
@@ -98,6 +99,8 @@ def serve(
     log = get_logger("bot.serve")
     for line in secret_sources(settings, os.environ):
         log.info("webhook secret", **line)
+    for warning in token_scope_warnings(settings):
+        log.warning("token_scope", message=warning)
     db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
     # Handlers with typed services (run store, repo reader, config, roles, live
     # actions...), then the executor for what they propose at the end.

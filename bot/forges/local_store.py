@@ -1,16 +1,24 @@
 """The local forge's DuckDB file: schema and short, serialised connections.
 
 DuckDB lets one process hold a database file open for writing. The local forge is
-shared by the CLI, tests and a running server, so it never keeps the file open: each
-operation takes a per-directory thread lock and an exclusive ``flock`` on
+shared by the CLI, tests and a running server, so it never keeps the file open for
+long: each operation takes a per-directory thread lock and an exclusive ``flock`` on
 ``forge.lock`` (so threads and processes queue instead of failing), opens a
 connection, runs one transaction and closes it. Nested operations on the same thread
 reuse the open connection. If something outside the forge holds the file, opening is
 retried for a few seconds before :class:`bot.errors.Unavailable` is raised.
+
+Opening a DuckDB file builds a database instance (tens of milliseconds, several times
+that on a busy machine) and closing its last connection checkpoints it; one workflow
+job makes dozens of forge operations. So after each operation the process keeps one
+connection open for :data:`LINGER_SECONDS` (:class:`_Keeper`): the operations of a
+burst reuse the open instance, and another process waits at most that long for the
+file (its open is retried, see above) once this one goes quiet.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -27,6 +35,9 @@ from bot.errors import Unavailable
 DB_NAME = "forge.duckdb"
 LOCK_NAME = "forge.lock"
 OPEN_RETRY_SECONDS = 10.0
+LINGER_SECONDS = 0.25
+"""How long the file stays open after an operation (well inside another process's
+retry window, longer than the gaps between one job's operations)."""
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -80,13 +91,98 @@ def _lock_for(path: Path) -> threading.RLock:
         return _PROCESS_LOCKS.setdefault(str(path), threading.RLock())
 
 
+class _Keeper:
+    """One connection to a database file, kept open for a moment after each operation.
+
+    While it is open, every ``duckdb.connect`` of the same file in this process reuses
+    the database instance instead of opening (and later checkpointing) the file again.
+    A daemon thread closes it once no operation has renewed it for
+    :data:`LINGER_SECONDS`; closing needs neither the thread lock nor the ``flock``, so
+    a process queued on the ``flock`` and retrying its open always gets the file.
+
+    Args:
+        path: The database file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._until = 0.0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def holding(self) -> bool:
+        """Whether the keeper's connection is open now."""
+        with self._lock:
+            return self._con is not None
+
+    def hold(self) -> None:
+        """Keep the file open :data:`LINGER_SECONDS` more.
+
+        Called while the caller's own connection is open, so connecting here reuses
+        its instance.
+        """
+        with self._lock:
+            self._until = time.monotonic() + LINGER_SECONDS
+            if self._con is None:
+                try:
+                    self._con = duckdb.connect(str(self.path))
+                except duckdb.Error:
+                    return  # nothing kept: the next operation opens the file itself
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._expire, name="agentforge-local-keeper", daemon=True
+                )
+                self._thread.start()
+
+    def _expire(self) -> None:
+        while True:
+            with self._lock:
+                left = self._until - time.monotonic()
+                if left <= 0:
+                    con, self._con, self._thread = self._con, None, None
+                    break
+            time.sleep(left)
+        if con is not None:
+            con.close()
+
+    def release(self) -> None:
+        """Close the connection now (waits for the closing thread)."""
+        with self._lock:
+            self._until = 0.0
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+
+_KEEPERS: dict[Path, _Keeper] = {}
+
+
+def _keeper_for(path: Path) -> _Keeper:
+    with _PROCESS_LOCKS_GUARD:
+        if path not in _KEEPERS:
+            _KEEPERS[path] = _Keeper(path)
+        return _KEEPERS[path]
+
+
+@atexit.register
+def release_all() -> None:
+    """Close every kept connection (at exit, so the files are checkpointed)."""
+    with _PROCESS_LOCKS_GUARD:
+        keepers = list(_KEEPERS.values())
+    for keeper in keepers:
+        keeper.release()
+
+
 class LocalStore:
-    """The forge directory's database, opened briefly for each operation."""
+    """The forge directory's database, opened for each operation (see the module doc)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory).resolve()
         self.db_path = self.directory / DB_NAME
         self._lock = _lock_for(self.directory)
+        self.keeper = _keeper_for(self.db_path)
         self._local = threading.local()
         self._migrated = False
 
@@ -106,6 +202,9 @@ class LocalStore:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._lock, _file_lock(self.directory / LOCK_NAME):
+            if not self.db_path.exists():
+                # Removed since (a fresh forge at the same path): drop the old instance.
+                self.keeper.release()
             con = self._open(doing)
             self._local.con = con
             try:
@@ -122,6 +221,8 @@ class LocalStore:
                 con.execute("COMMIT")
             finally:
                 self._local.con = None
+                # Renewed before this connection closes, so the instance stays open.
+                self.keeper.hold()
                 con.close()
 
     def _open(self, doing: str) -> duckdb.DuckDBPyConnection:

@@ -95,9 +95,14 @@ class ApproversConfig(_Strict):
     """Who may move a workflow with ``/approve`` and ``/reject``.
 
     Anyone listed in ``users``, or anyone with at least ``min_permission`` on the
-    repository, is an approver.
+    repository, is an approver. Changes to CI or deployment files (see
+    :class:`PoliciesConfig`) also need one of the ``infra`` logins.
     """
 
+    infra: list[str] = Field(
+        default_factory=list,
+        description="Logins who approve changes to CI or deployment files.",
+    )
     users: list[str] = Field(default_factory=list)
     min_permission: PermissionName = PermissionName.WRITE
 
@@ -107,6 +112,9 @@ class TriggerConfig(_Strict):
 
     Adding ``label`` to an issue (or opening an issue with it) starts a run; so does a
     comment ``/agentforge start`` by an approver or the issue's author.
+
+    Attributes:
+        label: The issue label that starts a run.
     """
 
     label: str = Field(default="agentforge", min_length=1, max_length=50)
@@ -114,7 +122,16 @@ class TriggerConfig(_Strict):
 
 
 class IndexConfig(_Strict):
-    """What the context index includes."""
+    """What the context index includes.
+
+    These keys are validated; the indexer does not read them yet (``agentforge index``
+    takes every committed text file up to ``AGENTFORGE_INDEX_MAX_FILE_BYTES``).
+
+    Attributes:
+        include: Path globs of files to index.
+        exclude: Path globs left out even when ``include`` matches.
+        max_file_bytes: Files larger than this are left out.
+    """
 
     include: list[str] = Field(default_factory=lambda: ["**"])
     exclude: list[str] = Field(
@@ -129,6 +146,9 @@ class McpServer(_Strict):
     Exactly one of ``command`` (a stdio server started in the sandbox) or ``url`` (a
     remote Streamable-HTTP or SSE server) is set. Only the roles listed in ``roles`` get
     its tools; a server no role may use is never started.
+
+    Attributes:
+        transport: How a ``url`` server is spoken to.
     """
 
     command: list[str] | None = Field(
@@ -183,7 +203,12 @@ class McpServer(_Strict):
 
 
 class McpConfig(_Strict):
-    """``mcp:``: the MCP tool servers a repository allowlists, by name."""
+    """``mcp:``: the MCP tool servers a repository allowlists, by name.
+
+    Attributes:
+        servers: Server name (lowercase letters, digits, ``_``; it prefixes the server's
+            tool names as ``<server>__<tool>``) → the server.
+    """
 
     servers: dict[str, McpServer] = Field(default_factory=dict)
 
@@ -227,8 +252,60 @@ class DispatchConfig(_Strict):
     )
 
 
+DEFAULT_INFRA_PATHS = (
+    "deploy/**",
+    "**/Dockerfile",
+    "**/*.dockerfile",
+    "**/docker-compose*.y*ml",
+    "**/compose.y*ml",
+    "helm/**",
+    "charts/**",
+    "k8s/**",
+    "**/*.tf",
+)
+
+
+class PoliciesConfig(_Strict):
+    """``policies:``: what the judge refuses or holds for approval in proposed changes.
+
+    CI files and ``.agentforge/`` are always protected (see docs/security.md); these keys
+    add to that.
+    """
+
+    deny_paths: list[str] = Field(
+        default_factory=list,
+        description="Globs no proposed change may touch, whatever the role.",
+    )
+    infra_paths: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INFRA_PATHS),
+        description="Deployment globs whose changes need an approvers.infra login "
+        "(the CI files always do).",
+    )
+    min_permission: PermissionName = Field(
+        default=PermissionName.TRIAGE,
+        description="Least permission of the event's actor for the bot to push, open or "
+        "change a merge request on its behalf.",
+    )
+    secret_scan: bool = Field(
+        default=True, description="Refuse pushes whose added lines contain a secret."
+    )
+
+
 class RepoConfig(_Strict):
-    """``.agentforge/config.yaml``."""
+    """``.agentforge/config.yaml``.
+
+    Attributes:
+        version: Version of this file's format.
+        approvers: Who may ``/approve`` and ``/reject``.
+        trigger: What starts a run on an issue.
+        index: What the context index includes.
+        mcp: Allowlisted MCP tool servers.
+        models: Model providers and the routes of each role.
+        budgets: Money, call and token limits, checked before every model call.
+        privacy: What makes work sensitive (local models only).
+        prices: USD per million tokens, by model id.
+        dispatch: Where its jobs run: the server's workers, or the forge's CI runners.
+    """
 
     version: int = Field(default=1, ge=1, le=1)
     approvers: ApproversConfig = Field(default_factory=ApproversConfig)
@@ -251,6 +328,7 @@ class RepoConfig(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prices: PricesConfig = Field(default_factory=PricesConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
 
 
 class Phase(_Strict):
@@ -259,6 +337,16 @@ class Phase(_Strict):
     ``gate`` is one gate or a list of gates that must all pass. An ``auto`` gate turns
     into ``human`` when the role's confidence is below ``confidence_threshold`` (the
     workflow's threshold when the phase sets none).
+
+    Attributes:
+        name: The phase's name (lowercase letters, digits, ``-``, ``_``); it appears in
+            commit trailers (``Agentforge-Phase:``) and the status comment.
+        role: The role that works the phase: a built-in role or one defined in
+            ``.agentforge/roles/``.
+        gate: How the phase ends: one gate, or a list of gates that must all pass.
+        confidence_threshold: This phase's threshold for ``auto`` (the workflow's
+            ``confidence_threshold`` when unset).
+        description: What the phase is for, for people reading the file.
     """
 
     name: str
@@ -320,7 +408,12 @@ def _default_phases() -> list[Phase]:
 
 
 class WorkflowConfig(_Strict):
-    """``.agentforge/workflow.yaml``: the ordered phases of a run."""
+    """``.agentforge/workflow.yaml``: the ordered phases of a run.
+
+    Attributes:
+        version: Version of this file's format.
+        phases: The phases in the order a run goes through them; names are unique.
+    """
 
     version: int = Field(default=1, ge=1, le=1)
     phases: list[Phase] = Field(default_factory=_default_phases, min_length=1)
@@ -362,7 +455,14 @@ ToolName = Annotated[str, AfterValidator(_known_tool)]
 
 
 class RoleSpec(_Strict):
-    """A role's front matter in ``.agentforge/roles/<name>.md`` plus its template."""
+    """A role's front matter in ``.agentforge/roles/<name>.md`` plus its template.
+
+    Attributes:
+        name: The role's name; the file name without ``.md``.
+        description: One line on what the role does.
+        tools: Tool names the role may call, each listed once.
+        template: The prompt template: the file's body after the front matter.
+    """
 
     name: str
     description: str = ""

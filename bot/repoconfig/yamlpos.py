@@ -12,6 +12,10 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+MAX_VALUES = 20_000
+"""Most values a config file may expand to (aliases count every time they are used)."""
+MAX_DEPTH = 50
+"""Deepest nesting a config file may have."""
 
 
 class YamlSyntaxError(Exception):
@@ -35,22 +39,38 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
         raise YamlSyntaxError(f"not valid YAML: {exc}", None) from None
     lines: dict[Path_, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        # Aliases are shared nodes: ``&a [*b, *b, ...]`` chains ("billion laughs") expand
+        # exponentially, and a recursive alias never ends. The walk counts every value
+        # as validation would meet it and stops at the first limit, so a hostile file is
+        # refused in milliseconds instead of eating memory.
+        _walk(node, (), lines, [MAX_VALUES])
     return data, lines
 
 
-def _walk(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
-    out[path] = node.start_mark.line + 1
+def _walk(node: yaml.Node, path: Path_, out: dict[Path_, int], budget: list[int]) -> None:
+    line = node.start_mark.line + 1
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlSyntaxError(
+            f"the file expands to more than {MAX_VALUES} values (aliases repeating "
+            "aliases?); write the values out or simplify it",
+            line,
+        )
+    if len(path) > MAX_DEPTH:
+        raise YamlSyntaxError(
+            f"values are nested more than {MAX_DEPTH} levels deep (a recursive alias?)", line
+        )
+    out[path] = line
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
             child = (*path, key)
-            _walk(value_node, child, out)
+            _walk(value_node, child, out, budget)
             # A key's own line is more useful than its value's for "unknown field" errors.
             out[child] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _walk(item, (*path, i), out)
+            _walk(item, (*path, i), out, budget)
 
 
 def line_for(lines: dict[Path_, int], path: Path_) -> int | None:

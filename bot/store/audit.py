@@ -6,10 +6,15 @@ Each row commits to its own content and to the row before it::
 
 where ``prev_hash`` of row 1 is :data:`GENESIS_HASH` and canonical JSON means sorted
 keys, no whitespace, UTF-8, no NaN. Changing any field of a row, deleting a row or
-splicing one in is found by :meth:`AuditLog.verify`. Deleting the newest rows, or
-rewriting the newest row *and* its hash, cannot be seen from inside the table: keep
-:attr:`VerifyResult.head_hash` somewhere else (a log line, a forge comment) if that
-matters.
+splicing one in is found by :meth:`AuditLog.verify`.
+
+Deleting the newest rows, or rewriting the newest row *and* its hash, cannot be seen
+from inside the table, so every append also records ``<seq> <hash>`` in an
+append-only anchor file outside the database (:class:`AuditAnchor`, ``audit.anchor``
+in the data directory, fsync'd). :meth:`AuditLog.verify` checks the
+chain *and* that the newest anchored row is still there with the anchored hash.
+Details are scrubbed of token-shaped text before they are hashed
+(:func:`bot.redact.scrub`).
 
 Appends run in one :meth:`Database.transaction` (read the last row, insert the next),
 and the database has one writer, so concurrent appends from threads keep the chain.
@@ -25,18 +30,24 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.errors import AuditChainBroken, StoreError
+from bot.redact import scrub
+from bot.store.audit_anchor import AuditAnchor
 from bot.store.db import Database
 from bot.store.records import now_utc, translate_errors, utc_aware, utc_naive
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first row."""
 
-Reason = Literal["content_changed", "chain_broken", "seq_gap"]
+Reason = Literal[
+    "content_changed", "chain_broken", "seq_gap", "truncated", "anchor_mismatch", "anchor_missing"
+]
+ANCHOR_FILE = "audit.anchor"
 
 _COLS = 'seq, "at", actor, action, subject, detail, prev_hash, hash'
 
@@ -119,9 +130,13 @@ class VerifyResult(BaseModel):
         first_bad_seq: The first bad row's seq, or None.
         reason: Why it is bad: ``content_changed`` (fields differ from what was
             hashed), ``chain_broken`` (``prev_hash`` is not the previous row's hash) or
-            ``seq_gap`` (rows are missing before it).
+            ``seq_gap`` (rows are missing before it), ``truncated`` (the newest rows
+            the anchor recorded are gone), ``anchor_mismatch`` (the anchored row was
+            rewritten) or ``anchor_missing`` (rows exist but their anchor file does not).
         message: A sentence for people.
         head_hash: The last good row's hash; record it elsewhere to detect truncation.
+        anchored_seq: The newest row the anchor recorded (None: no anchor checked).
+        anchored_hash: Its hash as anchored.
     """
 
     ok: bool
@@ -130,6 +145,8 @@ class VerifyResult(BaseModel):
     reason: Reason | None = None
     message: str
     head_hash: str = GENESIS_HASH
+    anchored_seq: int | None = None
+    anchored_hash: str | None = None
 
     def raise_if_broken(self) -> None:
         """Raise :class:`AuditChainBroken` (with seq and reason) unless ``ok``."""
@@ -143,11 +160,23 @@ class AuditLog:
     Args:
         db: The database (the writer for appends; verify also works read-only).
         clock: Returns the current time; defaults to the system clock in UTC.
+        anchor: Where the chain's head is recorded outside the database; by default
+            ``audit.anchor`` in the database's data directory (none in memory).
     """
 
-    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        anchor: AuditAnchor | Literal["default"] | None = "default",
+    ) -> None:
         self.db = db
         self._clock = clock or now_utc
+        if anchor == "default":
+            in_memory = str(db.path) == ":memory:"
+            anchor = None if in_memory else AuditAnchor(Path(db.path).parent / ANCHOR_FILE)
+        self.anchor: AuditAnchor | None = anchor
 
     def append(
         self,
@@ -167,6 +196,8 @@ class AuditLog:
                 raise ValueError(f"audit {name} must be a non-empty string, got {value!r}")
         if detail is not None and not isinstance(detail, dict):
             raise ValueError(f"audit detail must be a JSON object, got {type(detail).__name__}")
+        # Tokens and keys never reach the records, whatever a caller put in the detail.
+        detail = scrub(detail) if detail is not None else None
         detail_text = canonical_json(detail) if detail is not None else None
         # Store what will be read back, so the hash is over the round-tripped value.
         detail = json.loads(detail_text) if detail_text is not None else None
@@ -191,6 +222,8 @@ class AuditLog:
             cur.execute(
                 f"INSERT INTO audit_log ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(row)
             )
+        if self.anchor is not None:
+            self.anchor.record(seq, digest)
         return _entry(row, detail)
 
     def entries(self, *, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
@@ -221,7 +254,13 @@ class AuditLog:
         return int(row[0]) if row else 0
 
     def verify(self, *, batch: int = 1000) -> VerifyResult:
-        """Walk the whole chain in seq order and report the first bad row, if any."""
+        """Walk the whole chain in seq order and report the first bad row, if any.
+
+        Then check the anchor: the newest anchored row must still be there, with the
+        anchored hash (so deleting or rewriting the newest rows is found too).
+        """
+        head = self.anchor.head() if self.anchor is not None else None
+        anchored = {"anchored_seq": head[0], "anchored_hash": head[1]} if head else {}
         expected_seq, expected_prev, checked = 1, GENESIS_HASH, 0
         with translate_errors("verifying the audit log"):
             cur = self.db.execute(f"SELECT {_COLS} FROM audit_log ORDER BY seq")
@@ -229,6 +268,8 @@ class AuditLog:
                 for row in rows:
                     checked += 1
                     problem = _check_row(row, expected_seq, expected_prev)
+                    if problem is None and head is not None and int(row[0]) == head[0]:
+                        problem = _check_anchor(row, head)
                     if problem is not None:
                         reason, message = problem
                         return VerifyResult(
@@ -238,10 +279,42 @@ class AuditLog:
                             reason=reason,
                             message=message,
                             head_hash=expected_prev,
+                            **anchored,
                         )
                     expected_seq, expected_prev = int(row[0]) + 1, str(row[7])
+        if head is not None and checked < head[0]:
+            missing = f"{checked + 1}" if checked + 1 == head[0] else f"{checked + 1}-{head[0]}"
+            return VerifyResult(
+                ok=False,
+                rows=checked,
+                first_bad_seq=checked + 1,
+                reason="truncated",
+                message=(
+                    f"audit row(s) {missing} are missing: the anchor ({self.anchor.path}) "  # type: ignore[union-attr]
+                    f"records row {head[0]} with hash {head[1]}, the table ends at row "
+                    f"{checked}"
+                ),
+                head_hash=expected_prev,
+                **anchored,
+            )
+        if self.anchor is not None and head is None and checked > 0:
+            return VerifyResult(
+                ok=False,
+                rows=checked,
+                reason="anchor_missing",
+                message=(
+                    f"{checked} rows chain correctly, but their anchor {self.anchor.path} is "
+                    "missing or empty, so deleted newest rows could not be detected"
+                ),
+                head_hash=expected_prev,
+            )
+        note = f" (anchored up to row {head[0]})" if head else ""
         return VerifyResult(
-            ok=True, rows=checked, message=f"{checked} rows verified", head_hash=expected_prev
+            ok=True,
+            rows=checked,
+            message=f"{checked} rows verified{note}",
+            head_hash=expected_prev,
+            **anchored,
         )
 
 
@@ -257,6 +330,15 @@ def _entry(row: tuple, detail: Any) -> AuditEntry:
         detail=detail,
         prev_hash=prev,
         hash=digest,
+    )
+
+
+def _check_anchor(row: tuple, head: tuple[int, str]) -> tuple[Reason, str] | None:
+    if str(row[7]) == head[1]:
+        return None
+    return "anchor_mismatch", (
+        f"audit row {head[0]}: its hash is not the one the anchor recorded "
+        f"({head[1]}); the row (and the rows after it) were rewritten"
     )
 
 

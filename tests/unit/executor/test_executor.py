@@ -213,17 +213,20 @@ def test_commit_status_is_set_once_and_bad_state_fails(local, forge, tmp_path) -
 
 
 @pytest.mark.parametrize(
-    "verdict",
-    [Verdict.deny("path is protected", "protected_paths"), Verdict.needs_approval("big change")],
+    ("verdict", "status"),
+    [
+        (Verdict.deny("path is protected", "protected_paths"), DENIED),
+        (Verdict.needs_approval("big change"), OutcomeStatus.PENDING),
+    ],
 )
-def test_refused_actions_write_nothing(local, forge, tmp_path, verdict) -> None:
+def test_refused_actions_write_nothing(local, forge, tmp_path, verdict, status) -> None:
     n = issue(local, tmp_path)
     actions = [
         PostComment(repo=REPO, number=n, body="hi", marker_key="status"),
         AddLabels(repo=REPO, number=n, labels=["x"]),
     ]
     outcomes = Executor(forge, judge=lambda a: verdict).apply(actions)
-    assert [o.status for o in outcomes] == [DENIED, DENIED]
+    assert [o.status for o in outcomes] == [status, status]
     assert outcomes[0].verdict == verdict
     assert verdict.reason in outcomes[0].detail
     assert forge.writes == []

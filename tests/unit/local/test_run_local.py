@@ -49,7 +49,7 @@ def _run(args: list[str], data: Path):
 
 
 def test_one_local_event_is_handled_and_written_back_once(forge_dir, tmp_path, ack_handler):
-    issue = LocalForge(forge_dir, "alice").create_issue(REPO, "Add login", labels=["agentforge"])
+    issue = LocalForge(forge_dir, "alice").create_issue(REPO, "Add login", labels=["triage"])
     seq = LocalForge(forge_dir).events()[-1][0]
     args = ["--forge", "local", "--local", str(forge_dir), "--event-id", str(seq)]
     first = _run(args, tmp_path / "data")
