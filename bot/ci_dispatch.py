@@ -40,9 +40,10 @@ from typing import Any
 
 from bot.dispatch import Dispatcher
 from bot.dispatched import event_text, sign
-from bot.errors import ConfigError, DispatchError, RepoConfigError, SettingsError
+from bot.errors import ConfigError, DispatchError, SettingsError
 from bot.events import Event, ForgeKind
 from bot.logs import get_logger
+from bot.priorities import HEAVY, LIGHT
 from bot.queue import Job
 from bot.repoconfig.schema import DispatchConfig
 
@@ -266,8 +267,10 @@ class RoutingDispatcher:
     """Per repository: the server's own handlers, or the forge's CI (``dispatch:``).
 
     The repository's config is read at the default branch's head (as the handlers read
-    it). A config that cannot be read or is invalid keeps the job on the server, whose
-    handlers report the problem on the issue.
+    it). A light job of a CI repository is moved to the heavy queue first (it keeps its id
+    and so its place in the issue's order): waiting minutes for a CI run would take a
+    thread of the light lane, which answers people. A config that cannot be read or is
+    invalid keeps the job on the server, whose handlers report the problem on the issue.
 
     Args:
         local: The in-process dispatcher (handlers + executor).
@@ -290,10 +293,14 @@ class RoutingDispatcher:
         if event.forge in (ForgeKind.GITHUB, ForgeKind.GITLAB):
             try:
                 config = self.dispatch_config(event)
-            except (RepoConfigError, ConfigError) as exc:
+            except ConfigError as exc:  # RepoConfigError too
                 log.info("dispatch config unreadable; running on the server", error=str(exc))
             else:
                 if config.mode == "ci":
+                    if job.queue == LIGHT:
+                        # Waiting for a CI run takes minutes: not in the light lane,
+                        # whose threads answer people. Same job, same place in order.
+                        return {"move_to": HEAVY, "reason": "runs on CI: waits in the heavy lane"}
                     return self.ci.dispatch(job, event, config)
         return self.local.dispatch(job, event)
 

@@ -134,6 +134,11 @@ _RENEW = (
     " WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.lease_owner = u.owner"
     " RETURNING jobs.id"
 )
+_MOVE = (
+    "UPDATE jobs SET state = 'queued', queue = ?, attempts = greatest(attempts - 1, 0),"
+    " lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?"
+    " AND state = 'running' AND lease_owner = ? RETURNING id"
+)
 _FAIL = (
     "UPDATE jobs SET state = ?, last_error = ?, available_at = ?, lease_owner = NULL,"
     " lease_expires_at = NULL, updated_at = ?, finished_at = ? WHERE id = ?"
@@ -467,8 +472,9 @@ class JobQueue:
         follow-ups in the same transaction (never one without the other).
 
         Returns:
-            The new state of each finished job by id (``done``, ``failed``, ``dead``, or
-            None where the lease had been lost and nothing changed), and the leased jobs.
+            The new state of each finished job by id (``done``, ``failed``, ``dead``,
+            ``moved`` to another queue, or None where the lease had been lost and nothing
+            changed), and the leased jobs.
         """
         states: dict[int, str | None] = {f.job.id: None for f in finished}
         wanted = lease if isinstance(lease, dict) else {None: lease}
@@ -478,7 +484,13 @@ class JobQueue:
         }
         now = self.clock()
         with self.db.transaction() as cur:
-            done = [f for f in finished if f.error is None]
+            done = [f for f in finished if f.error is None and f.move_to is None]
+            for f in finished:
+                if f.move_to is not None:
+                    row = cur.execute(
+                        _MOVE, [f.move_to, now, f.job.id, f.job.lease_owner]
+                    ).fetchone()
+                    states[f.job.id] = "moved" if row else None
             if done:
                 rows = cur.execute(
                     _COMPLETE,

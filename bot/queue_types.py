@@ -141,6 +141,8 @@ class Finished:
         error: ``"<ExceptionClass>: message"`` for a failed attempt (None on success).
         permanent: The failure can never succeed (dead at once, no retry).
         followups: Jobs to store if (and only if) this one is recorded done.
+        move_to: Put the job back, unfinished and with its attempt not counted, on this
+            queue instead (it keeps its id, so its place in its subject's order).
     """
 
     job: Job
@@ -148,6 +150,7 @@ class Finished:
     error: str | None = None
     permanent: bool = False
     followups: tuple[Followup, ...] = ()
+    move_to: str | None = None
 
 
 @dataclass(frozen=True)

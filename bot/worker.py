@@ -309,6 +309,8 @@ class WorkerPool:
         ):
             if state is None:
                 log.warning("job finished after its lease was lost; result discarded")
+            elif state == "moved":
+                log.info("job moved to another queue", queue=f.move_to)
             elif state == "done":
                 result = f.result or {}
                 # "done" alone hides "nothing handled it": log the reason with it.
@@ -398,6 +400,10 @@ class WorkerPool:
             return Finished(job, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - the job boundary records every failure
             return self._failure(job, exc)
+        if result.get("move_to"):
+            # The dispatcher wants it in another lane (a light job of a repository that
+            # runs on CI would hold a light thread for the whole CI run).
+            return Finished(job, result, move_to=str(result["move_to"]))
         # Long work a light job handed on: stored with this job's completion.
         return Finished(job, result, followups=followups_for(job, event, result))
 

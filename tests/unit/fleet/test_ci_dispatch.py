@@ -77,7 +77,7 @@ def routing(fake, cfg: Settings, sleep, forge_cls=GitHubForge, **forge_kw) -> Ro
     return RoutingDispatcher(NotHere(), ci, dispatch_config)
 
 
-def one_job(queue: JobQueue, n: int = 1, body: bytes | None = None):
+def one_job(queue: JobQueue, n: int = 1, body: bytes | None = None, lane: str = "heavy"):
     queue.enqueue(
         Delivery(
             forge="github",
@@ -87,6 +87,7 @@ def one_job(queue: JobQueue, n: int = 1, body: bytes | None = None):
             content_key=f"c{n}",
             subject=f"github:{REPO}:issue:1",
             repo=REPO,
+            queue=lane,
         )
     )
 
@@ -299,3 +300,16 @@ def test_gitlab_dispatch_triggers_a_pipeline_with_the_signed_event(tmp_path) -> 
 def test_serve_routes_through_ci_only_with_a_dispatch_secret(github) -> None:
     local = NotHere()
     assert isinstance(build_routing(settings(github), local), RoutingDispatcher)
+
+
+def test_a_light_job_of_a_ci_repository_waits_for_its_run_in_the_heavy_lane(github, queue) -> None:
+    one_job(queue, lane="light")
+    pool = WorkerPool(queue, routing(github, settings(github), ci_runner(github)), workers=1)
+    (job,) = queue.lease_many(pool.owner, 1, queue="light")
+    assert pool.run_job(job) == "moved"
+    assert github.runs == []  # nothing dispatched from the light lane
+    assert queue.lease_many(pool.owner, 1, queue="light") == []
+    (moved,) = queue.lease_many(pool.owner, 1, queue="heavy")
+    assert (moved.id, moved.queue, moved.attempts) == (job.id, "heavy", 1)
+    assert pool.run_job(moved) == "done"
+    assert len(github.runs) == 1
