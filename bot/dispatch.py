@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.errors import ConfigError
 from bot.events import Event
+from bot.followups import RecordedContinuations
 from bot.queue import Job
 from handlers.registry import REGISTRY, HandlerContext, HandlerRegistry
 from handlers.services import Services
@@ -86,6 +87,11 @@ class InProcessDispatcher:
         }
         if unavailable is not None:
             result["services"] = unavailable
+        later = services.continuations if services is not None else None
+        if isinstance(later, RecordedContinuations) and later.requests:
+            # Long work this light job handed to the heavy queue: the worker stores it
+            # as jobs when it records this one done (bot.followups).
+            result["followups"] = list(later.requests)
         if services is not None and isinstance(services.actions, ReportsApplied):
             applied = services.actions.applied()
             if applied:

@@ -14,6 +14,7 @@ message text. ::
     │   └── PayloadError             body is not what its event name promises
     │       ├── MalformedPayload     not UTF-8, not JSON, not an object
     │       └── PayloadShapeError    JSON whose shape does not match the event name
+    ├── DispatchError                a job handed to CI runners did not complete there
     ├── ForgeError                   a forge call failed (carries forge + operation)
     │   ├── AuthenticationError      token missing, wrong or expired
     │   ├── Forbidden                authenticated but lacking a scope or permission
@@ -55,6 +56,11 @@ class AgentForgeError(Exception):
 
 
 # --- configuration -----------------------------------------------------------------
+
+
+class DispatchError(AgentForgeError):
+    """A job handed to the forge's CI runners (``dispatch: {mode: ci}``) did not finish
+    there: the run was not found, failed, or took too long. The job is retried."""
 
 
 class ConfigError(AgentForgeError):

@@ -64,6 +64,9 @@ class EventKind(StrEnum):
     """Commits or a tag were pushed, or a ref was created or deleted."""
     PIPELINE = "pipeline"
     """A CI pipeline, job, check run/suite or commit status changed."""
+    CONTINUE = "continue"
+    """Internal: drive an issue's run in a heavy job, as a light job asked
+    (:mod:`bot.followups`); never parsed from a webhook."""
     PING = "ping"
     """The forge tests the webhook."""
     RECONCILE = "reconcile"

@@ -74,6 +74,7 @@ def encode(stored: Stored) -> bytes:
     d = stored.delivery
     meta = {f: getattr(d, f) for f in _FIELDS}
     meta.update(action=d.action, headers=d.headers, job_id=stored.job_id)
+    meta.update(queue=d.queue, priority=d.priority)
     meta["received_at"] = stored.received_at.isoformat()
     body = json.dumps(meta, separators=(",", ":")).encode() + b"\n" + d.payload
     return _HEADER.pack(len(body), zlib.crc32(body)) + body
@@ -88,6 +89,9 @@ def decode(body: bytes) -> Stored:
         action=meta["action"],
         headers=meta["headers"],
         payload=payload,
+        # Records journaled before queues existed have none: they ran in one pool.
+        queue=meta.get("queue", "heavy"),
+        priority=int(meta.get("priority", 1)),
     )
     return Stored(delivery, int(meta["job_id"]), datetime.fromisoformat(meta["received_at"]))
 
@@ -141,6 +145,9 @@ class JournalIntake:
         self._writer.start()
         self._feeder.start()
         queue.add_intake(self)
+        # Follow-up jobs (a light job's hand-over to the heavy lane) draw their ids
+        # here too, so ids stay in arrival order with journaled deliveries.
+        queue.id_source = self.next_job_id
 
     # --- start-up --------------------------------------------------------------------------
 
@@ -295,6 +302,10 @@ class JournalIntake:
         self._size = 0
         with self._fed_cond:
             self._written = self._fed = 0
+
+    def next_job_id(self) -> int:
+        """The next job id in arrival order (thread-safe; may wait for a new block)."""
+        return self._next_id()
 
     def _next_id(self) -> int:
         with self._ids_cond:

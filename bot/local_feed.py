@@ -55,8 +55,10 @@ def delivery_for(seq: int, event: Event, aliases: Any = None) -> Delivery:
     ``aliases`` (:class:`bot.subjects.MrAliases`) maps an MR to its run's issue, so jobs
     about an issue and its MR share one ordering subject, as for webhooks.
     """
+    from bot.priorities import classify
     from bot.subjects import resolve_subject
 
+    placement = classify(event)
     return Delivery(
         forge="local",
         delivery_id=event.delivery_id or f"local-seq:{seq}",
@@ -68,6 +70,8 @@ def delivery_for(seq: int, event: Event, aliases: Any = None) -> Delivery:
         kind=event.kind.value,
         action=event.action,
         headers={SEQ_HEADER: str(seq)},
+        queue=placement.queue,
+        priority=placement.priority,
     )
 
 

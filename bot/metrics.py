@@ -36,6 +36,21 @@ class _QueueDepth(Collector):
         yield family
 
 
+class _QueueDepthByQueue(Collector):
+    def __init__(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "agentforge_queue_jobs",
+            "Unfinished jobs by queue (light, heavy) and state (queued, running, failed).",
+            labels=["queue", "state"],
+        )
+        for (queue, state), count in sorted(self._depth().items()):
+            family.add_metric([queue, state], count)
+        yield family
+
+
 class Metrics:
     """The server's metrics.
 
@@ -79,6 +94,10 @@ class Metrics:
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
         """Report ``agentforge_queue_depth`` from ``depth()`` at every scrape."""
         self.registry.register(_QueueDepth(depth))
+
+    def watch_queues(self, depth: Callable[[], dict[tuple[str, str], int]]) -> None:
+        """Report ``agentforge_queue_jobs{queue,state}`` from ``depth()`` at every scrape."""
+        self.registry.register(_QueueDepthByQueue(depth))
 
     def render(self) -> tuple[bytes, str]:
         """The text exposition and its content type."""

@@ -50,6 +50,7 @@ from bot.queue_types import (
     Delivery,
     EnqueueResult,
     Finished,
+    Followup,
     Job,
     RetryOutcome,
     Stored,
@@ -80,6 +81,7 @@ __all__ = [
     "Delivery",
     "EnqueueResult",
     "Finished",
+    "Followup",
     "Job",
     "JobQueue",
     "RetryOutcome",
@@ -94,21 +96,30 @@ __all__ = [
 
 # The next runnable job: the oldest waiting job of each subject, unless that subject has
 # a running job; jobs without a subject are always runnable. Only unfinished rows are read.
+# Heads and running subjects are computed over every queue, so a subject's jobs keep
+# their arrival order across queues; among runnable jobs of one queue ($queue, NULL =
+# any) the lower priority number goes first, then the older job.
 _LEASE = (
     "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $owner,"
     " lease_expires_at = $expires, updated_at = $now WHERE id IN ("
-    " WITH open AS (SELECT id, subject, state, available_at FROM jobs"
+    " WITH open AS (SELECT id, subject, state, available_at, queue, priority FROM jobs"
     "   WHERE state IN ('queued', 'failed', 'running')),"
     " heads AS (SELECT min(id) AS id FROM open WHERE state <> 'running'"
     "   AND subject IS NOT NULL GROUP BY subject),"
     " busy AS (SELECT subject FROM open WHERE state = 'running' AND subject IS NOT NULL)"
     " SELECT o.id FROM open o WHERE o.state <> 'running' AND o.available_at <= $now"
+    " AND ($queue IS NULL OR o.queue = $queue)"
     " AND (o.subject IS NULL OR (o.id IN (SELECT id FROM heads)"
     "      AND o.subject NOT IN (SELECT subject FROM busy)))"
-    " ORDER BY o.id LIMIT $n)"
+    " ORDER BY o.priority, o.id LIMIT $n)"
     " AND state IN ('queued', 'failed')"
     " RETURNING id, delivery_id, forge, event_name, repo, subject, payload, headers,"
-    " attempts, max_attempts, lease_owner"
+    " attempts, max_attempts, lease_owner, queue, priority"
+)
+_FOLLOWUP = (
+    "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"
+    " max_attempts, available_at, created_at, updated_at, queue, priority)"
+    " VALUES (coalesce(?, nextval('job_id_seq')), ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?)"
 )
 _COMPLETE = (
     "UPDATE jobs SET state = 'done', result = u.result, lease_owner = NULL,"
@@ -122,6 +133,11 @@ _RENEW = (
     " FROM (SELECT unnest($ids) AS id, unnest($owners) AS owner) u"
     " WHERE jobs.id = u.id AND jobs.state = 'running' AND jobs.lease_owner = u.owner"
     " RETURNING jobs.id"
+)
+_MOVE = (
+    "UPDATE jobs SET state = 'queued', queue = ?, attempts = greatest(attempts - 1, 0),"
+    " lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?"
+    " AND state = 'running' AND lease_owner = ? RETURNING id"
 )
 _FAIL = (
     "UPDATE jobs SET state = ?, last_error = ?, available_at = ?, lease_owner = NULL,"
@@ -165,6 +181,9 @@ class JobQueue:
         self._listeners: list[Callable[[], None]] = []
         self._closed = False
         self._committing = False
+        self.id_source: Callable[[], int] | None = None
+        """Where follow-up jobs get their ids (the intake journal's, so that they keep
+        arrival order with journaled deliveries); None = the sequence."""
         self._intake_at = 0.0  # time.monotonic() of the last intake batch
         self._load = 1.0  # moving average of deliveries per intake batch
         self._committer = threading.Thread(
@@ -399,18 +418,21 @@ class JobQueue:
         jobs = self.lease_many(owner, 1)
         return jobs[0] if jobs else None
 
-    def lease_many(self, owner: str, n: int) -> list[Job]:
-        """Take up to ``n`` runnable jobs (oldest first, one per subject) atomically."""
+    def lease_many(self, owner: str, n: int, queue: str | None = None) -> list[Job]:
+        """Take up to ``n`` runnable jobs atomically: one per subject, lower priority
+        number first, then oldest; only from ``queue`` unless it is None."""
         if n <= 0:
             return []
         with self.db.transaction() as cur:
-            return self._lease(cur, owner, n)
+            return self._lease(cur, owner, n, queue)
 
-    def _lease(self, cur: duckdb.DuckDBPyConnection, owner: str, n: int) -> list[Job]:
+    def _lease(
+        self, cur: duckdb.DuckDBPyConnection, owner: str, n: int, queue: str | None = None
+    ) -> list[Job]:
         now = self.clock()
         expires = now + timedelta(seconds=self.lease_seconds)
-        params = {"owner": owner, "expires": expires, "now": now, "n": n}
-        rows = sorted(cur.execute(_LEASE, params).fetchall())
+        params = {"owner": owner, "expires": expires, "now": now, "n": n, "queue": queue}
+        rows = sorted(cur.execute(_LEASE, params).fetchall(), key=lambda r: (r[12], r[0]))
         return [
             Job(
                 id=row[0],
@@ -424,6 +446,8 @@ class JobQueue:
                 attempts=row[8],
                 max_attempts=row[9],
                 lease_owner=row[10],
+                queue=row[11] or "heavy",
+                priority=row[12] if row[12] is not None else 1,
             )
             for row in rows
         ]
@@ -438,21 +462,35 @@ class JobQueue:
         return self.cycle([Finished(job, error=error)])[0][job.id]
 
     def cycle(
-        self, finished: list[Finished], owner: str = "", lease: int = 0
+        self, finished: list[Finished], owner: str = "", lease: int | dict[str | None, int] = 0
     ) -> tuple[dict[int, str | None], list[Job]]:
-        """Record finished jobs and lease up to ``lease`` more, in one transaction.
+        """Record finished jobs and lease more, in one transaction.
 
-        A job finished here frees its subject, so the next job of the same issue can be
-        leased in the same round.
+        ``lease`` is a number of jobs from any queue, or a number per queue (``None``
+        as a key: any queue). A job finished here frees its subject, so the next job of
+        the same issue can be leased in the same round; a job recorded done stores its
+        follow-ups in the same transaction (never one without the other).
 
         Returns:
-            The new state of each finished job by id (``done``, ``failed``, ``dead``, or
-            None where the lease had been lost and nothing changed), and the leased jobs.
+            The new state of each finished job by id (``done``, ``failed``, ``dead``,
+            ``moved`` to another queue, or None where the lease had been lost and nothing
+            changed), and the leased jobs.
         """
         states: dict[int, str | None] = {f.job.id: None for f in finished}
+        wanted = lease if isinstance(lease, dict) else {None: lease}
+        # Ids are drawn before the transaction: the journal's source may wait for a block.
+        followup_ids = {
+            id(f): [self._followup_id() for _ in f.followups] for f in finished if f.followups
+        }
         now = self.clock()
         with self.db.transaction() as cur:
-            done = [f for f in finished if f.error is None]
+            done = [f for f in finished if f.error is None and f.move_to is None]
+            for f in finished:
+                if f.move_to is not None:
+                    row = cur.execute(
+                        _MOVE, [f.move_to, now, f.job.id, f.job.lease_owner]
+                    ).fetchone()
+                    states[f.job.id] = "moved" if row else None
             if done:
                 rows = cur.execute(
                     _COMPLETE,
@@ -464,11 +502,46 @@ class JobQueue:
                     },
                 ).fetchall()
                 states.update((row[0], "done") for row in rows)
+            for f in done:
+                if f.followups and states.get(f.job.id) == "done":
+                    self._store_followups(cur, f, followup_ids[id(f)], now)
             for f in finished:
                 if f.error is not None:
                     states[f.job.id] = self._fail(cur, f, now)
-            leased = self._lease(cur, owner, lease) if lease > 0 else []
+            leased = [
+                job
+                for queue, n in wanted.items()
+                if n > 0
+                for job in self._lease(cur, owner, n, queue)
+            ]
         return states, leased
+
+    def _followup_id(self) -> int | None:
+        return self.id_source() if self.id_source is not None else None
+
+    def _store_followups(
+        self, cur: duckdb.DuckDBPyConnection, f: Finished, ids: list[int | None], now: datetime
+    ) -> None:
+        job = f.job
+        for job_id, follow in zip(ids, f.followups, strict=True):
+            cur.execute(
+                _FOLLOWUP,
+                [
+                    job_id,
+                    follow.delivery_id,
+                    job.forge,
+                    follow.event_name,
+                    job.repo,
+                    job.subject,
+                    follow.payload,
+                    self.max_attempts,
+                    now,
+                    now,
+                    now,
+                    follow.queue,
+                    follow.priority,
+                ],
+            )
 
     def _fail(self, cur: duckdb.DuckDBPyConnection, f: Finished, now: datetime) -> str | None:
         dead = f.permanent or f.job.attempts >= f.job.max_attempts
@@ -571,6 +644,17 @@ class JobQueue:
         counts = dict.fromkeys(STATES, 0)
         for state, n in self.db.fetchall("SELECT state, count(*) FROM jobs GROUP BY state"):
             counts[state] = int(n)
+        return counts
+
+    def depth_by_queue(self) -> dict[tuple[str, str], int]:
+        """Number of unfinished jobs by (queue, state): ``queued``, ``running``, ``failed``."""
+        rows = self.db.fetchall(
+            "SELECT coalesce(queue, 'heavy'), state, count(*) FROM jobs"
+            " WHERE state IN ('queued', 'running', 'failed') GROUP BY ALL"
+        )
+        counts = {(q, s): 0 for q in ("light", "heavy") for s in ("queued", "running", "failed")}
+        for queue, state, n in rows:
+            counts[(queue, state)] = int(n)
         return counts
 
     def list(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

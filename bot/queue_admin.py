@@ -13,7 +13,8 @@ from typing import Any
 from bot.store.db import Database
 
 _LIST_COLUMNS = (
-    "id, delivery_id, forge, event_name, repo, subject, state, attempts, max_attempts, "
+    "id, delivery_id, forge, event_name, repo, subject, state, queue, priority, attempts,"
+    " max_attempts, "
     "available_at, lease_owner, lease_expires_at, last_error, created_at, updated_at, finished_at, "
     # A job can be ``done`` without anything handling its event: say so in every listing.
     "CAST(json_extract(result, '$.handled') AS BOOLEAN) AS handled, "

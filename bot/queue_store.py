@@ -45,9 +45,9 @@ _INSERT_DELIVERIES = (
 )
 _INSERT_JOBS = (
     "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"  # noqa: S608 - constant SQL text
-    " max_attempts, available_at, created_at, updated_at) SELECT b.job_id, b.delivery_id,"
-    " b.forge, b.event_name, b.repo, b.subject, b.payload, b.headers, $1, b.received_at,"
-    f" b.received_at, b.received_at FROM {_BATCH} b"
+    " max_attempts, available_at, created_at, updated_at, queue, priority) SELECT b.job_id,"
+    " b.delivery_id, b.forge, b.event_name, b.repo, b.subject, b.payload, b.headers, $1,"
+    f" b.received_at, b.received_at, b.received_at, b.queue, b.priority FROM {_BATCH} b"
 )
 
 
@@ -117,6 +117,8 @@ def batch_table(deliveries: Sequence[Delivery], job_ids: Sequence[int | None], a
             "headers": pa.array([json.dumps(d.headers) for d in deliveries], text),
             "job_id": pa.array(list(job_ids), pa.int64()),
             "received_at": pa.array(received, pa.timestamp("us")),
+            "queue": pa.array([d.queue for d in deliveries], text),
+            "priority": pa.array([d.priority for d in deliveries], pa.int32()),
         }
     )
 
@@ -189,9 +191,10 @@ def insert_deliveries(
             # The job ids were drawn by the statement above: join them back in.
             cur.execute(
                 "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject,"  # noqa: S608 - constant SQL text
-                " payload, headers, max_attempts, available_at, created_at, updated_at)"
-                " SELECT d.job_id, b.delivery_id, b.forge, b.event_name, b.repo, b.subject,"
-                " b.payload, b.headers, $1, b.received_at, b.received_at, b.received_at"
+                " payload, headers, max_attempts, available_at, created_at, updated_at,"
+                " queue, priority) SELECT d.job_id, b.delivery_id, b.forge, b.event_name,"
+                " b.repo, b.subject, b.payload, b.headers, $1, b.received_at, b.received_at,"
+                " b.received_at, b.queue, b.priority"
                 f" FROM {_BATCH} b JOIN (SELECT unnest($2) AS delivery_key,"
                 " unnest($3) AS job_id) d ON d.delivery_key = b.delivery_key",
                 [max_attempts, list(job_ids), list(job_ids.values())],

@@ -39,6 +39,8 @@ class Delivery:
         kind: Event kind.
         action: Event action.
         headers: Delivery headers worth keeping (never secrets).
+        queue: The worker lane that runs its job (:mod:`bot.priorities`).
+        priority: Lower is leased first within the lane.
     """
 
     forge: str
@@ -51,6 +53,8 @@ class Delivery:
     kind: str = ""
     action: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    queue: str = "heavy"
+    priority: int = 1
 
     @property
     def delivery_key(self) -> str:
@@ -72,7 +76,8 @@ class Job:
 
     ``heartbeat`` renews the job's lease while it runs (set by the worker that runs
     it; None where there is no lease, as in a CI runner) and raises
-    :class:`bot.errors.LeaseLost` once the worker no longer owns the job.
+    :class:`bot.errors.LeaseLost` once the worker no longer owns the job. ``queue``
+    and ``priority`` are where it waited (:mod:`bot.priorities`).
     """
 
     id: int
@@ -86,6 +91,8 @@ class Job:
     attempts: int
     max_attempts: int
     lease_owner: str
+    queue: str = "heavy"
+    priority: int = 1
     heartbeat: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
@@ -102,6 +109,29 @@ Waiter: TypeAlias = "Future[EnqueueResult] | tuple[asyncio.AbstractEventLoop, as
 
 
 @dataclass(frozen=True)
+class Followup:
+    """A job that a finished job asks for, stored in the transaction that records it done.
+
+    The light lane's way of handing long work to the heavy lane (see
+    :mod:`bot.followups`): the new job has the finished job's forge, repository and
+    subject, so the subject's order holds.
+
+    Attributes:
+        delivery_id: Names the follow-up (``continue:<job id>:<n>``).
+        event_name: The internal event name its body is parsed as.
+        payload: Its body.
+        queue: The lane that runs it.
+        priority: Its priority there.
+    """
+
+    delivery_id: str
+    event_name: str
+    payload: bytes
+    queue: str
+    priority: int
+
+
+@dataclass(frozen=True)
 class Finished:
     """A job a worker has run, waiting to be recorded by :meth:`JobQueue.cycle`.
 
@@ -110,12 +140,17 @@ class Finished:
         result: The dispatcher's result (for a job that succeeded).
         error: ``"<ExceptionClass>: message"`` for a failed attempt (None on success).
         permanent: The failure can never succeed (dead at once, no retry).
+        followups: Jobs to store if (and only if) this one is recorded done.
+        move_to: Put the job back, unfinished and with its attempt not counted, on this
+            queue instead (it keeps its id, so its place in its subject's order).
     """
 
     job: Job
     result: dict[str, Any] | None = None
     error: str | None = None
     permanent: bool = False
+    followups: tuple[Followup, ...] = ()
+    move_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ dispatcher + executor path in-process, and return a JSON-able summary.
 Where the event comes from::
 
     GitHub Actions   GITHUB_EVENT_NAME + the JSON file at GITHUB_EVENT_PATH
-    GitLab CI        CI_PIPELINE_SOURCE=trigger  → the webhook body in the file TRIGGER_PAYLOAD
+                     workflow_dispatch from the server (inputs event + signature)
+                                                 → the event it dispatched (bot.dispatched)
+    GitLab CI        CI_PIPELINE_SOURCE=trigger  → the webhook body in the file TRIGGER_PAYLOAD,
+                                   or the AGENTFORGE_EVENT the server triggered it with
                      CI_PIPELINE_SOURCE=merge_request_event → an MR event built from CI_*
                      CI_PIPELINE_SOURCE=push     → a push event built from CI_COMMIT_*
     flags            --forge, --event, --payload FILE override all of the above
@@ -22,10 +25,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot import dispatched
 from bot.errors import SettingsError
 from bot.events import Event, EventKind
 from bot.settings import Settings, load_settings
@@ -73,6 +77,10 @@ AGENTFORGE_ENV = (
     "AGENTFORGE_GITLAB_TOKEN",
     "AGENTFORGE_GITLAB_URL",
     "AGENTFORGE_DATA_DIR",
+    "AGENTFORGE_DISPATCH_SECRET",
+    "AGENTFORGE_EVENT",
+    "AGENTFORGE_EVENT_SIGNATURE",
+    "AGENTFORGE_DISPATCH_ID",
 )
 PROVIDER_ENV = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 """Model provider keys: not read here, but by the model layer the handlers run."""
@@ -107,6 +115,8 @@ class CIEvent:
         ignored: Why there is nothing to handle (then the other fields are empty).
         source: Where the body was read from (``--payload event.json``), named in the
             error when it does not parse; None when it was built from CI_* variables.
+        dispatched: The event text a server dispatched (``dispatch: {mode: ci}``) and
+            its signature; then ``body`` is unused (see :mod:`bot.dispatched`).
     """
 
     forge: str
@@ -116,6 +126,7 @@ class CIEvent:
     expected_repo: str | None = None
     ignored: str | None = None
     source: str | None = None
+    dispatched: tuple[str, str] | None = None
 
 
 def _require(env: Mapping[str, str], name: str, doing: str) -> str:
@@ -180,6 +191,16 @@ def _github_event(env: Mapping[str, str], event_name: str | None, payload: Path 
         path, variable = _require(env, "GITHUB_EVENT_PATH", doing), "GITHUB_EVENT_PATH"
     body = _read_payload(path, variable)
     run_id = env.get("GITHUB_RUN_ID", "").strip()
+    if name == "workflow_dispatch":
+        inputs = dispatched.workflow_dispatch_inputs(body)
+        if inputs is not None:
+            return CIEvent(
+                forge="github",
+                event_name=name,
+                expected_repo=None if payload is not None else env.get("GITHUB_REPOSITORY") or None,
+                source="the workflow_dispatch inputs",
+                dispatched=inputs,
+            )
     return CIEvent(
         forge="github",
         event_name=name,
@@ -205,6 +226,17 @@ def _gitlab_event(env: Mapping[str, str], event_name: str | None, payload: Path 
         path = str(payload)
     else:
         source = env.get("CI_PIPELINE_SOURCE", "").strip()
+        if source == "trigger" and env.get("AGENTFORGE_EVENT", "").strip():
+            # A pipeline the server triggered for one job (bot.ci_dispatch).
+            signed = (env["AGENTFORGE_EVENT"], env.get("AGENTFORGE_EVENT_SIGNATURE", ""))
+            return CIEvent(
+                "gitlab",
+                "trigger",
+                delivery_id=delivery_id,
+                expected_repo=expected,
+                source="the pipeline's AGENTFORGE_EVENT variable",
+                dispatched=signed,
+            )
         if source == "merge_request_event":
             data = _gitlab_mr_payload(env)
         elif source == "push":
@@ -332,6 +364,8 @@ def ci_settings(env: Mapping[str, str], *, data_dir: Path | None = None) -> Sett
     github_token = env.get("AGENTFORGE_GITHUB_TOKEN") or env.get("GITHUB_TOKEN")
     overrides["github_token"] = github_token or None
     overrides["gitlab_token"] = env.get("AGENTFORGE_GITLAB_TOKEN") or None
+    if env.get("AGENTFORGE_DISPATCH_SECRET"):
+        overrides["dispatch_secret"] = env["AGENTFORGE_DISPATCH_SECRET"]
     if not env.get("AGENTFORGE_GITHUB_URL") and env.get("GITHUB_API_URL"):
         overrides["github_url"] = env["GITHUB_API_URL"]
     api_v4 = env.get("CI_API_V4_URL", "").rstrip("/")
@@ -415,12 +449,26 @@ def run_ci_event(
     summary: dict[str, Any] = {"forge": ci.forge, "event_name": ci.event_name or None}
     if ci.ignored:
         return RunResult({**summary, "status": "ignored", "reason": ci.ignored})
-    try:
-        event = parse_event(ci.forge, ci.event_name, ci.body, ci.delivery_id)
-    except PayloadError as exc:
-        if ci.source is None:
-            raise
-        raise type(exc)(f"{ci.source}: {exc}") from exc
+    if ci.dispatched is not None:
+        secret = settings.dispatch_secret
+        text, signature = ci.dispatched
+        event = dispatched.decode(
+            text,
+            signature,
+            secret.get_secret_value() if secret else None,
+            source=ci.source or "the dispatch",
+            forge=ci.forge,
+        )
+        # The event's own delivery: a re-dispatched job is a duplicate here too.
+        ci = replace(ci, event_name=event.event_name, delivery_id=event.delivery_id)
+        summary.update(event_name=event.event_name, dispatched=True)
+    else:
+        try:
+            event = parse_event(ci.forge, ci.event_name, ci.body, ci.delivery_id)
+        except PayloadError as exc:
+            if ci.source is None:
+                raise
+            raise type(exc)(f"{ci.source}: {exc}") from exc
     summary.update(
         delivery_id=ci.delivery_id,
         kind=event.kind.value,

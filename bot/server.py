@@ -42,6 +42,7 @@ from bot.journal import JOURNAL_NAME, JournalIntake
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.parsers import parse_event
+from bot.priorities import classify
 from bot.queue import Delivery, JobQueue
 from bot.settings import Settings
 from bot.store.db import Database
@@ -197,11 +198,13 @@ def create_app(
                 JournalIntake, state.queue, state.db.path.parent / JOURNAL_NAME
             )
         state.metrics.watch_queue(state.queue.depth)
+        state.metrics.watch_queues(state.queue.depth_by_queue)
         if start_workers:
             state.pool = WorkerPool(
                 state.queue,
                 dispatcher or InProcessDispatcher(),
-                workers=settings.workers,
+                # One lane per queue, each with its own limit (bot.priorities).
+                lanes=settings.lanes(),
                 metrics=state.metrics,
             )
             await run_in_threadpool(state.pool.start)
@@ -216,7 +219,7 @@ def create_app(
                 settings, state.intake or state.queue, state.aliases
             )
             state.local_feed.start()
-        log.info("server started", data_dir=str(settings.data_dir), workers=settings.workers)
+        log.info("server started", data_dir=str(settings.data_dir), workers=settings.lanes())
         try:
             yield
         finally:
@@ -385,6 +388,7 @@ async def _accept(
         # GitLab before 17.4 sends no Idempotency-Key: the change itself is the key, so a
         # redelivery (same body) is still a duplicate. See docs/server.md for the cost.
         delivery_id = CONTENT_DELIVERY_PREFIX + content_key
+    placement = classify(event)
     delivery = Delivery(
         forge=forge,
         delivery_id=delivery_id,
@@ -396,6 +400,8 @@ async def _accept(
         kind=event.kind.value,
         action=event.action,
         headers=_kept_headers(request),
+        queue=placement.queue,
+        priority=placement.priority,
     )
     try:
         result = await _committed((state.intake or state.queue).submit_async(delivery))

@@ -48,7 +48,9 @@ from bot.executor import (
     executor_factory_from_settings,
 )
 from bot.feedback import DuckDBFeedback
+from bot.followups import RecordedContinuations
 from bot.forge import Forge
+from bot.priorities import LIGHT
 from bot.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
@@ -401,6 +403,8 @@ class ServicesBuilder:
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
             feedback=self.feedback,
+            # A light job hands role runs to the heavy queue (bot.followups).
+            continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )
 
     def _roles_for(self, forge: Forge) -> LazyRoles:

@@ -126,8 +126,47 @@ class Settings(BaseSettings):
         "the bot writes to it (see `agentforge local`).",
     )
 
+    # --- CI dispatch (a repository's `dispatch: {mode: ci}`; bot/ci_dispatch.py)
+    dispatch_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs each job handed to CI runners; the same value is a CI secret "
+        "there (`agentforge run` refuses an unsigned dispatched event).",
+    )
+    gitlab_trigger_token: SecretList = Field(
+        default_factory=list,
+        description="GitLab pipeline trigger tokens, comma-separated: 'group/project=token' "
+        "per project, or one bare token for every project.",
+    )
+    ci_poll_seconds: float = Field(
+        default=15.0, gt=0, description="How often a dispatched job's CI run is checked."
+    )
+    ci_timeout_seconds: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="Longest a dispatched job waits for its CI run before it is retried.",
+    )
+
     # --- worker
-    workers: int = Field(default=4, ge=1, le=256, description="In-process worker threads.")
+    workers: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="In-process worker threads of the heavy queue (role runs), unless "
+        "AGENTFORGE_WORKERS_HEAVY is set.",
+    )
+    workers_heavy: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Worker threads of the heavy queue (role runs); default AGENTFORGE_WORKERS.",
+    )
+    workers_light: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="Worker threads of the light queue (commands, gate checks): never "
+        "held up by role runs.",
+    )
     job_max_attempts: int = Field(default=5, ge=1, le=100)
     job_lease_seconds: int = Field(default=300, ge=5)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
@@ -136,6 +175,22 @@ class Settings(BaseSettings):
         ge=0,
         description="Minutes between reconcile sweeps in `serve` (0: never; also one at start).",
     )
+
+    def trigger_token_for(self, project: str) -> str | None:
+        """The GitLab pipeline trigger token for ``project`` (see ``gitlab_trigger_token``)."""
+        bare = None
+        for secret in self.gitlab_trigger_token:
+            value = secret.get_secret_value()
+            name, sep, token = value.rpartition("=")
+            if not sep:
+                bare = bare or value
+            elif name.strip().lower() == project.lower():
+                return token.strip()
+        return bare
+
+    def lanes(self) -> dict[str, int]:
+        """Worker threads per queue (see :mod:`bot.priorities`)."""
+        return {"light": self.workers_light, "heavy": self.workers_heavy or self.workers}
 
     # --- context index (bot/context)
     index_max_file_bytes: int = Field(
@@ -158,6 +213,7 @@ class Settings(BaseSettings):
         "github_webhook_secret",
         "gitlab_webhook_token",
         "gitlab_signing_token",
+        "gitlab_trigger_token",
         "repo_allowlist",
         mode="before",
     )

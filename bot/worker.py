@@ -25,17 +25,38 @@ import queue as stdqueue
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.dispatch import Dispatcher
 from bot.errors import LeaseLost, PayloadError, StoreError
+from bot.followups import followups_for, parse_job_event
 from bot.leases import JobLeases
 from bot.logs import bound, get_logger
 from bot.metrics import Metrics
-from bot.parsers import parse_event
 from bot.queue import Finished, Job, JobQueue
 
 log = get_logger("bot.worker")
+
+
+@dataclass
+class Lane:
+    """Worker threads of one queue.
+
+    Attributes:
+        queue: The queue its threads lease from (None: any queue).
+        size: Number of threads (the queue's concurrency limit).
+        ahead: Lease one ready job per thread ahead of time, so a thread that
+            finishes starts again at once. Off for the light lane: a job leased ahead
+            would be one more job an ``/approve`` arriving now has to wait behind.
+    """
+
+    queue: str | None
+    size: int
+    ahead: bool = True
+    ready: stdqueue.SimpleQueue = field(default_factory=stdqueue.SimpleQueue)
+    threads: list[threading.Thread] = field(default_factory=list)
+
 
 LOCAL_OWNER_PREFIX = "local:"
 """Lease owners of in-process workers start with this."""
@@ -47,12 +68,18 @@ def owner_prefix() -> str:
 
 
 class WorkerPool:
-    """``workers`` threads that run queued jobs until stopped, fed by one coordinator.
+    """Worker threads that run queued jobs until stopped, fed by one coordinator.
+
+    With ``lanes`` (``{"light": 2, "heavy": 4}``) each queue has its own threads, so
+    its concurrency limit holds whatever waits in the other (see
+    :mod:`bot.priorities`); the light lane leases nothing ahead. Without, ``workers``
+    threads run jobs of any queue.
 
     Args:
         queue: The job queue.
         dispatcher: Where events go (in-process handlers, or elsewhere).
-        workers: Number of threads.
+        workers: Number of threads (without ``lanes``).
+        lanes: Threads per queue name.
         metrics: Where job durations and failures are counted (optional).
         poll_seconds: Longest idle wait between lease attempts.
         reap_seconds: How often expired leases are taken back.
@@ -71,6 +98,7 @@ class WorkerPool:
         dispatcher: Dispatcher,
         *,
         workers: int = 4,
+        lanes: dict[str, int] | None = None,
         metrics: Metrics | None = None,
         poll_seconds: float = 1.0,
         reap_seconds: float | None = None,
@@ -80,7 +108,11 @@ class WorkerPool:
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
-        self.size = workers
+        if lanes:
+            self.lanes = [Lane(name, size, ahead=name != "light") for name, size in lanes.items()]
+        else:
+            self.lanes = [Lane(None, workers)]
+        self.size = sum(lane.size for lane in self.lanes)
         self.metrics = metrics
         self.poll_seconds = poll_seconds
         self.intake_priority_seconds = intake_priority_seconds
@@ -99,7 +131,6 @@ class WorkerPool:
         # The coordinator sleeps on this; workers and new deliveries notify it.
         self._signal = threading.Condition()
         self._woken = True  # the first round leases whatever is already queued
-        self._ready: stdqueue.SimpleQueue[Job | None] = stdqueue.SimpleQueue()
         self._finished: list[tuple[Finished, float]] = []
         self._leased: dict[int, Job] = {}  # leased, not yet recorded as finished
         self._leased_at: dict[int, float] = {}
@@ -119,10 +150,13 @@ class WorkerPool:
         if recovered:
             log.warning("recovered jobs left running by a stopped process", jobs=recovered)
         self._last_reap = time.monotonic()
-        for i in range(self.size):
-            thread = threading.Thread(target=self._run, name=f"agentforge-worker-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for lane in self.lanes:
+            for i in range(lane.size):
+                name = f"agentforge-worker-{lane.queue or 'any'}-{i}"
+                thread = threading.Thread(target=self._run, args=(lane,), name=name, daemon=True)
+                thread.start()
+                lane.threads.append(thread)
+                self._threads.append(thread)
         self._coordinator = threading.Thread(
             target=self._coordinate, name="agentforge-coordinator", daemon=True
         )
@@ -141,8 +175,9 @@ class WorkerPool:
         self.wake()
         if self._coordinator is not None:
             self._coordinator.join()
-        for _ in self._threads:
-            self._ready.put(None)
+        for lane in self.lanes:
+            for _ in lane.threads:
+                lane.ready.put(None)
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0))
@@ -178,7 +213,7 @@ class WorkerPool:
             self.leases.renew_due()
             self._maybe_reap()
             with self._signal:
-                if not self._finished and not (self._woken and self._wanted() > 0):
+                if not self._finished and not (self._woken and self._wanted_any()):
                     self._signal.wait(min(self.poll_seconds, self.heartbeat_seconds / 2))
                 self._woken = False
             if self._stop.is_set():
@@ -186,7 +221,9 @@ class WorkerPool:
             # Acknowledging webhooks in time matters more than starting a job a few ms
             # sooner: let pending deliveries commit first, but never wait indefinitely.
             self._yield_to_intake()
-            leased = self._record_round(lease=self._wanted())
+            with self._signal:
+                wanted = self._wanted()
+            leased = self._record_round(lease=wanted)
             if leased is None:
                 self._stop.wait(self.poll_seconds)
 
@@ -203,15 +240,31 @@ class WorkerPool:
         ):
             continue
 
-    def _wanted(self) -> int:
-        # Idle threads, plus one ready job per thread so that a worker that finishes can
-        # start again without waiting for a round. Finished jobs stay in _leased until
-        # their round records them, and that same round frees their places.
+    def _wanted(self) -> dict[str | None, int]:
+        # Per lane: idle threads, plus (``ahead``) one ready job per thread so that a
+        # worker that finishes can start again without waiting for a round. Finished
+        # jobs stay in _leased until their round records them, and that same round
+        # frees their places.
         if self._stop.is_set():
-            return 0
-        return 2 * self.size - len(self._leased) + len(self._finished)
+            return {lane.queue: 0 for lane in self.lanes}
+        wanted = {}
+        for lane in self.lanes:
+            held = sum(1 for job in self._leased.values() if self._lane_of(job) is lane)
+            freed = sum(1 for f, _ in self._finished if self._lane_of(f.job) is lane)
+            wanted[lane.queue] = (2 if lane.ahead else 1) * lane.size - held + freed
+        return wanted
 
-    def _record_round(self, lease: int) -> list[Job] | None:
+    def _wanted_any(self) -> bool:
+        return any(n > 0 for n in self._wanted().values())
+
+    def _lane_of(self, job: Job) -> Lane:
+        for lane in self.lanes:
+            if lane.queue is None or lane.queue == job.queue:
+                return lane
+        # A queue no lane serves (never leased: leases are per lane); the first lane.
+        return self.lanes[0]
+
+    def _record_round(self, lease: dict[str | None, int] | int) -> list[Job] | None:
         """One transaction: record finished jobs, lease up to ``lease``; None on error."""
         with self._signal:
             finished, self._finished = self._finished, []
@@ -230,13 +283,17 @@ class WorkerPool:
             for job in jobs:
                 self._leased[job.id] = job
                 self._leased_at[job.id] = now
-        for job in jobs:
-            self._ready.put(job)
+        # Within a lane the most urgent job is taken first.
+        for job in sorted(jobs, key=lambda j: (j.priority, j.id)):
+            self._lane_of(job).ready.put(job)
         for f, seconds in finished:
             self._report(f, states.get(f.job.id), seconds)
-        # A round that leased a full share may have left runnable jobs behind.
-        if jobs and len(jobs) == lease:
-            self.wake()
+        # A round that leased a full share of a lane may have left runnable jobs behind.
+        shares = lease if isinstance(lease, dict) else {None: lease}
+        for queue, n in shares.items():
+            if n > 0 and sum(1 for j in jobs if self._lane_of(j).queue == queue) == n:
+                self.wake()
+                break
         return jobs
 
     def _report(self, f: Finished, state: str | None, seconds: float) -> None:
@@ -252,6 +309,8 @@ class WorkerPool:
         ):
             if state is None:
                 log.warning("job finished after its lease was lost; result discarded")
+            elif state == "moved":
+                log.info("job moved to another queue", queue=f.move_to)
             elif state == "done":
                 result = f.result or {}
                 # "done" alone hides "nothing handled it": log the reason with it.
@@ -276,9 +335,9 @@ class WorkerPool:
 
     # --- workers -------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, lane: Lane) -> None:
         while True:
-            job = self._ready.get()
+            job = lane.ready.get()
             if job is None or self._stop.is_set():
                 return  # a job taken here stays leased and is released by stop()
             if self._stale(job):
@@ -329,7 +388,7 @@ class WorkerPool:
         """Run one leased job's handlers; the outcome is recorded by the caller."""
         log.info("job started", event_name=job.event_name)
         try:
-            event = parse_event(job.forge, job.event_name, job.payload, job.delivery_id)
+            event = parse_job_event(job)
         except PayloadError as exc:
             # The stored body will never parse differently: no point retrying.
             return self._failure(job, exc, permanent=True)
@@ -341,7 +400,12 @@ class WorkerPool:
             return Finished(job, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - the job boundary records every failure
             return self._failure(job, exc)
-        return Finished(job, result)
+        if result.get("move_to"):
+            # The dispatcher wants it in another lane (a light job of a repository that
+            # runs on CI would hold a light thread for the whole CI run).
+            return Finished(job, result, move_to=str(result["move_to"]))
+        # Long work a light job handed on: stored with this job's completion.
+        return Finished(job, result, followups=followups_for(job, event, result))
 
     def _failure(self, job: Job, exc: BaseException, *, permanent: bool = False) -> Finished:
         if self.metrics is not None:

@@ -300,6 +300,18 @@ class ActionSink(Protocol):
         ...
 
 
+class Continuations(Protocol):
+    """Hands long work (a phase's role run) from a light job to the heavy queue."""
+
+    def continue_run(self, repo: str, issue: int, reason: str) -> None:
+        """Ask for a heavy job, after this one, that drives the issue's run.
+
+        The request takes effect when this job finishes successfully (the shell stores
+        the new job in the same transaction); the handler stops driving the run.
+        """
+        ...
+
+
 Clock = Callable[[], datetime]
 """The current time, timezone-aware UTC."""
 
@@ -321,6 +333,9 @@ class Services:
         bot_login: The bot's own login on this forge (its own events are ignored).
         feedback: Reviewer feedback per repository (lessons); None where the shell
             keeps none (then no lessons are proposed).
+        continuations: Set in light jobs (commands): the engine hands a role run to
+            the heavy queue through it instead of running it. None: run everything
+            here (heavy jobs, the CI runner, tests).
     """
 
     forge: Forge
@@ -334,3 +349,4 @@ class Services:
     heartbeat: Callable[[], None]
     bot_login: str | None = None
     feedback: FeedbackStore | None = None
+    continuations: Continuations | None = None

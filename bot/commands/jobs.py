@@ -108,7 +108,8 @@ def list_cmd(state: str | None, limit: int, as_json: bool, url: str) -> None:
         click.echo("no jobs")
         return
     click.echo(
-        f"{'ID':>7}  {'STATE':<8} {'HANDLED':<7} {'ATT':>3}  {'FORGE':<6} {'EVENT':<28} "
+        f"{'ID':>7}  {'STATE':<8} {'HANDLED':<7} {'ATT':>3}  {'QUEUE':<5} {'PRI':>3}  "
+        f"{'FORGE':<6} {'EVENT':<28} "
         f"{'REPO':<30} ERROR / REASON"
     )
     for r in rows:
@@ -116,6 +117,8 @@ def list_cmd(state: str | None, limit: int, as_json: bool, url: str) -> None:
         attempts = f"{r['attempts']}/{r['max_attempts']}"
         click.echo(
             f"{r['id']:>7}  {r['state']:<8} {_handled(r.get('handled')):<7} {attempts:>3}  "
+            f"{r.get('queue') or '-':<5} "
+            f"{r.get('priority') if r.get('priority') is not None else '-':>3}  "
             f"{r['forge']:<6} {(r['event_name'] or '')[:28]:<28} {(r['repo'] or '')[:30]:<30} "
             f"{error or (r.get('reason') or '')[:60]}"
         )

@@ -25,7 +25,15 @@ from bot.commands._imports import import_modules, import_option, register_shippe
     "--workers",
     type=click.IntRange(1, 256),
     default=None,
-    help="In-process worker threads (default: AGENTFORGE_WORKERS, 4).",
+    help="Worker threads of the heavy queue, role runs (default: AGENTFORGE_WORKERS_HEAVY, "
+    "else AGENTFORGE_WORKERS, 4).",
+)
+@click.option(
+    "--light-workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker threads of the light queue, commands and gate checks "
+    "(default: AGENTFORGE_WORKERS_LIGHT, 2).",
 )
 @click.option(
     "--local",
@@ -46,6 +54,7 @@ def serve(
     host: str,
     port: int,
     workers: int | None,
+    light_workers: int | None,
     local_dir: Path | None,
     imports: tuple[str, ...],
     shutdown_grace: float,
@@ -70,7 +79,11 @@ def serve(
     from bot.store.db import Database
     from bot.verify import Verifier
 
-    overrides: dict[str, object] = {"workers": workers} if workers is not None else {}
+    overrides: dict[str, object] = {}
+    if workers is not None:
+        overrides["workers_heavy"] = workers
+    if light_workers is not None:
+        overrides["workers_light"] = light_workers
     if local_dir is not None:
         overrides["local_dir"] = local_dir
     settings = load_settings(**overrides)
@@ -92,6 +105,11 @@ def serve(
     # Handlers with typed services (run store, repo reader, config, roles, live
     # actions...), then the executor for what they propose at the end.
     dispatcher = build_dispatcher(settings, db)
+    if settings.dispatch_secret is not None:
+        from bot.ci_dispatch import build_routing
+
+        # Repositories whose config says `dispatch: {mode: ci}` run on their CI.
+        dispatcher = build_routing(settings, dispatcher)
     app = create_app(
         settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
     )

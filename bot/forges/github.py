@@ -118,6 +118,12 @@ class GitHubForge(GitHubContents):
         return cls(**options)
 
     @property
+    def http(self) -> GitHubSession:
+        """The authenticated REST session, for calls outside the Forge protocol
+        (handing a job to GitHub Actions, :mod:`bot.ci_dispatch`)."""
+        return self._http
+
+    @property
     def uses_app(self) -> bool:
         """Whether the adapter authenticates as a GitHub App installation."""
         return self._http.auth.uses_app

@@ -103,6 +103,16 @@ class GitLabForge(GitLabContents):
         options.update(kwargs)
         return cls(**options)
 
+    @property
+    def http(self) -> GitLabSession:
+        """The authenticated API session, for calls outside the Forge protocol
+        (handing a job to a pipeline trigger, :mod:`bot.ci_dispatch`)."""
+        return self._http
+
+    def project_path(self, repo: str) -> str:
+        """The API path of a project (``/projects/<url-encoded path>``)."""
+        return self._pid(repo)
+
     @staticmethod
     def _pid(repo: str) -> str:
         check_path(repo, _PATH_RE, forge=FORGE, what="a group/project path")

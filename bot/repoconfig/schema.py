@@ -228,6 +228,30 @@ class McpConfig(_Strict):
         return {name: s for name, s in self.servers.items() if role in s.roles}
 
 
+class DispatchConfig(_Strict):
+    """Where this repository's jobs run (``dispatch:``): on the server, or on the forge's CI.
+
+    ``mode: ci`` hands every job of the repository to its CI runners (GitHub
+    ``workflow_dispatch`` of ``workflow`` at ``ref``; a GitLab pipeline trigger at
+    ``ref``); the server keeps only intake and per-issue ordering. See docs/deploying.md.
+    """
+
+    mode: Literal["server", "ci"] = Field(
+        default="server", description="server: the server's workers; ci: the forge's runners."
+    )
+    workflow: str = Field(
+        default="agentforge.yml",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$",
+        description="GitHub: the workflow file in .github/workflows/ that is dispatched.",
+    )
+    ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Branch or tag the CI run starts at; default: the default branch.",
+    )
+
+
 DEFAULT_INFRA_PATHS = (
     "deploy/**",
     "**/Dockerfile",
@@ -334,6 +358,7 @@ class RepoConfig(_Strict):
         budgets: Money, call and token limits, checked before every model call.
         privacy: What makes work sensitive (local models only).
         prices: USD per million tokens, by model id.
+        dispatch: Where its jobs run: the server's workers, or the forge's CI runners.
     """
 
     version: int = Field(default=1, ge=1, le=1)
@@ -356,6 +381,7 @@ class RepoConfig(_Strict):
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     prices: PricesConfig = Field(default_factory=PricesConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)

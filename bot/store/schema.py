@@ -199,5 +199,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS feedback_repo_idx ON feedback(repo);
         """,
     ),
+    (
+        4,
+        "job queues and priorities: light command handling vs long role runs",
+        """
+        -- Which worker lane runs the job (bot.priorities): 'light' (commands, gate
+        -- checks) or 'heavy' (role runs). Jobs stored before this ran everything in
+        -- one pool: they count as heavy, the lane that may run anything long.
+        ALTER TABLE jobs ADD COLUMN queue TEXT DEFAULT 'heavy';
+        -- Lower runs first within a lane: 0 people's commands, 1 new work,
+        -- 2 reconciliation. Per-subject arrival order still comes before priority.
+        ALTER TABLE jobs ADD COLUMN priority INTEGER DEFAULT 1;
+        UPDATE jobs SET queue = 'heavy' WHERE queue IS NULL;
+        UPDATE jobs SET priority = 1 WHERE priority IS NULL;
+        """,
+    ),
 ]
 """(version, description, SQL). Append only."""

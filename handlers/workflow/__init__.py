@@ -25,7 +25,7 @@ from handlers.registry import HandlerRegistry
 
 def register(registry: HandlerRegistry) -> None:
     """Register the workflow's handlers in ``registry`` (idempotent)."""
-    from handlers.workflow import listen, reconcile
+    from handlers.workflow import continuation, listen, reconcile
 
     registry.register(EventKind.ISSUE, listen.on_issue)
     registry.register(EventKind.ISSUE_COMMENT, listen.on_comment)
@@ -35,3 +35,4 @@ def register(registry: HandlerRegistry) -> None:
     registry.register(EventKind.PIPELINE, listen.on_pipeline)
     registry.register(EventKind.PUSH, listen.on_push)
     registry.register(EventKind.RECONCILE, reconcile.on_reconcile)
+    registry.register(EventKind.CONTINUE, continuation.on_continue)

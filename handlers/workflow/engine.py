@@ -308,8 +308,13 @@ class Engine(PhaseSteps):
             if phase is None:
                 nxt = self._finish(record, data)
             elif phase.state == "waiting":
+                if self._hand_over(data, phase):
+                    return record
                 nxt = self._begin(record, phase.name)
             elif phase.state == "running":
+                idle = not phase.result and not self._claimed_elsewhere(phase)
+                if idle and self._hand_over(data, phase):
+                    return record
                 nxt = self._work(record, data, phase)
             elif phase.state == "needs_approval":
                 nxt = self._check_gate(record, data, phase)
@@ -321,6 +326,15 @@ class Engine(PhaseSteps):
                 return record
             record = nxt
         raise Conflict(f"run {record.id} did not settle after {_MAX_STEPS} steps")
+
+    def _hand_over(self, data: RunData, phase: PhaseRun) -> bool:
+        """In a light job (a command), ask for a heavy job to run the phase's role
+        instead of running it here; True when asked (the caller stops driving)."""
+        later = self.s.continuations
+        if later is None:
+            return False
+        later.continue_run(data.repo, data.issue, f"phase {phase.name}")
+        return True
 
     def _begin(self, record: RunRecord, name: str) -> RunRecord:
         now = self.now()

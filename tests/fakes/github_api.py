@@ -14,20 +14,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes import Call, Fault
+from tests.fakes.github_actions import GitHubActionsRoutes
 from tests.fakes.github_contents import GitHubContentRoutes
 from tests.fakes.github_issues import GitHubIssueRoutes
 from tests.fakes.github_pulls import GitHubPullRoutes
 from tests.fakes.github_threads import GitHubThreadRoutes
 
 
-class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes, GitHubThreadRoutes):
+class GitHubFake(
+    GitHubIssueRoutes,
+    GitHubPullRoutes,
+    GitHubContentRoutes,
+    GitHubThreadRoutes,
+    GitHubActionsRoutes,
+):
     """GitHub's REST API for a few repositories, with users, tokens and an App.
 
     Set-up (``add_repo``, ``add_token``, ``grant``, ``set_app``, ``add_review``...) is
     in :class:`tests.fakes.github_state.GitHubState`; the handlers are in
     :mod:`tests.fakes.github_issues`, :mod:`tests.fakes.github_pulls` and
     :mod:`tests.fakes.github_contents` (contents at a ref, PR files, issue lists,
-    check runs: ``add_check_run``).
+    check runs: ``add_check_run``) and :mod:`tests.fakes.github_actions` (workflow
+    dispatches and runs: ``add_workflow``, ``finish_run``).
     """
 
     def __init__(self, tmp_path: Path) -> None:
@@ -68,6 +76,10 @@ class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes, GitHu
         r("GET", repo + r"/issues", self._list_issues)
         r("PATCH", repo + r"/issues/(?P<number>\d+)", self._update_issue)
         r("GET", repo + r"/commits/(?P<ref>[^/]+)/check-runs", self._list_check_runs)
+        workflow = repo + r"/actions/workflows/(?P<file>[^/]+)"
+        r("POST", workflow + r"/dispatches", self._dispatch_workflow)
+        r("GET", workflow + r"/runs", self._list_workflow_runs)
+        r("GET", repo + r"/actions/runs/(?P<rid>\d+)", self._get_workflow_run)
 
 
 __all__ = ["Call", "Fault", "GitHubFake"]

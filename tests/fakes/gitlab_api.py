@@ -13,20 +13,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.fakes import Fault, json_response
-from tests.fakes.gitlab_contents import GitLabContentRoutes
 from tests.fakes.gitlab_issues import GitLabIssueRoutes
 from tests.fakes.gitlab_mrs import GitLabMRRoutes
 from tests.fakes.gitlab_threads import GitLabThreadRoutes
+from tests.fakes.gitlab_triggers import GitLabTriggerRoutes
 
 
-class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabContentRoutes, GitLabThreadRoutes):
+class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabTriggerRoutes, GitLabThreadRoutes):
     """GitLab's REST API v4 for a few projects, with users, tokens and members.
 
     Set-up (``add_project``, ``add_token``, ``grant``, ``approve``, ``review``...) is in
     :class:`tests.fakes.gitlab_state.GitLabState`; the handlers are in
     :mod:`tests.fakes.gitlab_issues`, :mod:`tests.fakes.gitlab_mrs` and
     :mod:`tests.fakes.gitlab_contents` (files and trees at a ref, MR diffs, issue lists,
-    pipelines: ``add_pipeline``, ``add_job``).
+    pipelines: ``add_pipeline``, ``add_job``) and :mod:`tests.fakes.gitlab_triggers`
+    (pipeline triggers: ``add_trigger``, ``set_pipeline_status``).
     """
 
     def __init__(self, tmp_path: Path) -> None:
@@ -67,6 +68,8 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabContentRoutes, GitLabT
         r("GET", p + r"/repository/tree", self._tree)
         r("GET", p + r"/merge_requests/(?P<iid>\d+)/diffs", self._mr_diffs)
         r("GET", p + r"/pipelines", self._list_pipelines)
+        r("GET", p + r"/pipelines/(?P<pipeline_id>\d+)", self._get_pipeline)
+        r("POST", p + r"/trigger/pipeline", self._trigger_pipeline)
 
 
 __all__ = ["Fault", "GitLabFake"]
