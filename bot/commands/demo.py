@@ -198,7 +198,9 @@ def _follow(
         if data is not None:
             if not announced:
                 announced = True
-                live.step(f"the bot posted the run's status comment on #{issue} (run {data.run_id})")
+                live.step(
+                    f"the bot posted the run's status comment on #{issue} (run {data.run_id})"
+                )
             live.run(data)
             if data.outcome:
                 return data, None

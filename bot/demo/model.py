@@ -3,7 +3,8 @@
 In order: ``--model-url`` (``AGENTFORGE_DEMO_MODEL_URL``), an OpenAI-compatible server
 the user named; ``ANTHROPIC_API_KEY``; ``OPENAI_API_KEY`` (both use the shipped routes
 of ``agents/defaults/models.yaml``); an Ollama server at its default address
-(``http://localhost:11434/v1``), probed with a short timeout. The choice becomes the
+(``http://localhost:11434/v1``, or where ``OLLAMA_HOST`` says, as for Ollama's own
+CLI), probed with a short timeout. The choice becomes the
 sample project's ``.agentforge/config.yaml``, exactly the keys a user would write.
 """
 
@@ -17,6 +18,18 @@ SUGGESTED_OLLAMA_MODEL = "qwen2.5-coder:7b"
 PROBE_TIMEOUT = 1.0
 MODEL_URL_ENV = "AGENTFORGE_DEMO_MODEL_URL"
 MODEL_ENV = "AGENTFORGE_DEMO_MODEL"
+OLLAMA_HOST_ENV = "OLLAMA_HOST"
+
+
+def ollama_url(env: Mapping[str, str]) -> str:
+    """Ollama's OpenAI-compatible base URL: ``OLLAMA_HOST`` (``host:port`` or a URL), else
+    the default address."""
+    host = env.get(OLLAMA_HOST_ENV, "").strip().rstrip("/")
+    if not host:
+        return OLLAMA_URL
+    if "://" not in host:
+        host = f"http://{host}"
+    return host if host.endswith("/v1") else f"{host}/v1"
 
 
 class ProbeFailed(Exception):
@@ -128,7 +141,7 @@ def _local(base_url: str, model: str | None, probe: Probe, what: str) -> ModelCh
             return f"{what}: model {model!r} is not served there (it lists: {names})"
         return ModelChoice("local", f"{what} ({model})", base_url.rstrip("/"), model)
     if not listed:
-        hint = f"ollama pull {SUGGESTED_OLLAMA_MODEL}" if base_url == OLLAMA_URL else "--model"
+        hint = f"ollama pull {SUGGESTED_OLLAMA_MODEL}" if what.startswith("Ollama") else "--model"
         return f"{what}: answers but lists no model (add one: {hint})"
     return ModelChoice("local", f"{what} ({listed[0]})", base_url.rstrip("/"), listed[0])
 
@@ -160,7 +173,8 @@ def choose_model(
         if env.get(var, "").strip():
             return ModelChoice(name, f"{var} is set")
         looked.append(f"{var}: not set")
-    found = _local(OLLAMA_URL, model, probe, f"Ollama at {OLLAMA_URL}")
+    ollama = ollama_url(env)
+    found = _local(ollama, model, probe, f"Ollama at {ollama}")
     if isinstance(found, ModelChoice):
         return found
     looked.append(found)

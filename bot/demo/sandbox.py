@@ -133,9 +133,7 @@ def open_issue(box: Sandbox) -> int:
     """The owner opens the sample requirement with the trigger label; its number."""
     from bot.forges.local import LocalForge
 
-    made = LocalForge(box.forge, OWNER).create_issue(
-        REPO, ISSUE_TITLE, ISSUE_BODY, [TRIGGER_LABEL]
-    )
+    made = LocalForge(box.forge, OWNER).create_issue(REPO, ISSUE_TITLE, ISSUE_BODY, [TRIGGER_LABEL])
     return made.number
 
 

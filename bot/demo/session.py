@@ -226,7 +226,9 @@ class Reviewer:
                     continue
                 self.done.add(key)
                 self.forge.create_comment(REPO, data.mr, "/approve", is_mr=True)
-                self.say(f"{REVIEWER} commented /approve on MR !{data.mr} ({phase.name} at {head[:10]})")
+                self.say(
+                    f"{REVIEWER} commented /approve on MR !{data.mr} ({phase.name} at {head[:10]})"
+                )
             elif gate == "mr_approval":
                 if not self._ready(phase.waiting_since):
                     continue

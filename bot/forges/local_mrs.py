@@ -311,6 +311,13 @@ class MergeRequestsMixin(ItemsMixin):
             if not local_git.has_commit(self._bare(repo), sha):
                 raise self._err(InvalidRequest, f"no commit {sha} in {repo}", doing)
             full = str(self._bare(repo)[sha].id)
+            # As GitHub's status event names the branch when exactly one has the commit
+            # at its tip: the workflow finds the run (and its tests gate) by branch.
+            tips = [
+                name.removeprefix("refs/heads/")
+                for name, target in local_git.read_refs(self._bare(repo)).items()
+                if name.startswith("refs/heads/") and target == full
+            ]
             me = self._me(con)
             sid, now = next_id(con, "statuses"), _now()
             con.execute(
@@ -333,6 +340,7 @@ class MergeRequestsMixin(ItemsMixin):
                 EventKind.PIPELINE,
                 state.value,
                 head_sha=full,
+                head_ref=tips[0] if len(tips) == 1 else None,
                 pipeline_status=_PIPELINE_STATUS[state],
                 pipeline_name=context,
                 url=target_url,
