@@ -9,7 +9,8 @@ Layout of the sandbox directory::
     agentforge.log   the bot's log (JSON lines)
 
 People on the forge: the project's owner (admin, opens the issue), ``reviewer``
-(write: approves gates) and the bot's account (write), as a team would set them up.
+(write: approves gates), ``demo-ci`` (write: reports the tests) and the bot's account
+(write), as a team would set them up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.demo.ci import CI_USER
 from bot.demo.model import ModelChoice
 
 REPO = "demo/inventory"
@@ -124,6 +126,9 @@ def create(root: Path, model: ModelChoice, *, bot_login: str) -> Sandbox:
     owner.init_project(REPO, box.project)
     owner.grant(REPO, REVIEWER, Permission.WRITE)
     owner.grant(REPO, bot_login, Permission.WRITE)
+    # The CI's account writes statuses with a token that may push, as a GitHub Actions
+    # or GitLab CI job token does; the policies judge the work its event resumes by it.
+    owner.grant(REPO, CI_USER, Permission.WRITE)
     box.data.mkdir()
     box.ci.mkdir()
     return box

@@ -218,7 +218,8 @@ def scripts(stock_py: str) -> dict[str, list]:
     )
     qa_test = (
         "from inventory import Stock\n\n\ndef test_no_level_never_listed():\n"
-        "    stock = Stock()\n    stock.add('figs', 0 + 1)\n    assert stock.needs_reorder() == []\n"
+        "    stock = Stock()\n    stock.add('figs', 1)\n"
+        "    assert stock.needs_reorder() == []\n"
     )
     return {
         "analyst": [
@@ -292,6 +293,14 @@ def script() -> Iterator[RoleScript]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.xfail(
+    strict=True,
+    reason="seam: the default launch phase writes deploy/**, the infra_approval policy "
+    "answers needs_approval (no approvers.infra, and no run approvals reach the judge's "
+    "snapshot), and the engine fails the run on a push that did not land; discovery to "
+    "validate pass. Remove this mark when the engine waits on a pending push.",
+)
 def test_the_whole_workflow_to_a_ready_mr(tmp_path, script):
     from bot.demo.sandbox import copy_sample
 

@@ -1,7 +1,6 @@
 """Tests of the stock."""
 
 import pytest
-
 from inventory import OutOfStock, Stock
 
 
