@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.commands.audit:audit", "Verify the hash-chained audit log."),
     "models": ("bot.commands.models:models", "List model routes and test providers."),
     "role": ("bot.commands.role:role", "Run one role agent on a local checkout."),
+    "demo": ("bot.commands.demo:demo", "Run the whole workflow on a sample project, in a sandbox."),
     "run": ("bot.commands.run:run", "Handle one event in a CI job (GitHub Action / GitLab CI)."),
     "reconcile": (
         "bot.commands.reconcile:reconcile",

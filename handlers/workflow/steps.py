@@ -6,6 +6,7 @@ A mixin of :class:`handlers.workflow.engine.Engine` (it uses the engine's servic
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from handlers.workflow.work import build_task, commits_of, push_action
 
 if TYPE_CHECKING:
     from handlers.workflow.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 class PhaseSteps:
@@ -43,9 +46,20 @@ class PhaseSteps:
 
     def _progress(self: Engine, data: RunData) -> Callable[[RoleProgress], None]:
         last = [self.now()]
+        name = data.phase.name if data.phase is not None else None
 
         def report(progress: RoleProgress) -> None:
             self.s.heartbeat()
+            # One line per model step and tool call, so a running role can be followed
+            # from the log (`agentforge demo` shows these records live).
+            log.info(
+                "role progress: %s step %d %s: %s",
+                progress.role,
+                progress.step,
+                progress.kind,
+                progress.text,
+                extra={"role_progress": progress, "run_id": data.run_id, "phase": name},
+            )
             now = self.now()
             if (now - last[0]).total_seconds() < self.status_interval:
                 return

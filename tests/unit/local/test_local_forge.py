@@ -341,3 +341,24 @@ def test_events_survive_as_json(forge):
     _seq, event = forge.events()[-1]
     assert json.loads(event.model_dump_json())["title"] == "json"
     assert event.raw["title"] == "json"
+
+
+def test_a_status_event_names_the_branch_whose_tip_it_is_on(forge, tmp_path):
+    """Like GitHub's status event: the branch when exactly one has the commit at its tip
+    (the workflow finds a run's tests gate by it)."""
+    sha = _push(forge, tmp_path, "agentforge/issue-1", {"a.txt": "a"})
+    forge.set_commit_status(REPO, sha, CommitState.SUCCESS, context="ci")
+    assert forge.events()[-1][1].head_ref == "agentforge/issue-1"
+    main = forge.get_repo(REPO).default_branch
+    main_sha = str(
+        pygit2.Repository(str(forge.bare_path(REPO)))
+        .references[f"refs/heads/{main}"]
+        .peel(pygit2.Commit)
+        .id
+    )
+    forge.set_commit_status(REPO, main_sha, CommitState.SUCCESS, context="ci")
+    assert forge.events()[-1][1].head_ref == main
+    # Two branches at that commit: which one is meant is unknown, so none is named.
+    pygit2.Repository(str(forge.bare_path(REPO))).references.create("refs/heads/copy", sha)
+    forge.set_commit_status(REPO, sha, CommitState.SUCCESS, context="ci")
+    assert forge.events()[-1][1].head_ref is None

@@ -24,7 +24,8 @@ SECRET = "serve-secret-0123456789abcdef-not-for-logs"
 
 def _readme_serve_command() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    setup = readme.split("## Set up", 1)[1]
+    # The serve one-liner lives in "Running the webhook server" (Set up leads with the demo).
+    setup = readme.split("### Running the webhook server", 1)[1]
     block = re.search(r"```bash\n(.+?)\n```", setup, re.S)
     assert block is not None
     return block.group(1).strip()
