@@ -131,6 +131,44 @@ class SetCommitStatus(_Action):
     target_url: str | None = None
 
 
+LESSONS_PATH = ".agentforge/lessons.md"
+"""The one file under ``.agentforge/`` the bot itself proposes changes to."""
+
+
+class ReplyToReviewComment(_Action):
+    """Reply in the thread of a line comment on an MR (idempotent with ``marker_key``:
+    a reply in that thread carrying the marker is not posted again)."""
+
+    type: Literal["reply_review_comment"] = "reply_review_comment"
+    number: int
+    comment_id: str
+    thread_id: str | None = None
+    body: str
+    marker_key: str | None = None
+
+
+class ProposeLesson(_Action):
+    """The engine's own commit of ``.agentforge/lessons.md`` on a run's branch.
+
+    ``.agentforge/**`` is protected from roles; this action is the one exception, and
+    only for :data:`LESSONS_PATH` (the action has no path field: it cannot name
+    another file). It lands on the run's branch, so it reaches the default branch only
+    through a person merging the MR, like any other change.
+    """
+
+    type: Literal["propose_lesson"] = "propose_lesson"
+    branch: str
+    base: str
+    content: str
+    message: str
+    trailers: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        """The file written: always :data:`LESSONS_PATH`."""
+        return LESSONS_PATH
+
+
 Action = Annotated[
     PostComment
     | AddLabels
@@ -141,7 +179,9 @@ Action = Annotated[
     | UpdateMR
     | UpdateIssue
     | MarkReady
-    | SetCommitStatus,
+    | SetCommitStatus
+    | ReplyToReviewComment
+    | ProposeLesson,
     Field(discriminator="type"),
 ]
 """Any proposed action (a tagged union on ``type``)."""

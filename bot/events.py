@@ -69,6 +69,9 @@ class EventKind(StrEnum):
     (:mod:`bot.followups`); never parsed from a webhook."""
     PING = "ping"
     """The forge tests the webhook."""
+    RECONCILE = "reconcile"
+    """Synthetic, from the bot itself: sweep one repository's runs (missed events, stuck
+    runs). See :mod:`bot.reconcile`."""
     IGNORED = "ignored"
     """Anything the bot does not act on; :attr:`Event.reason` says why."""
 

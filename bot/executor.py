@@ -44,14 +44,18 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from bot.actions import (
+    LESSONS_PATH,
     Action,
     AddLabels,
+    FileChange,
     MarkReady,
     OpenMR,
     PostComment,
+    ProposeLesson,
     PushCommit,
     React,
     RemoveLabel,
+    ReplyToReviewComment,
     SetCommitStatus,
     UpdateIssue,
     UpdateMR,
@@ -213,6 +217,9 @@ class Executor:
         clones_dir: Cache of clones for the default factory (a temporary directory
             when not given).
         identity: Author and committer of the bot's commits.
+        bot_login: The account the forge adapter writes as (asked of
+            :meth:`bot.forge.Forge.whoami` when first needed if not given): marked
+            comments are looked for only among its own comments.
     """
 
     def __init__(
@@ -224,8 +231,10 @@ class Executor:
         workspace_factory: WorkspaceFactory | None = None,
         clones_dir: Path | None = None,
         identity: Identity = DEFAULT_IDENTITY,
+        bot_login: str | None = None,
     ) -> None:
         self.forge = forge
+        self.bot_login = bot_login
         self.judge = judge or allow_all
         self.audit = audit
         self.identity = identity
@@ -298,6 +307,8 @@ class Executor:
             UpdateIssue: self._update_issue,
             MarkReady: self._mark_ready,
             SetCommitStatus: self._commit_status,
+            ReplyToReviewComment: self._review_reply,
+            ProposeLesson: self._propose_lesson,
         }
         return appliers[type(action)](action)
 
@@ -314,7 +325,11 @@ class Executor:
             ) from exc
         # Same body rule as bot.forge.ensure_comment, so both find each other's comments.
         body = a.body if a.marker_key in markers_in(a.body) else f"{a.body}\n\n{tag}"
-        existing = find_comment(forge, a.repo, a.number, a.marker_key, is_mr=a.is_mr)
+        # Only the bot's own comments: a marker someone typed or copied into their
+        # comment must not make the bot edit it (the forge would refuse) or skip a post.
+        existing = find_comment(
+            forge, a.repo, a.number, a.marker_key, is_mr=a.is_mr, author=self._own_login()
+        )
         if existing is None:
             made = forge.create_comment(a.repo, a.number, body, is_mr=a.is_mr)
             return OutcomeStatus.APPLIED, "marked comment posted", {"comment_id": made.id}
@@ -326,6 +341,11 @@ class Executor:
             )
         forge.edit_comment(a.repo, a.number, existing.id, body, is_mr=a.is_mr)
         return OutcomeStatus.APPLIED, "marked comment edited", {"comment_id": existing.id}
+
+    def _own_login(self) -> str:
+        if self.bot_login is None:
+            self.bot_login = self.forge.whoami().login
+        return self.bot_login
 
     def _labels_now(self, repo: str, number: int, is_mr: bool) -> list[str]:
         if is_mr:
@@ -464,6 +484,38 @@ class Executor:
         what = f"pushed {sha[:12]} to {a.branch}" if sha else f"created {a.branch} at {a.base}"
         return OutcomeStatus.APPLIED, what, {"branch": a.branch, "sha": sha or ws.head_sha()}
 
+    def _review_reply(self, a: ReplyToReviewComment) -> tuple[OutcomeStatus, str, dict[str, Any]]:
+        body = a.body
+        if a.marker_key is not None:
+            tag = marker(a.marker_key)
+            body = a.body if a.marker_key in markers_in(a.body) else f"{a.body}\n\n{tag}"
+            thread = _thread_of(self.forge, a)
+            for comment in self.forge.list_review_comments(a.repo, a.number):
+                if comment.thread_id == thread and a.marker_key in markers_in(comment.body):
+                    return (
+                        OutcomeStatus.SKIPPED,
+                        "reply already in the thread",
+                        {"comment_id": comment.id},
+                    )
+        made = self.forge.reply_to_review_comment(
+            a.repo, a.number, a.comment_id, body, thread_id=a.thread_id
+        )
+        return OutcomeStatus.APPLIED, "replied in the review thread", {"comment_id": made.id}
+
+    def _propose_lesson(self, a: ProposeLesson) -> tuple[OutcomeStatus, str, dict[str, Any]]:
+        # The judge allowed this action as what it is: the engine's lessons proposal. Its
+        # one file is fixed by the action type, so it never carries another path.
+        push = PushCommit(
+            repo=a.repo,
+            branch=a.branch,
+            base=a.base,
+            message=a.message,
+            changes=[FileChange(path=LESSONS_PATH, content=a.content)],
+            trailers=a.trailers,
+            reason=a.reason,
+        )
+        return self._push(push)
+
     # --- audit ------------------------------------------------------------------------
 
     def _record(self, outcome: ActionOutcome, ctx: ExecutionContext) -> None:
@@ -491,9 +543,21 @@ def subject_of(action: Action) -> str:
         return f"{action.repo}@{action.branch}"
     if isinstance(action, OpenMR):
         return f"{action.repo}@{action.head}"
+    if isinstance(action, ProposeLesson):
+        return f"{action.repo}@{action.branch}"
     if isinstance(action, SetCommitStatus):
         return f"{action.repo}@{action.sha[:12]}"
     return f"{action.repo}#{action.number}"
+
+
+def _thread_of(forge: Forge, a: ReplyToReviewComment) -> str:
+    """The thread a reply goes to (the action's, else the replied comment's, else its id)."""
+    if a.thread_id:
+        return a.thread_id
+    for comment in forge.list_review_comments(a.repo, a.number):
+        if comment.id == a.comment_id:
+            return comment.thread_id
+    return a.comment_id
 
 
 # --- behind a dispatcher ------------------------------------------------------------
@@ -596,7 +660,12 @@ def executor_factory_from_settings(
             forge = forges[name]
         chosen = judge if judge is not None else judge_factory(event, forge)  # type: ignore[misc]
         return Executor(
-            forge, judge=chosen, audit=audit, clones_dir=settings.clones_dir, identity=identity
+            forge,
+            judge=chosen,
+            audit=audit,
+            clones_dir=settings.clones_dir,
+            identity=identity,
+            bot_login=settings.bot_login,
         )
 
     return factory

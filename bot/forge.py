@@ -131,6 +131,34 @@ class CommitStatus(_Value):
     target_url: str | None = None
 
 
+class ReviewComment(_Value):
+    """A comment on one line of an MR's diff (GitHub review comment, GitLab diff note).
+
+    Attributes:
+        id: The comment's id (GitHub review comment id, GitLab note id).
+        path: The file it is on.
+        line: The line in the new version (None when the forge gives none, e.g. an
+            outdated comment).
+        body: The text.
+        author: Who wrote it.
+        thread_id: The thread it belongs to (GitHub: the root comment's id; GitLab: the
+            discussion id). Replies share it.
+        in_reply_to: The comment it answers (None for a thread's first comment).
+        review_id: The review it was submitted with, when the forge says.
+        created_at: When it was written.
+    """
+
+    id: str
+    path: str
+    line: int | None = None
+    body: str
+    author: User
+    thread_id: str
+    in_reply_to: str | None = None
+    review_id: str | None = None
+    created_at: datetime | None = None
+
+
 class RepoInfo(_Value):
     """A repository as the forge describes it."""
 
@@ -380,6 +408,36 @@ class Forge(Protocol):
         """
         ...
 
+    def list_review_comments(
+        self, repo: str, number: int, review_id: str | None = None
+    ) -> list[ReviewComment]:
+        """Line comments on an MR's diff, oldest first (only one review's, if given)."""
+        ...
+
+    def reply_to_review_comment(
+        self, repo: str, number: int, comment_id: str, body: str, *, thread_id: str | None = None
+    ) -> Comment:
+        """Reply in the thread of review comment ``comment_id`` (GitLab: its discussion,
+        ``thread_id`` when known)."""
+        ...
+
+    def get_check_log(self, repo: str, sha: str, name: str) -> str | None:
+        """The log (or output text) of the check ``name`` on ``sha``, tail-truncated to
+        :data:`CHECK_LOG_CHARS`; None when the forge keeps none for it."""
+        ...
+
+
+CHECK_LOG_CHARS = 20_000
+"""How much of a check's log :meth:`Forge.get_check_log` returns (the tail: failures
+are at the end)."""
+
+
+def tail(text: str, limit: int = CHECK_LOG_CHARS) -> str:
+    """The last ``limit`` characters of ``text``, marked when cut."""
+    if len(text) <= limit:
+        return text
+    return "[... earlier output cut ...]\n" + text[-limit:]
+
 
 # --- idempotent writes built on the protocol ----------------------------------------
 
@@ -399,10 +457,25 @@ def markers_in(text: str | None) -> set[str]:
 
 
 def find_comment(
-    forge: Forge, repo: str, number: int, key: str, *, is_mr: bool = False
+    forge: Forge,
+    repo: str,
+    number: int,
+    key: str,
+    *,
+    is_mr: bool = False,
+    author: str | None = None,
 ) -> Comment | None:
-    """The first comment carrying marker ``key``, or None."""
+    """The first comment carrying marker ``key``, or None.
+
+    Args:
+        author: Only comments by this login count (case-insensitive). The bot passes
+            its own login: a marker typed or copied into someone else's comment must
+            never make the bot edit (or skip) that person's comment.
+    """
+    want = author.lower() if author else None
     for comment in forge.list_comments(repo, number, is_mr=is_mr):
+        if want is not None and comment.author.login.lower() != want:
+            continue
         if key in markers_in(comment.body):
             return comment
     return None

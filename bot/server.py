@@ -117,6 +117,37 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     )
 
 
+def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
+    """The thread enqueueing reconcile sweeps (None when turned off or nothing to sweep
+    with: no forge configured, no workers)."""
+    if not settings.reconcile_minutes or state.pool is None:
+        return None
+    from bot.reconcile import ReconcileScheduler, known_repos
+
+    forges = [
+        name
+        for name, ok in (
+            ("github", settings.github_token or settings.github_app_id),
+            ("gitlab", settings.gitlab_token),
+            ("local", getattr(settings, "local_dir", None)),
+        )
+        if ok
+    ]
+    if not forges:
+        return None
+    queue = state.queue
+
+    def repos() -> list[tuple[str, str]]:
+        return known_repos(state.db, settings.repo_allowlist, forges)
+
+    return ReconcileScheduler(
+        lambda delivery: queue.enqueue(delivery),
+        repos,
+        interval=settings.reconcile_minutes * 60,
+        actor=settings.bot_login,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -177,6 +208,9 @@ def create_app(
                 metrics=state.metrics,
             )
             await run_in_threadpool(state.pool.start)
+        scheduler = _reconcile_scheduler(settings, state)
+        if scheduler is not None:
+            scheduler.start()
         if settings.local_dir is not None:
             from bot.local_feed import LocalFeed
 
@@ -190,6 +224,8 @@ def create_app(
             yield
         finally:
             state.shutting_down = True
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.stop)
             if state.local_feed is not None:
                 await run_in_threadpool(state.local_feed.stop)
             if state.pool is not None:
@@ -337,6 +373,9 @@ async def _accept(
         raise Reply(400, "bad_request", str(exc)) from None
     if event.kind == EventKind.PING:
         raise Reply(200, "ping", "pong: webhook reached AgentForge")
+    if event.kind == EventKind.RECONCILE:
+        # The sweep is the bot's own job (bot.reconcile), never something a forge sends.
+        raise Reply(400, "bad_request", f"{event_name} is not a webhook event")
     if event.kind == EventKind.IGNORED:
         reason = event.reason or f"{event_name} is not an event AgentForge acts on"
         raise Reply(200, "ignored", reason)

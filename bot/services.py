@@ -18,6 +18,8 @@ actions       :class:`ExecutorSink`: the same judged, audited executor as the
 clock         UTC now
 heartbeat     renews this job's lease (raises :class:`bot.errors.LeaseLost` once lost)
 bot_login     ``AGENTFORGE_BOT_LOGIN``, else the forge token's own login (cached)
+feedback      :class:`bot.feedback.DuckDBFeedback`: reviewer feedback per repository
+              (lessons), on the records database
 ============  ===========================================================================
 
 A forge with no credentials raises :class:`bot.errors.ConfigError` from the factory;
@@ -37,6 +39,7 @@ from typing import Any
 from agents.roles.contract import RoleRunner
 from bot.actions import Action
 from bot.events import Event
+from bot.executor import RETRYABLE as EXECUTOR_RETRYABLE
 from bot.executor import (
     ExecutionContext,
     Executor,
@@ -44,6 +47,7 @@ from bot.executor import (
     _clone_lock,
     executor_factory_from_settings,
 )
+from bot.feedback import DuckDBFeedback
 from bot.followups import RecordedContinuations
 from bot.forge import Forge
 from bot.priorities import LIGHT
@@ -243,10 +247,17 @@ class ExecutorSink:
 
         Raises:
             StoreError: the audit log could not be written (fail closed).
+            Unavailable, RateLimited: an action failed with an error a retry may cure
+                (raised after every action ran and was recorded, as the
+                :class:`bot.executor.ExecutingDispatcher` does), so the handler leaves
+                its state as it is and the queue retries the job.
         """
         outcomes = self.executor.apply(list(actions), self.ctx)
         with self._lock:
             self._applied.extend({**o.to_dict(), "stage": "during_run"} for o in outcomes)
+        for outcome in outcomes:
+            if isinstance(outcome.error, EXECUTOR_RETRYABLE):
+                raise outcome.error
         return [
             ActionResult(
                 type=o.action.type, status=o.status.value, detail=o.detail, result=dict(o.result)
@@ -360,6 +371,7 @@ class ServicesBuilder:
     ) -> None:
         self.settings = settings
         self.runs = DuckDBRunStore(db)
+        self.feedback = DuckDBFeedback(db)
         self.executor_factory = executor_factory
         self.roles = roles
         self.clock = clock
@@ -390,6 +402,7 @@ class ServicesBuilder:
             clock=self.clock,
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
+            feedback=self.feedback,
             # A light job hands role runs to the heavy queue (bot.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )

@@ -170,6 +170,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=5, ge=1, le=100)
     job_lease_seconds: int = Field(default=300, ge=5)
     job_backoff_seconds: float = Field(default=5.0, ge=0)
+    reconcile_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="Minutes between reconcile sweeps in `serve` (0: never; also one at start).",
+    )
 
     def trigger_token_for(self, project: str) -> str | None:
         """The GitLab pipeline trigger token for ``project`` (see ``gitlab_trigger_token``)."""

@@ -136,3 +136,27 @@ def first_command(text: str | None, known: frozenset[str] = KNOWN_COMMANDS) -> C
     """The first command in ``text``, or None (a comment acts on its first command)."""
     found = parse_commands(text, known)
     return found[0] if found else None
+
+
+_LONE = re.compile(r"^/([A-Za-z][A-Za-z0-9_-]*)(?:[ \t]+([^\n]*))?$")
+
+
+def lone_unknown(text: str | None, known: frozenset[str] = KNOWN_COMMANDS) -> Command | None:
+    """A bare unknown command written as a whole comment (``/frobnicate``), or None.
+
+    Slash words are common in prose and paths (``/tmp``, ``/s``), so a bare unknown
+    name counts only when it is the comment's one and only line, is plain ASCII, and
+    is not a path (no further ``/`` in the word). Anything else is not a command.
+    """
+    if not text:
+        return None
+    text = unicodedata.normalize("NFKC", text).strip()
+    if "\n" in text or _suspicious(text):
+        return None
+    match = _LONE.match(text)
+    if match is None or not text.split(None, 1)[0].isascii():
+        return None
+    name = match.group(1).lower()
+    if name in known or name == NAMESPACE:
+        return None
+    return Command(name, (match.group(2) or "").strip(), False, False, 1)

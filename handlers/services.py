@@ -145,6 +145,16 @@ class RunStore(Protocol):
         """Record an artifact once: the same (run, phase, path, commit) is not duplicated."""
         ...
 
+    def list_runs(
+        self, *, forge: str, repo: str | None = None, states: list[str] | None = None
+    ) -> list[RunRecord]:
+        """Runs of ``forge`` (optionally of one repository, in some states), newest first.
+
+        The reconcile sweep reads the repositories the bot has runs in, and the watchdog
+        the runs still ``running``.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class BranchCommit:
@@ -216,6 +226,44 @@ class ContextSource(Protocol):
         ...
 
 
+class FeedbackRecord(BaseModel):
+    """One piece of reviewer feedback, kept per repository.
+
+    Attributes:
+        repo: Repository full name.
+        run_id: The run it was given in.
+        phase: The phase it was about.
+        role: The role that worked the phase.
+        kind: ``reject`` (a ``/reject``'s text) or ``review`` (a review comment).
+        text: The feedback.
+        score: For :meth:`FeedbackStore.similar`: how similar it is (0-1).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    repo: str
+    run_id: str
+    phase: str
+    role: str
+    kind: str
+    text: str
+    score: float = 0.0
+
+
+class FeedbackStore(Protocol):
+    """Reviewer feedback per repository (``/reject`` texts, review comments), so a kind
+    of feedback that keeps coming back becomes a lesson."""
+
+    def add(self, repo: str, run_id: str, phase: str, role: str, text: str, kind: str) -> None:
+        """Keep one piece of feedback (the same run, kind and text is kept once)."""
+        ...
+
+    def similar(self, repo: str, text: str) -> list[FeedbackRecord]:
+        """Earlier feedback in ``repo`` similar to ``text`` (above the store's
+        documented threshold), most similar first."""
+        ...
+
+
 class ActionResult(BaseModel):
     """What the executor did with one action (see :class:`bot.executor.ActionOutcome`).
 
@@ -243,7 +291,12 @@ class ActionSink(Protocol):
     """Applies actions now (judged and audited), during a handler's run."""
 
     def apply(self, actions: list[Action]) -> list[ActionResult]:
-        """Judge and apply ``actions`` in order; one result per action."""
+        """Judge and apply ``actions`` in order; one result per action.
+
+        Raises:
+            Unavailable, RateLimited: an action failed with an error a retry may cure
+                (after every action ran); the handler leaves its state for the retry.
+        """
         ...
 
 
@@ -278,6 +331,8 @@ class Services:
         clock: The current time.
         heartbeat: Keeps the job's lease alive; call it while long work runs.
         bot_login: The bot's own login on this forge (its own events are ignored).
+        feedback: Reviewer feedback per repository (lessons); None where the shell
+            keeps none (then no lessons are proposed).
         continuations: Set in light jobs (commands): the engine hands a role run to
             the heavy queue through it instead of running it. None: run everything
             here (heavy jobs, the CI runner, tests).
@@ -293,4 +348,5 @@ class Services:
     clock: Clock
     heartbeat: Callable[[], None]
     bot_login: str | None = None
+    feedback: FeedbackStore | None = None
     continuations: Continuations | None = None

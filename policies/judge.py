@@ -16,6 +16,8 @@ protected_paths     no push outside the repository, into ``.agentforge/``, CI fi
                     (unless ``ci_writers``), ``protected_paths`` or ``policies.deny_paths``
 infra_approval      pushes to CI or deployment files wait for ``approvers.infra``
 secret_scan         no push whose added lines hold a secret
+lessons_proposal    the engine's ``ProposeLesson`` may write ``.agentforge/lessons.md``
+                    (and nothing else), unless the lessons hold a secret
 ==================  ===================================================================
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.actions import Action
+from policies.lessons import lessons_proposal
 from policies.permission import actor_permission
 from policies.protected import infra_approval, protected_paths
 from policies.secrets import secret_scan
@@ -38,6 +41,7 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
     protected_paths,
     infra_approval,
     secret_scan,
+    lessons_proposal,
 )
 
 

@@ -25,4 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("bot.commands.models:models", "List model routes and test providers."),
     "role": ("bot.commands.role:role", "Run one role agent on a local checkout."),
     "run": ("bot.commands.run:run", "Handle one event in a CI job (GitHub Action / GitLab CI)."),
+    "reconcile": (
+        "bot.commands.reconcile:reconcile",
+        "Sweep a repository's runs once (missed commands, stuck runs).",
+    ),
 }

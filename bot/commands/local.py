@@ -359,6 +359,42 @@ def mr_merge(obj: _Ctx, number: int, no_ff: bool) -> None:
     click.echo(f"merged !{number} into {merged.base_ref}")
 
 
+# --- commit statuses (what CI reports) -------------------------------------------
+
+
+@local.command()
+@click.argument("ref")
+@click.option(
+    "--state",
+    required=True,
+    type=click.Choice(["success", "failure", "pending", "error"]),
+    help="The check's result.",
+)
+@click.option("--context", default="ci", show_default=True, help="The check's name.")
+@click.option("--description", default="", help="One line shown with the status.")
+@pass_ctx
+@_friendly
+def status(obj: _Ctx, ref: str, state: str, context: str, description: str) -> None:
+    """Report a CI status on REF (a branch or a commit sha), as a CI job would.
+
+    A local forge runs no CI: this is how a workflow's `tests` gate learns the result
+    of the tests you ran (e.g. `pytest && agentforge local status BRANCH --state success`).
+    """
+    import pygit2
+
+    from bot.forge import CommitState
+
+    forge = obj.forge()
+    project = obj.project(forge)
+    bare = pygit2.Repository(str(forge.bare_path(project)))
+    branch = bare.references.get(f"refs/heads/{ref}")
+    sha = str(branch.peel(pygit2.Commit).id) if branch is not None else ref
+    made = forge.set_commit_status(
+        project, sha, CommitState(state), context=context, description=description
+    )
+    click.echo(f"{made.context}: {made.state.value} on {sha[:12]}")
+
+
 # --- events ------------------------------------------------------------------------
 
 

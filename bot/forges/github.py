@@ -36,8 +36,10 @@ from bot.forge import (
     Permission,
     RepoInfo,
     Review,
+    ReviewComment,
 )
 from bot.forges import github_convert as convert
+from bot.forges import github_threads as threads
 from bot.forges._common import (
     LIST_STATES,
     SET_STATES,
@@ -427,3 +429,21 @@ class GitHubForge(GitHubContents):
         """The repository's clone URL, with the token embedded for http(s)."""
         url = self.get_repo(repo).clone_url
         return with_credentials(url, "x-access-token", self.current_token())
+
+    # --- review threads and check logs (bot/forges/github_threads.py)
+
+    def list_review_comments(
+        self, repo: str, number: int, review_id: str | None = None
+    ) -> list[ReviewComment]:
+        """Line comments on a pull request, oldest first (only one review's, if given)."""
+        return threads.list_review_comments(self._http, self._check(repo), number, review_id)
+
+    def reply_to_review_comment(
+        self, repo: str, number: int, comment_id: str, body: str, *, thread_id: str | None = None
+    ) -> Comment:
+        """Reply in the thread of review comment ``comment_id`` (GitHub needs no thread id)."""
+        return threads.reply(self._http, self._check(repo), number, comment_id, body)
+
+    def get_check_log(self, repo: str, sha: str, name: str) -> str | None:
+        """The log of check run ``name`` on ``sha`` (Actions job log, else its output)."""
+        return threads.check_log(self._http, self._check(repo), sha, name)

@@ -34,8 +34,10 @@ from bot.forge import (
     Permission,
     RepoInfo,
     Review,
+    ReviewComment,
 )
 from bot.forges import gitlab_convert as convert
+from bot.forges import gitlab_threads as threads
 from bot.forges._common import (
     LIST_STATES,
     SET_STATES,
@@ -453,3 +455,31 @@ class GitLabForge(GitLabContents):
         """The project's HTTPS clone URL with the token embedded (``oauth2:<token>``)."""
         url = self.get_repo(repo).clone_url
         return with_credentials(url, "oauth2", self._token)
+
+    # --- diff-note threads and job logs (bot/forges/gitlab_threads.py)
+
+    def list_review_comments(
+        self, repo: str, number: int, review_id: str | None = None
+    ) -> list[ReviewComment]:
+        """Diff notes on an MR, oldest first (GitLab keeps no review ids: a review id
+        matches nothing)."""
+        path = self._noteable(repo, number, True)
+        discussions = self._http.get_all(
+            f"{path}/discussions", f"reading discussions of {repo}!{number}"
+        )
+        comments = threads.review_comments(discussions)
+        return comments if review_id is None else [c for c in comments if c.review_id == review_id]
+
+    def reply_to_review_comment(
+        self, repo: str, number: int, comment_id: str, body: str, *, thread_id: str | None = None
+    ) -> Comment:
+        """Reply in the discussion of diff note ``comment_id`` (``thread_id`` saves a read)."""
+        discussion = thread_id or threads.discussion_of(
+            self.list_review_comments(repo, number), comment_id
+        )
+        path = self._noteable(repo, number, True)
+        return threads.reply(self._http, path, f"{repo}!{number}", discussion, body)
+
+    def get_check_log(self, repo: str, sha: str, name: str) -> str | None:
+        """The trace of job ``name`` in the commit's newest pipeline (tail-truncated)."""
+        return threads.check_log(self._http, self._pid(repo), repo, sha, name)

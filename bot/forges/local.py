@@ -15,7 +15,8 @@ so the CLI and a running server can share ``DIR``. The code is split by subject:
 :mod:`~bot.forges.local_base` (projects, permissions, events),
 :mod:`~bot.forges.local_items` (issues, comments, labels, reactions),
 :mod:`~bot.forges.local_mrs` (merge requests, reviews, statuses),
-:mod:`~bot.forges.local_contents` (files at a ref, MR files, issue lists, checks) and
+:mod:`~bot.forges.local_contents` (files at a ref, MR files, issue lists, checks),
+:mod:`~bot.forges.local_threads` (line comments, their threads, check logs) and
 :mod:`~bot.forges.local_pushes` (turning pushes into events).
 """
 
@@ -25,12 +26,12 @@ import os
 from typing import Any
 
 from bot.forges.local_base import BOT_USER, DEFAULT_DIR, DIR_ENV, USER_ENV, default_user
-from bot.forges.local_contents import ContentsMixin
+from bot.forges.local_threads import ThreadsMixin
 
 __all__ = ["BOT_USER", "DEFAULT_DIR", "DIR_ENV", "USER_ENV", "LocalForge", "default_user"]
 
 
-class LocalForge(ContentsMixin):
+class LocalForge(ThreadsMixin):
     """The :class:`bot.forge.Forge` protocol over a local directory.
 
     Args:

@@ -310,7 +310,17 @@ class MergeRequestsMixin(ItemsMixin):
             project = self._project(con, repo, doing)
             if not local_git.has_commit(self._bare(repo), sha):
                 raise self._err(InvalidRequest, f"no commit {sha} in {repo}", doing)
-            full = str(self._bare(repo)[sha].id)
+            bare = self._bare(repo)
+            full = str(bare[sha].id)
+            # A CI status names its branch (GitLab's pipeline ``ref``, GitHub's status
+            # ``branches``): handlers find the MR, and the run, by it.
+            branches = sorted(
+                name.removeprefix("refs/heads/")
+                for name, tip in local_git.read_refs(bare).items()
+                if tip == full and name.startswith("refs/heads/")
+            )
+            default = local_git.default_branch(bare)
+            on = next((b for b in branches if b != default), branches[0] if branches else None)
             me = self._me(con)
             sid, now = next_id(con, "statuses"), _now()
             con.execute(
@@ -333,6 +343,7 @@ class MergeRequestsMixin(ItemsMixin):
                 EventKind.PIPELINE,
                 state.value,
                 head_sha=full,
+                head_ref=on,
                 pipeline_status=_PIPELINE_STATUS[state],
                 pipeline_name=context,
                 url=target_url,

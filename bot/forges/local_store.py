@@ -80,6 +80,13 @@ SCHEMA = [
         PRIMARY KEY (project_id, ref))""",
     """CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY, created_at TEXT NOT NULL, event TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS review_comments (
+        id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, number INTEGER NOT NULL,
+        review_id INTEGER, author TEXT NOT NULL, path TEXT NOT NULL, line INTEGER,
+        body TEXT NOT NULL, in_reply_to INTEGER, created_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS check_logs (
+        project_id INTEGER NOT NULL, sha TEXT NOT NULL, name TEXT NOT NULL, log TEXT NOT NULL,
+        PRIMARY KEY (project_id, sha, name))""",
 ]
 
 _PROCESS_LOCKS: dict[str, threading.RLock] = {}

@@ -74,11 +74,26 @@ def validate_files(files: Mapping[str, str]) -> tuple[AgentForgeConfig | None, l
         _check_workflow_roles(files, workflow, roles, issues)
     if workflow is not None and config is not None:
         _check_outputs_unprotected(files, workflow, config, issues)
+    from bot.repoconfig.workflows import check_workflow_labels, load_workflows
+
+    workflows = load_workflows(files, workflow, config, roles, issues)
+    if config is not None:
+        check_workflow_labels(files, config, workflows, issues)
     # Problems are found file by file and check by check; people read them top down.
     issues.sort(key=lambda i: (i.file, i.line or 0))
     if issues or config is None or workflow is None:
         return None, issues
-    return AgentForgeConfig(config=config, workflow=workflow, roles=roles), issues
+    main = workflows.get(config.workflows.default, workflow)
+    return (
+        AgentForgeConfig(
+            config=config,
+            workflow=main,
+            roles=roles,
+            workflows=workflows,
+            workflow_name=config.workflows.default,
+        ),
+        issues,
+    )
 
 
 def load_files(files: Mapping[str, str]) -> AgentForgeConfig:
@@ -310,12 +325,13 @@ def _check_outputs_unprotected(
     workflow: WorkflowConfig,
     config: RepoConfig,
     issues: list[ConfigIssue],
+    rel: str = WORKFLOW_FILE,
 ) -> None:
     """A phase must not be told to produce files its role may never write."""
     lines: dict[Path_, int] = {}
-    if WORKFLOW_FILE in files:
+    if rel in files:
         try:
-            _, lines = load_with_lines(files[WORKFLOW_FILE])
+            _, lines = load_with_lines(files[rel])
         except YamlSyntaxError:
             lines = {}
     protected = [(p, glob_regex(p)) for p in config.protected_paths]
@@ -327,7 +343,7 @@ def _check_outputs_unprotected(
                 continue
             issues.append(
                 ConfigIssue(
-                    WORKFLOW_FILE,
+                    rel,
                     line_for(lines, ("phases", i, "outputs", j))
                     or line_for(lines, ("phases", i, "outputs")),
                     f"phases[{i}].outputs[{j}]",
@@ -344,23 +360,33 @@ def _check_workflow_roles(
     workflow: WorkflowConfig,
     roles: dict[str, RoleSpec],
     issues: list[ConfigIssue],
+    rel: str = WORKFLOW_FILE,
 ) -> None:
     from bot.repoconfig.schema import BUILTIN_ROLES
 
     known = set(BUILTIN_ROLES) | set(roles)
     lines: dict[Path_, int] = {}
-    if WORKFLOW_FILE in files:
+    if rel in files:
         try:
-            _, lines = load_with_lines(files[WORKFLOW_FILE])
+            _, lines = load_with_lines(files[rel])
         except YamlSyntaxError:
             lines = {}
     for i, phase in enumerate(workflow.phases):
         if phase.role not in known:
             issues.append(
                 ConfigIssue(
-                    WORKFLOW_FILE,
+                    rel,
                     line_for(lines, ("phases", i, "role")),
                     f"phases[{i}].role",
                     f"unknown role {phase.role!r}; known roles: {', '.join(sorted(known))}",
                 )
             )
+    if workflow.fixups.role not in known:
+        issues.append(
+            ConfigIssue(
+                rel,
+                line_for(lines, ("fixups", "role")),
+                "fixups.role",
+                f"unknown role {workflow.fixups.role!r}; known roles: {', '.join(sorted(known))}",
+            )
+        )

@@ -291,6 +291,60 @@ class PoliciesConfig(_Strict):
     )
 
 
+DEFAULT_WORKFLOW = "feature"
+"""The workflow of an issue whose labels pick no other."""
+
+DEFAULT_WORKFLOW_LABELS: dict[str, str] = {
+    "bug": "bugfix",
+    "bugfix": "bugfix",
+    "docs": "docs",
+    "documentation": "docs",
+}
+
+
+class WorkflowsConfig(_Strict):
+    """``workflows:`` in config.yaml: which workflow an issue's labels pick.
+
+    The first label of the issue (in the issue's order) that is a key of ``labels``
+    picks that workflow; with none, ``default``. Workflows are
+    ``.agentforge/workflows/<name>.yaml`` or the shipped ``feature``, ``bugfix`` and
+    ``docs`` templates; ``.agentforge/workflow.yaml`` is the ``feature`` workflow.
+    """
+
+    labels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_WORKFLOW_LABELS),
+        description="Issue label → workflow name; the issue's first matching label wins.",
+    )
+    default: str = Field(
+        default=DEFAULT_WORKFLOW, description="The workflow when no label matches."
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, name in value.items():
+            if not label.strip():
+                raise ValueError("a label must not be empty")
+            if not _NAME.match(name):
+                raise ValueError(f"workflow name {name!r} must be a lowercase name")
+        return value
+
+
+class WatchdogConfig(_Strict):
+    """``watchdog:`` in config.yaml: when a run counts as stuck.
+
+    A run whose state is ``running`` and that has not changed for ``stuck_after_minutes``
+    is marked failed (and the issue told so). Keep it above the roles' wall-clock limit.
+    """
+
+    stuck_after_minutes: int = Field(
+        default=120,
+        ge=5,
+        le=10_080,
+        description="Minutes without a change after which a `running` run is failed.",
+    )
+
+
 class RepoConfig(_Strict):
     """``.agentforge/config.yaml``.
 
@@ -329,6 +383,8 @@ class RepoConfig(_Strict):
     prices: PricesConfig = Field(default_factory=PricesConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
 
 
 class Phase(_Strict):
@@ -407,6 +463,35 @@ def _default_phases() -> list[Phase]:
     return [Phase(name=n, role=r, outputs=[o], gate=Gate(g)) for n, r, o, g in DEFAULT_PHASES]
 
 
+class FixupsConfig(_Strict):
+    """``fixups:`` in a workflow file: the bounded fix-up loop on a red pipeline.
+
+    Attributes:
+        max_rounds: Fix-up rounds per phase and round before a person is asked (0: ask
+            at once).
+        role: The role that fixes review comments and failing checks.
+    """
+
+    max_rounds: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Fix-up rounds on a red pipeline per phase and round before a person "
+        "is asked (0: ask at once).",
+    )
+    role: str = Field(
+        default="developer",
+        description="The role that answers review comments and fixes failing checks.",
+    )
+
+    @field_validator("role")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("expected a lowercase name: letters, digits, '-' or '_'")
+        return value
+
+
 class WorkflowConfig(_Strict):
     """``.agentforge/workflow.yaml``: the ordered phases of a run.
 
@@ -420,6 +505,7 @@ class WorkflowConfig(_Strict):
     confidence_threshold: float = Field(
         default=0.8, ge=0.0, le=1.0, description="Below this, an `auto` gate becomes `human`."
     )
+    fixups: FixupsConfig = Field(default_factory=FixupsConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkflowConfig:
@@ -502,7 +588,31 @@ class AgentForgeConfig(BaseModel):
     config: RepoConfig = Field(default_factory=RepoConfig)
     workflow: WorkflowConfig = Field(default_factory=WorkflowConfig)
     roles: dict[str, RoleSpec] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowConfig] = Field(default_factory=dict)
+    """Every named workflow (``feature``, ``bugfix``, ``docs``, the repository's own)."""
+    workflow_name: str = DEFAULT_WORKFLOW
+    """The name of :attr:`workflow`."""
 
     def role_names(self) -> set[str]:
         """Built-in roles plus the repository's own."""
         return set(BUILTIN_ROLES) | set(self.roles)
+
+    def workflow_for_labels(self, labels: list[str]) -> str:
+        """The workflow an issue with ``labels`` follows (see :class:`WorkflowsConfig`)."""
+        mapping = self.config.workflows.labels
+        for label in labels:
+            name = mapping.get(label)
+            if name is not None and name in self.all_workflows():
+                return name
+        return self.config.workflows.default
+
+    def all_workflows(self) -> dict[str, WorkflowConfig]:
+        """The named workflows (the main workflow as ``feature`` when none are listed)."""
+        return self.workflows or {DEFAULT_WORKFLOW: self.workflow}
+
+    def with_workflow(self, name: str) -> AgentForgeConfig:
+        """This config following workflow ``name`` (unknown names keep the current one)."""
+        chosen = self.all_workflows().get(name)
+        if chosen is None or name == self.workflow_name:
+            return self
+        return self.model_copy(update={"workflow": chosen, "workflow_name": name})

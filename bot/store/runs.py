@@ -140,6 +140,27 @@ class DuckDBRunStore:
 
     # --- writes
 
+    def list_runs(
+        self, *, forge: str, repo: str | None = None, states: list[str] | None = None
+    ) -> list[RunRecord]:
+        """Runs of ``forge`` (optionally of one repository, in some states), newest first."""
+        where, params = ["forge = ?"], [forge]
+        if repo is not None:
+            where.append("repo = ?")
+            params.append(repo)
+        if states is not None:
+            if not states:
+                return []
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            params.extend(states)
+        with translate_errors(f"listing runs of {forge}:{repo or '*'}"):
+            rows = self.db.fetchall(
+                f"SELECT {_COLS} FROM runs WHERE {' AND '.join(where)}"
+                " ORDER BY started_at DESC, id DESC",
+                params,
+            )
+        return [_record(row) for row in rows]
+
     def create(
         self,
         *,

@@ -178,6 +178,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         3,
+        "review feedback per repository (lessons)",
+        """
+        CREATE SEQUENCE IF NOT EXISTS feedback_id_seq START 1;
+
+        -- /reject texts and review comments, per repository: recurring feedback
+        -- becomes a proposed lesson (.agentforge/lessons.md).
+        CREATE TABLE IF NOT EXISTS feedback (
+            id          BIGINT PRIMARY KEY DEFAULT nextval('feedback_id_seq'),
+            repo        TEXT NOT NULL,
+            run_id      TEXT NOT NULL,
+            phase       TEXT NOT NULL,
+            role        TEXT NOT NULL,
+            kind        TEXT NOT NULL,           -- reject | review
+            text        TEXT NOT NULL,
+            terms       TEXT NOT NULL,           -- normalised token set, space-separated
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (repo, run_id, kind, text)
+        );
+        CREATE INDEX IF NOT EXISTS feedback_repo_idx ON feedback(repo);
+        """,
+    ),
+    (
+        4,
         "job queues and priorities: light command handling vs long role runs",
         """
         -- Which worker lane runs the job (bot.priorities): 'light' (commands, gate

@@ -11,7 +11,10 @@ Modules: :mod:`.state` (the run's state and its marker), :mod:`.engine` (the sta
 machine), :mod:`.gates`, :mod:`.approvals`, :mod:`.approvers`, :mod:`.status` (the
 status comment), :mod:`.mr` (the MR description), :mod:`.work` (role task and push),
 :mod:`.reconstruct` (state from the forge alone), :mod:`.job` (one event's view),
-:mod:`.commands_table` (the slash commands), :mod:`.listen` (the handlers).
+:mod:`.commands_table` (the slash commands), :mod:`.listen` (the handlers),
+:mod:`.talk` (reject, retry, status, cancel, help), :mod:`.rounds` (their state
+changes), :mod:`.fixups` and :mod:`.review_batch` (review and pipeline fix-ups),
+:mod:`.lessons` (recurring feedback), :mod:`.reconcile` (sweep and watchdog).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from handlers.registry import HandlerRegistry
 
 def register(registry: HandlerRegistry) -> None:
     """Register the workflow's handlers in ``registry`` (idempotent)."""
-    from handlers.workflow import continuation, listen
+    from handlers.workflow import continuation, listen, reconcile
 
     registry.register(EventKind.ISSUE, listen.on_issue)
     registry.register(EventKind.ISSUE_COMMENT, listen.on_comment)
@@ -31,4 +34,5 @@ def register(registry: HandlerRegistry) -> None:
     registry.register(EventKind.MR_REVIEW, listen.on_review)
     registry.register(EventKind.PIPELINE, listen.on_pipeline)
     registry.register(EventKind.PUSH, listen.on_push)
+    registry.register(EventKind.RECONCILE, reconcile.on_reconcile)
     registry.register(EventKind.CONTINUE, continuation.on_continue)

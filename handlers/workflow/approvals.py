@@ -77,11 +77,16 @@ def record(engine: Any, run: RunRecord, signal: Signal) -> tuple[RunRecord, Outc
             signal.via == "comment"
             and signal.at is not None
             and phase.waiting_since is not None
-            and signal.at < phase.waiting_since
+            # Forge timestamps have whole seconds; the bot's clock does not.
+            and signal.at < phase.waiting_since.replace(microsecond=0)
         ):
             return run, "early"
         if "human" not in effective_gates(phase, engine.threshold(phase)):
             return run, "not_human"
+        if any(a.sha == head for a in data.approvals_for(phase)):
+            # Another approval at this head is already in (two /approve at once): the
+            # gate has what it needs; a second one would change nothing.
+            return run, "not_waiting"
         change = _adder(phase.name, phase.round, head, signal, engine.now())
         run, won = engine.transition(run, change)
         if won:
@@ -90,11 +95,14 @@ def record(engine: Any, run: RunRecord, signal: Signal) -> tuple[RunRecord, Outc
 
 
 def _adder(name: str, round_: int, head: str | None, signal: Signal, now: datetime):
-    """The state change that records ``signal`` (only if ``name`` still awaits its gate)."""
+    """The state change that records ``signal`` (only if ``name`` still awaits its gate
+    and has no approval at ``head`` yet)."""
 
     def change(data: RunData, extra: dict[str, Any]) -> bool:
         current = data.phase
         if current is None or current.name != name or current.state != "needs_approval":
+            return False
+        if any(a.sha == head for a in data.approvals_for(current)):
             return False
         data.approvals.append(
             Approval(

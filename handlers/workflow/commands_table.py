@@ -37,12 +37,18 @@ class CommandSpec:
             issue or MR, with a valid config).
         bare: Whether ``/name`` works without the ``/agentforge`` prefix.
         offered: When the status comment lists it: called with the run's state.
+        usage: How to write it, for ``/help`` (``/reject <feedback>``).
+        who: Who may use it, in words, for ``/help``.
+        what: What it does, in one line, for ``/help``.
     """
 
     name: str
     run: Runner
     bare: bool = True
     offered: Callable[[RunData], bool] = lambda data: False
+    usage: str = ""
+    who: str = "approvers"
+    what: str = ""
 
 
 COMMANDS: dict[str, CommandSpec] = {}
@@ -88,9 +94,22 @@ _WHY = {
 }
 
 
+def ended_reply(job: Job, command: Command, run_state: str) -> None:
+    """Say that the run has ended, so ``command`` does nothing (keyed by comment id)."""
+    job.reply(
+        safe_key(f"ended.{job.event.comment_id}"),
+        f"@{job.event.actor.login}, this issue's run was **{run_state}**: `/{command.name}` "
+        "does nothing now. Comment `/agentforge start` to start a new run.",
+    )
+
+
 def _approve(job: Job, command: Command, issue: int) -> None:
     run = job.locate(issue)
-    if run is None or run.terminal:
+    if run is None:
+        return
+    if run.terminal:
+        if run.state == "cancelled":
+            ended_reply(job, command, run.state)
         return
     config = job.config(issue)
     if config is None:
@@ -179,5 +198,23 @@ def start_run(job: Job, issue: int, *, by: str, trigger: str) -> None:
         engine.drive(run)
 
 
-register_command(CommandSpec("approve", _approve, bare=True, offered=_offer_approve))
-register_command(CommandSpec("start", _start, bare=False))
+register_command(
+    CommandSpec(
+        "approve",
+        _approve,
+        bare=True,
+        offered=_offer_approve,
+        usage="/approve",
+        what="passes the human part of the current phase's gate, at the MR's head",
+    )
+)
+register_command(
+    CommandSpec(
+        "start",
+        _start,
+        bare=False,
+        usage="/agentforge start",
+        who="the issue's author, approvers",
+        what="starts a run (or resumes the active one)",
+    )
+)

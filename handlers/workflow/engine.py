@@ -183,6 +183,7 @@ class Engine(PhaseSteps):
             trigger=trigger,
             estimate_usd=self._estimate(),
             started_at=now,
+            workflow=self.config.workflow_name,
         )
         try:
             return self.s.runs.create(

@@ -157,13 +157,32 @@ class Job:
         if self._config is not None:
             return self._config
         try:
-            self._config = self.services.config.load(self.repo, self.event.repo.default_branch)
+            config = self.services.config.load(self.repo, self.event.repo.default_branch)
         except RepoConfigError as exc:
             if issue is not None:
                 key, body = config_error_body(exc)
                 self.apply(PostComment(repo=self.repo, number=issue, body=body, marker_key=key))
             return None
+        if issue is not None:
+            config = config.with_workflow(self.workflow_name(config, issue))
+        self._config = config
         return self._config
+
+    def workflow_name(self, config: AgentForgeConfig, issue: int) -> str:
+        """The workflow of the issue's run, or the one its labels pick for a new run."""
+        runs = self.services.runs
+        found = runs.active_for_issue(self.forge, self.repo, issue) or runs.latest_for_issue(
+            self.forge, self.repo, issue
+        )
+        if found is not None and not (found.terminal and found.state == "succeeded"):
+            return str(found.data.get("workflow") or config.workflow_name)
+        labels = list(self.event.labels) if not self.event.is_mr else []
+        if not labels:
+            try:
+                labels = list(self.services.forge.get_issue(self.repo, issue).labels)
+            except NotFound:
+                labels = []
+        return config.workflow_for_labels(labels)
 
     def engine(self, config: AgentForgeConfig) -> Engine:
         """This job's engine."""

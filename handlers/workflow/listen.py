@@ -13,16 +13,20 @@ and MRs.
   signal; any review re-evaluates ``mr_approval`` gates.
 - ``on_mr`` / ``on_push``: a person's push to the run's branch → gates re-evaluated at
   the new head (approvals bound to the old head no longer count).
-- ``on_pipeline``: a check changed on the run's branch → ``tests`` gates re-evaluated.
+- ``on_pipeline``: a check changed on the run's branch → ``tests`` gates re-evaluated,
+  and failing checks start a bounded fix-up round (:mod:`.fixups`).
+- GitHub review submitted / GitLab diff notes → the review's line comments answered
+  in one fix-up (:mod:`.review_batch`); unknown commands → the help reply
+  (:mod:`.talk`).
 """
 
 from __future__ import annotations
 
 from bot.actions import Action
 from bot.events import Event, ForgeKind, ReviewState
-from handlers.commands import first_command
+from handlers.commands import first_command, lone_unknown
 from handlers.registry import HandlerContext
-from handlers.workflow import approvals
+from handlers.workflow import approvals, fixups, review_batch, talk
 from handlers.workflow.commands_table import COMMANDS, bare_names, safe_key, start_run
 from handlers.workflow.job import Job, when
 
@@ -65,15 +69,30 @@ def on_comment(event: Event, ctx: HandlerContext) -> list[Action]:
         return []
     command = first_command(event.comment, bare_names())
     if command is None:
-        return []
+        if review_batch.is_line_comment(event):
+            issue = job.issue_number()
+            if issue is not None and job.target_open():
+                review_batch.answer(job, issue, review_id=None)
+            return []
+        command = lone_unknown(event.comment, bare_names())
+        if command is None:
+            return []
     spec = COMMANDS.get(command.name)
-    if spec is None:
-        return []  # unknown commands are the conversation handlers' to answer
     issue = job.issue_number()
     if issue is None or not job.target_open():
         return []
+    if spec is None:
+        # An unknown namespaced command is clearly meant for the bot; a bare one alone
+        # on its comment is answered only where the bot already runs.
+        if command.namespaced or job.locate(issue) is not None:
+            talk.answer_help(job, issue, unknown=_written(command))
+        return []
     spec.run(job, command, issue)
     return []
+
+
+def _written(command) -> str:
+    return f"/agentforge {command.name}" if command.namespaced else f"/{command.name}"
 
 
 def _drive(job: Job, issue: int) -> None:
@@ -104,6 +123,9 @@ def on_review(event: Event, ctx: HandlerContext) -> list[Action]:
     )
     if not gitlab_approval:
         _drive(job, issue)
+        github_review = event.forge != ForgeKind.GITLAB and event.action == "submitted"
+        if github_review and event.object_id and job.target_open():
+            review_batch.answer(job, issue, review_id=event.object_id)
         return []
     run = job.locate(issue)
     if run is None or run.terminal or not job.target_open():
@@ -166,6 +188,14 @@ def on_pipeline(event: Event, ctx: HandlerContext) -> list[Action]:
     if job is None:
         return []
     issue = job.issue_number()
-    if issue is not None:
-        _drive(job, issue)
+    if issue is None:
+        return []
+    _drive(job, issue)
+    run = job.locate(issue)
+    config = job.config(issue) if run is not None and not run.terminal else None
+    if run is not None and config is not None:
+        engine = job.engine(config)
+        with engine.guard(run):
+            run = fixups.on_red_pipeline(job, engine, run)
+            engine.drive(run)
     return []

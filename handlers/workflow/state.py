@@ -116,6 +116,9 @@ class PhaseRun(_Model):
         error: Why the phase failed.
         started_at: When the role started.
         finished_at: When the gate passed or the phase failed.
+        feedback: What the role is asked to take into account in this round (a
+            ``/reject``'s text, ``/retry``'s answers, review comments, a failing log).
+        previous_commits: The rejected round's commits (their diff goes to the role).
     """
 
     name: str
@@ -141,6 +144,27 @@ class PhaseRun(_Model):
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    feedback: str | None = None
+    previous_commits: list[str] = Field(default_factory=list)
+
+
+class Fixup(_Model):
+    """One piece of follow-up work outside the phase plan: review threads answered, or a
+    red pipeline fixed up.
+
+    Attributes:
+        kind: ``review`` or ``pipeline``.
+        key: What it answered (the review id, or ``<sha>:<check>``): one fix-up per key.
+        phase: The phase that was current.
+        commit: The fix commit, if the role changed files.
+        at: When it was recorded.
+    """
+
+    kind: Literal["review", "pipeline"]
+    key: str
+    phase: str
+    commit: str | None = None
+    at: datetime
 
 
 class RunData(_Model):
@@ -170,6 +194,9 @@ class RunData(_Model):
         error: Why the run failed.
         started_at: When the run started.
         finished_at: When it ended.
+        workflow: The workflow the run follows (``feature``, ``bugfix``, ``docs``...).
+        fixups: Review and pipeline fix-ups done, oldest first.
+        continues: The failed run this one continues (``/retry``), if any.
     """
 
     v: int = SCHEMA_VERSION
@@ -194,6 +221,9 @@ class RunData(_Model):
     error: str | None = None
     started_at: datetime
     finished_at: datetime | None = None
+    workflow: str = "feature"
+    fixups: list[Fixup] = Field(default_factory=list)
+    continues: str | None = None
 
     # --- reading -----------------------------------------------------------------------
 

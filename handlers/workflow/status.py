@@ -133,6 +133,7 @@ def render(
         else:
             headline = f"🔄 Working on **{phase.name}**."
     lines = [f"### AgentForge run for #{data.issue}", "", headline, ""]
+    lines[1:1] = ["", f"**Workflow:** `{data.workflow}`"]
     if data.error and data.outcome == "failed":
         lines += [f"> {data.error}", ""]
     for phase in data.phases:

@@ -108,6 +108,9 @@ class PhaseSteps:
     # --- pushing and the MR --------------------------------------------------------------
 
     def _push(self: Engine, record: RunRecord, data: RunData, phase: PhaseRun) -> RunRecord:
+        fresh = self.s.runs.get(record.id)
+        if fresh is None or fresh.terminal or fresh.version != record.version:
+            return fresh or record  # cancelled (or moved on) meanwhile: no more commits
         pending = record.data.get("pending") or {}
         changes = [FileChange.model_validate(c) for c in pending.get("changes", [])]
         if pending.get("phase") != phase.name or pending.get("round") != phase.round:

@@ -63,8 +63,16 @@ def build_task(
     forge: Forge,
     reader: RepoReader,
     bot_login: str | None,
+    role: str | None = None,
+    task: str = "",
+    feedback: str | None = None,
 ) -> RoleTask:
-    """The role's task for ``phase`` (earlier artifacts are read from the branch)."""
+    """The role's task for ``phase`` (earlier artifacts are read from the branch).
+
+    ``feedback`` defaults to the phase's own (a ``/reject`` or ``/retry``); the rejected
+    round's diff goes along as ``previous_diff``. ``role`` and ``task`` let a fix-up give
+    another role (the developer) the phase's context with its own instructions.
+    """
     artifacts: dict[str, str] = {}
     budget = _ARTIFACT_BUDGET
     if data.commits:
@@ -77,7 +85,10 @@ def build_task(
                 budget -= len(text)
     lessons = reader.file_at(data.repo, data.base, LESSONS_FILE) or ""
     return RoleTask(
-        role=phase.role,
+        role=role or phase.role,
+        task=task,
+        feedback=feedback if feedback is not None else phase.feedback,
+        previous_diff=previous_diff(data, phase, reader) if role is None else None,
         repo=data.repo,
         forge=data.forge,
         run_id=data.run_id,
@@ -90,6 +101,19 @@ def build_task(
         lessons=lessons,
         base_ref=data.base,
     )
+
+
+def previous_diff(data: RunData, phase: PhaseRun, reader: RepoReader) -> str | None:
+    """The diff of the rejected round's commits (None in a first round)."""
+    if not phase.previous_commits:
+        return None
+    shas = [c.sha for c in reader.branch_commits(data.repo, data.branch, data.base)]
+    first, last = phase.previous_commits[0], phase.previous_commits[-1]
+    if first not in shas:
+        return None  # rewritten history: the old commits are gone
+    index = shas.index(first)
+    before = shas[index - 1] if index > 0 else data.base
+    return reader.diff(data.repo, before, last) or None
 
 
 def trailers(data: RunData, phase: PhaseRun) -> dict[str, str]:

@@ -53,3 +53,14 @@ class ForgeHarness(Protocol):
     def close(self) -> None:
         """Release what the harness holds."""
         ...
+
+    def review_with_comments(
+        self, number: int, login: str, comments: list[tuple[str, int, str]]
+    ) -> str | None:
+        """Submit a review as ``login`` with line comments ``(path, line, body)`` on MR
+        ``number``; returns the review's id where the forge keeps one (GitLab: None)."""
+        ...
+
+    def fail_check(self, sha: str, name: str, log: str) -> None:
+        """Report check ``name`` failing on ``sha`` with ``log`` as its output."""
+        ...

@@ -72,6 +72,14 @@ class GitHubHarness:
         """Submit a review on the current head."""
         self.fake.add_review(REPO, number, login, _STATES[state], body)
 
+    def review_with_comments(self, number, login, comments):
+        """A COMMENTED review with line comments."""
+        return str(self.fake.add_review_with_comments(REPO, number, login, comments)["id"])
+
+    def fail_check(self, sha: str, name: str, log: str) -> None:
+        """A failed GitHub Actions check run whose job log is ``log``."""
+        self.fake.add_check_log(REPO, sha, name, log)
+
     def close(self) -> None:
         """Stop the fake; fail the test if the adapter called a route the fake lacks."""
         unexpected = list(self.fake.unexpected)

@@ -66,6 +66,16 @@ class GitLabHarness:
         """Submit a review (summary note, then the verdict's system note)."""
         self.fake.review(REPO, number, login, state, body)
 
+    def review_with_comments(self, number, login, comments):
+        """Diff notes, one discussion each (GitLab keeps no review id)."""
+        for path, line, body in comments:
+            self.fake.add_diff_note(REPO, number, login, path, line, body)
+        return None
+
+    def fail_check(self, sha: str, name: str, log: str) -> None:
+        """A failed job in the commit's pipeline whose trace is ``log``."""
+        self.fake.add_job_log(REPO, sha, name, status="failed", trace=log)
+
     def close(self) -> None:
         """Stop the fake; fail the test if the adapter called a route the fake lacks."""
         unexpected = list(self.fake.unexpected)

@@ -77,6 +77,16 @@ class LocalHarness:
     def close(self) -> None:
         """Nothing is held open between operations."""
 
+    def review_with_comments(self, number, login, comments):
+        """A review with line comments, as ``login``."""
+        forge = LocalForge(self._dir, login)
+        return forge.submit_review(REPO, number, "commented", "see the comments", comments).id
+
+    def fail_check(self, sha: str, name: str, log: str) -> None:
+        """A failing status with its log, as a local CI run records them."""
+        self._owner.set_commit_status(REPO, sha, CommitState.FAILURE, context=name)
+        self._owner.set_check_log(REPO, sha, name, log)
+
 
 def make_local_harness(tmp_path: Path, request: pytest.FixtureRequest) -> LocalHarness:
     """Factory listed in ``harnesses.py``."""

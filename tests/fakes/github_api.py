@@ -18,9 +18,16 @@ from tests.fakes.github_actions import GitHubActionsRoutes
 from tests.fakes.github_contents import GitHubContentRoutes
 from tests.fakes.github_issues import GitHubIssueRoutes
 from tests.fakes.github_pulls import GitHubPullRoutes
+from tests.fakes.github_threads import GitHubThreadRoutes
 
 
-class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes, GitHubActionsRoutes):
+class GitHubFake(
+    GitHubIssueRoutes,
+    GitHubPullRoutes,
+    GitHubContentRoutes,
+    GitHubThreadRoutes,
+    GitHubActionsRoutes,
+):
     """GitHub's REST API for a few repositories, with users, tokens and an App.
 
     Set-up (``add_repo``, ``add_token``, ``grant``, ``set_app``, ``add_review``...) is
@@ -34,6 +41,7 @@ class GitHubFake(GitHubIssueRoutes, GitHubPullRoutes, GitHubContentRoutes, GitHu
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
         self._register()
+        self._register_threads()
 
     def _register(self) -> None:
         repo = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"

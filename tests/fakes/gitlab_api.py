@@ -15,10 +15,11 @@ from pathlib import Path
 from tests.fakes import Fault, json_response
 from tests.fakes.gitlab_issues import GitLabIssueRoutes
 from tests.fakes.gitlab_mrs import GitLabMRRoutes
+from tests.fakes.gitlab_threads import GitLabThreadRoutes
 from tests.fakes.gitlab_triggers import GitLabTriggerRoutes
 
 
-class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabTriggerRoutes):
+class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabTriggerRoutes, GitLabThreadRoutes):
     """GitLab's REST API v4 for a few projects, with users, tokens and members.
 
     Set-up (``add_project``, ``add_token``, ``grant``, ``approve``, ``review``...) is in
@@ -32,6 +33,7 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabTriggerRoutes):
     def __init__(self, tmp_path: Path) -> None:
         super().__init__(tmp_path)
         self._register()
+        self._register_threads()
 
     def _register(self) -> None:
         p = r"/api/v4/projects/(?P<pid>[^/]+)"

@@ -326,3 +326,23 @@ def test_subjects() -> None:
     assert subject_of(OpenMR(repo="a/b", head="f", base="main", title="t")) == "a/b@f"
     status = SetCommitStatus(repo="a/b", sha="0123456789abcdef", state="success", context="c")
     assert subject_of(status) == "a/b@0123456789ab"
+
+
+def test_a_marker_in_someone_elses_comment_is_not_the_bots(local, forge, tmp_path) -> None:
+    # Marker keys can be predictable (a config-error digest, a refusal reply): a person
+    # who types one into their own comment must not make the bot edit (the forge would
+    # refuse) or skip its reply. Only the bot's own comments carry its markers.
+    n = issue(local, tmp_path)
+    mallory = LocalForge(tmp_path / "forge", "mallory")
+    planted = mallory.create_comment(REPO, n, "hi <!-- agentforge:reply.x -->")
+    outcome = Executor(forge).apply(
+        [PostComment(repo=REPO, number=n, body="the answer", marker_key="reply.x")]
+    )[0]
+    assert outcome.status == APPLIED and outcome.detail == "marked comment posted"
+    comments = local.list_comments(REPO, n)
+    assert [c.author.login for c in comments] == ["mallory", "agentforge-bot"]
+    assert comments[0].body == planted.body  # untouched
+    again = Executor(forge).apply(
+        [PostComment(repo=REPO, number=n, body="the answer", marker_key="reply.x")]
+    )[0]
+    assert again.status == SKIPPED and again.result["comment_id"] == comments[1].id

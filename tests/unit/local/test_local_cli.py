@@ -129,3 +129,20 @@ def test_empty_lists_say_none(env):
     assert mrs.exit_code == 0 and mrs.output.strip() == "none (all merge requests)"
     assert json.loads(run("issue", "list", "--json").output) == []  # scripts get []
     assert json.loads(run("mr", "list", "--json").output) == []
+
+
+def test_status_reports_a_check_on_a_branch_head_or_a_sha(env):
+    import pygit2
+
+    forge = LocalForge(env, "alice")
+    bare = pygit2.Repository(str(forge.bare_path("acme/app")))
+    sha = str(bare.references["refs/heads/main"].peel(pygit2.Commit).id)
+    assert forge.list_checks("acme/app", sha) == []
+    out = run("status", "main", "--state", "failure", "--context", "pytest")
+    assert out.exit_code == 0, out.output
+    out = run("status", sha, "--state", "success", "--context", "lint")
+    assert out.exit_code == 0, out.output
+    checks = {(c.context, c.state.value) for c in forge.list_checks("acme/app", sha)}
+    assert checks == {("pytest", "failure"), ("lint", "success")}
+    assert run("status", "nope", "--state", "success").exit_code == 2  # no such commit
+    assert run("status", "main", "--state", "green").exit_code == 2  # click's usage error

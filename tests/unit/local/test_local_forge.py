@@ -247,6 +247,15 @@ def test_statuses_need_a_real_commit(forge, tmp_path):
     assert [s.state for s in forge.list_commit_statuses(REPO, sha[:10])] == [CommitState.ERROR]
 
 
+def test_a_status_event_names_the_branch_at_that_commit(forge, tmp_path):
+    # Handlers find the MR (and the workflow run) of a check by its branch, as with
+    # GitLab's pipeline ``ref``: without it a `tests` gate never hears of the result.
+    sha = _push(forge, tmp_path, "agentforge/issue-1", {"s.txt": "s"})
+    forge.set_commit_status(REPO, sha, CommitState.SUCCESS, context="pytest")
+    event = forge.events()[-1][1]
+    assert (event.head_sha, event.head_ref) == (sha, "agentforge/issue-1")
+
+
 def test_invalid_inputs(forge):
     with pytest.raises(InvalidRequest):
         forge.create_issue(REPO, "   ")

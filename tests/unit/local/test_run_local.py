@@ -49,6 +49,8 @@ def _run(args: list[str], data: Path):
 
 
 def test_one_local_event_is_handled_and_written_back_once(forge_dir, tmp_path, ack_handler):
+    # No trigger label: the shipped workflow would start a run on it (and, with no model
+    # configured, fail it with a status comment); this test is about the runner path.
     issue = LocalForge(forge_dir, "alice").create_issue(REPO, "Add login", labels=["triage"])
     seq = LocalForge(forge_dir).events()[-1][0]
     args = ["--forge", "local", "--local", str(forge_dir), "--event-id", str(seq)]

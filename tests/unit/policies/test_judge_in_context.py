@@ -103,11 +103,22 @@ def test_deployment_files_wait_for_infra_approvers(path, decision) -> None:
     assert infra_approval(action, snap(config=CONFIG).for_action(action)).decision == decision
 
 
-def test_no_infra_approvers_configured_says_so() -> None:
+def test_no_infra_approvers_configured_leaves_the_review_to_the_phase_gate() -> None:
+    # The default launch phase writes deploy/**: with no one in approvers.infra the push
+    # lands for the phase's own gate and the merge to review, instead of waiting forever.
     action = push("deploy/x.yaml", role="devops")
     verdict = infra_approval(action, snap().for_action(action))
-    assert verdict.decision == Decision.NEEDS_APPROVAL
-    assert "approvers.infra" in verdict.reason
+    assert verdict.decision == Decision.ALLOW
+    assert "approvers.infra lists no one" in verdict.reason
+
+
+def test_a_ci_result_continues_the_run_whatever_the_ci_accounts_permission() -> None:
+    action = push("src/app.py", role="developer")
+    ci = snap(config=RepoConfig(), permission=Permission.NONE, actor="github-actions[bot]")
+    ci = Snapshot(**{**ci.__dict__, "event_kind": "pipeline"})
+    assert actor_permission(action, ci.for_action(action)).decision == Decision.ALLOW
+    person = Snapshot(**{**ci.__dict__, "event_kind": "issue_comment"})
+    assert actor_permission(action, person.for_action(action)).decision == Decision.DENY
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import types
 
 import pytest
 
+import handlers
 from bot.actions import PostComment
 from bot.cli import main
 from bot.events import EventKind
@@ -32,6 +33,9 @@ def shipped(monkeypatch):
     module = types.ModuleType("handlers.workflow")
     module.register = lambda registry: registry.register(EventKind.ISSUE_COMMENT, _acknowledge)
     monkeypatch.setitem(sys.modules, "handlers.workflow", module)
+    # `import handlers.workflow as w` reads the package attribute first: once another
+    # test imported the real engine, only replacing it here too makes the stand-in win.
+    monkeypatch.setattr(handlers, "workflow", module, raising=False)
     yield
     REGISTRY.unregister(EventKind.ISSUE_COMMENT, _acknowledge)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pygit2
 import pytest
 
+import handlers
 from bot.actions import PostComment
 from bot.dispatch import InProcessDispatcher
-from bot.errors import RepoConfigError
+from bot.errors import Forbidden, RepoConfigError, Unavailable
 from bot.events import EventKind
 from bot.executor import ExecutingDispatcher, Executor
 from bot.forge import Comment, RepoInfo, User
@@ -266,6 +267,8 @@ def test_register_defaults_registers_the_shipped_workflow(monkeypatch) -> None:
 
     shipped.register = lambda reg: reg.register(EventKind.ISSUE, on_issue)
     monkeypatch.setitem(sys.modules, "handlers.workflow", shipped)
+    # The package attribute too: the real engine may be imported by an earlier test.
+    monkeypatch.setattr(handlers, "workflow", shipped, raising=False)
     register_defaults(registry)
     register_defaults(registry)  # twice is a no-op
     assert registry.handlers_for(EventKind.ISSUE) == [on_issue]
@@ -315,3 +318,28 @@ def test_role_runner_is_built_on_first_use_and_once_per_forge(tmp_path: Path) ->
     )
     second.context.add_discussion(REPO, number=7, is_mr=False, comment_id="1", author="a", body="b")
     assert built == ["github"] and context.added == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"), [(Unavailable("502"), True), (Forbidden("no"), False)]
+)
+def test_action_sink_raises_errors_a_retry_may_cure(wiring, error, raised) -> None:
+    # The engine leaves a run's state untouched on a retryable error and lets the queue
+    # retry the job; it can only do that if the live sink raises it (a failed outcome
+    # would end the run: "the MR could not be opened: 502").
+    factory, forge, _db, _executor_factory = wiring
+    event = parse_event("github", "issue_comment", issue_comment(7, 1), "d1")
+    services = factory(_job(), event)
+
+    def refuse(*args, **kwargs):
+        raise error
+
+    forge.create_comment = refuse
+    action = PostComment(repo=REPO, number=7, body="status")
+    if raised:
+        with pytest.raises(Unavailable):
+            services.actions.apply([action])
+    else:
+        (result,) = services.actions.apply([action])
+        assert result.status == "failed"
+    assert [o["status"] for o in services.actions.applied()] == ["failed"]  # recorded

@@ -368,3 +368,16 @@ def test_ping_answer_is_the_one_the_readme_documents(server) -> None:
     assert "ping" not in ignored  # a ping is not listed as "ignored": it is answered "ping"
     assert answer["reason"] in row
     assert stored(state) == (0, 0)
+
+
+def test_a_reconcile_job_cannot_come_in_as_a_webhook(server) -> None:
+    import json as _json
+
+    from bot.reconcile import RECONCILE_EVENT
+
+    client, state = server
+    body = _json.dumps({"repo": "acme/app"}).encode()
+    _, headers = github_delivery(body=body, event=RECONCILE_EVENT)
+    response = client.post("/webhooks/github", content=body, headers=headers)
+    assert response.status_code == 400 and response.json()["status"] == "bad_request"
+    assert stored(state) == (0, 0)

@@ -23,13 +23,17 @@ from typing import Any
 
 from agents.roles.contract import RoleResult, RoleTask, RoleUsage
 from bot.actions import (
+    LESSONS_PATH,
     Action,
+    AddLabels,
     FileChange,
     MarkReady,
     OpenMR,
     PostComment,
+    ProposeLesson,
     PushCommit,
     React,
+    ReplyToReviewComment,
     UpdateMR,
 )
 from bot.errors import Conflict, NotFound, RepoConfigError
@@ -41,6 +45,7 @@ from bot.forge import (
     Permission,
     RepoInfo,
     Review,
+    ReviewComment,
     User,
     find_comment,
     marker,
@@ -104,6 +109,8 @@ class FakeForge:
         self.base_tree: dict[str, str] = {"README.md": "# app\n"}
         self.branches: dict[str, list[GitCommit]] = {}
         self.main_sha = "0" * 40
+        self.review_comments: dict[int, list[ReviewComment]] = {}
+        self.check_logs: dict[tuple[str, str], str] = {}
 
     # --- setup helpers -----------------------------------------------------------------
 
@@ -183,6 +190,64 @@ class FakeForge:
 
     def list_checks(self, repo: str, sha: str) -> list[CommitStatus]:
         return list(self.checks.get(sha, []))
+
+    def list_issues(self, repo: str, *, state: str = "open", labels=None) -> list[Issue]:
+        return [
+            i
+            for i in self.issues.values()
+            if (state == "all" or i.state == state)
+            and all(label in i.labels for label in labels or [])
+        ]
+
+    def list_review_comments(self, repo, number, review_id=None) -> list[ReviewComment]:
+        with self.lock:
+            return [
+                c
+                for c in self.review_comments.get(number, [])
+                if review_id is None or c.review_id == review_id
+            ]
+
+    def get_check_log(self, repo: str, sha: str, name: str) -> str | None:
+        return self.check_logs.get((sha, name))
+
+    def add_review_comment(self, number, author, path, line, body, *, review_id=None):
+        with self.lock:
+            cid = str(next(self.ids))
+            comment = ReviewComment(
+                id=cid,
+                path=path,
+                line=line,
+                body=body,
+                author=User(login=author),
+                thread_id=cid,
+                review_id=review_id,
+                created_at=self.clock(),
+            )
+            self.review_comments.setdefault(number, []).append(comment)
+            return comment
+
+    def reply_to_review_comment(self, repo, number, comment_id, body, *, thread_id=None):
+        with self.lock:
+            root = next(c for c in self.review_comments[number] if c.id == comment_id)
+            cid = str(next(self.ids))
+            reply = ReviewComment(
+                id=cid,
+                path=root.path,
+                line=root.line,
+                body=body,
+                author=User(login=BOT, is_bot=True),
+                thread_id=root.thread_id,
+                in_reply_to=root.id,
+                created_at=self.clock(),
+            )
+            self.review_comments[number].append(reply)
+            return Comment(id=cid, body=body, author=reply.author)
+
+    def add_labels(self, repo, number, labels, *, is_mr=False) -> list[str]:
+        issue = self.issues[number]
+        now = [*issue.labels, *[label for label in labels if label not in issue.labels]]
+        self.issues[number] = issue.model_copy(update={"labels": now})
+        return now
 
     # --- Forge writes (only the sink calls these) --------------------------------------
 
@@ -265,6 +330,29 @@ class FakeSink:
             if isinstance(a, React):
                 f.reactions.append((a.number, a.comment_id, a.reaction))
                 return ActionResult(type=a.type, status="applied")
+            if isinstance(a, AddLabels):
+                if all(label in f.issues[a.number].labels for label in a.labels):
+                    return ActionResult(type=a.type, status="skipped")
+                f.add_labels(a.repo, a.number, a.labels)
+                return ActionResult(type=a.type, status="applied")
+            if isinstance(a, ReplyToReviewComment):
+                for c in f.list_review_comments(a.repo, a.number):
+                    if a.marker_key and a.marker_key in markers_in(c.body):
+                        return ActionResult(type=a.type, status="skipped")
+                body = f"{a.body}\n\n{marker(a.marker_key)}" if a.marker_key else a.body
+                made = f.reply_to_review_comment(a.repo, a.number, a.comment_id, body)
+                return ActionResult(type=a.type, status="applied", result={"comment_id": made.id})
+            if isinstance(a, ProposeLesson):
+                return self._push(
+                    PushCommit(
+                        repo=a.repo,
+                        branch=a.branch,
+                        base=a.base,
+                        message=a.message,
+                        changes=[FileChange(path=LESSONS_PATH, content=a.content)],
+                        trailers=a.trailers,
+                    )
+                )
             if isinstance(a, PushCommit):
                 return self._push(a)
             if isinstance(a, OpenMR):
@@ -331,7 +419,26 @@ class FakeReader:
         return []
 
     def diff(self, repo: str, base: str, head: str) -> str:
-        return ""
+        import difflib
+
+        def tree(ref: str) -> dict[str, str]:
+            for chain in self.forge.branches.values():
+                for c in chain:
+                    if c.sha == ref:
+                        return c.tree
+            return self.forge.tree(ref) or {}
+
+        old, new = tree(base), tree(head)
+        out: list[str] = []
+        for path in sorted(set(old) | set(new)):
+            if old.get(path) != new.get(path):
+                out += difflib.unified_diff(
+                    (old.get(path) or "").splitlines(keepends=True),
+                    (new.get(path) or "").splitlines(keepends=True),
+                    f"a/{path}",
+                    f"b/{path}",
+                )
+        return "".join(out)
 
     def branch_commits(self, repo: str, branch: str, base: str) -> list[BranchCommit]:
         with self.forge.lock:
@@ -416,6 +523,16 @@ class FakeRuns:
     def add_artifact(self, run_id, phase, path, *, kind, commit_sha):
         return None
 
+    def list_runs(self, *, forge, repo=None, states=None):
+        found = [
+            r
+            for r in self.runs.values()
+            if r.forge == forge
+            and (repo is None or r.repo == repo)
+            and (states is None or r.state in states)
+        ]
+        return sorted(found, key=lambda r: r.started_at, reverse=True)
+
 
 class FakeConfig:
     """Returns a fixed config, or raises the error it was given."""
@@ -431,10 +548,46 @@ class FakeConfig:
 
 
 class FakeContext:
-    """Discards indexed discussions."""
+    """Keeps indexed discussions in a list."""
+
+    def __init__(self) -> None:
+        self.indexed: list[dict[str, Any]] = []
 
     def add_discussion(self, repo, **kwargs) -> None:
-        return None
+        self.indexed.append({"repo": repo, **kwargs})
+
+
+class FakeFeedback:
+    """An in-memory feedback store using the bot's own similarity (bot/feedback.py)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str, str, str, str, str]] = []
+
+    def add(self, repo, run_id, phase, role, text, kind) -> None:
+        row = (repo, run_id, phase, role, text, kind)
+        if not any(r[0] == repo and r[1] == run_id and r[4:] == row[4:] for r in self.records):
+            self.records.append(row)
+
+    def similar(self, repo, text):
+        from bot.feedback import SIMILARITY_THRESHOLD, similarity, terms
+        from handlers.services import FeedbackRecord
+
+        out = []
+        for r_repo, run_id, phase, role, r_text, kind in self.records:
+            score = similarity(terms(text), terms(r_text))
+            if r_repo == repo and score >= SIMILARITY_THRESHOLD:
+                out.append(
+                    FeedbackRecord(
+                        repo=repo,
+                        run_id=run_id,
+                        phase=phase,
+                        role=role,
+                        kind=kind,
+                        text=r_text,
+                        score=score,
+                    )
+                )
+        return sorted(out, key=lambda r: r.score, reverse=True)
 
 
 DEFAULT_OUTPUTS = {
@@ -497,6 +650,8 @@ class World:
     roles: FakeRoles
     config: FakeConfig
     heartbeats: list[int] = field(default_factory=list)
+    context: FakeContext = field(default_factory=FakeContext)
+    feedback: FakeFeedback = field(default_factory=FakeFeedback)
 
     def services(self) -> Services:
         return Services(
@@ -505,11 +660,12 @@ class World:
             repo=FakeReader(self.forge),
             config=self.config,
             roles=self.roles,
-            context=FakeContext(),
+            context=self.context,
             actions=self.sink,
             clock=self.clock,
             heartbeat=lambda: self.heartbeats.append(1),
             bot_login=BOT,
+            feedback=self.feedback,
         )
 
 

@@ -66,7 +66,12 @@ def test_default_workflow_with_tests_and_review_gates():
 
 
 def test_failing_tests_gate_holds_the_build_and_says_so():
-    b = bot()
+    from bot.repoconfig import AgentForgeConfig, WorkflowConfig
+    from bot.repoconfig.schema import FixupsConfig
+
+    # No fix-up rounds: the red build is held for a person (tests/unit/workflow/
+    # test_fixups.py covers the fix-up loop).
+    b = bot(AgentForgeConfig(workflow=WorkflowConfig(fixups=FixupsConfig(max_rounds=0))))
     b.label()
     b.approve()
     b.approve()

@@ -184,6 +184,21 @@ def test_approval_written_while_the_phase_ran_does_not_apply():
     assert any("before" in c.body for c in b.bot_replies(b.mr_number(), is_mr=True))
 
 
+def test_approval_in_the_same_second_the_phase_started_waiting_applies():
+    # Forges stamp comments in whole seconds (GitHub: 2024-05-01T10:00:05Z) while the
+    # bot's clock has microseconds: an /approve written in the second the phase began
+    # waiting must not look "early".
+    b = _waiting_on_discovery()
+    record = b.record()
+    data = b.run()
+    started = data.phase.waiting_since.replace(microsecond=600_000)
+    data.phase.waiting_since = started
+    b.w.runs.runs[record.id] = record.model_copy(update={"data": data.to_data()})
+    event = b.comment("/approve", on_mr=True, send=False)
+    b.handle(event.model_copy(update={"updated_at": started.replace(microsecond=0)}))
+    assert b.run().phases[0].state == "approved"
+
+
 def test_two_approvals_at_once_make_one_advance():
     b = _waiting_on_discovery()
     events = [b.comment("/approve", who=w, on_mr=True, send=False) for w in ("alice", "bob")]

@@ -1,0 +1,1 @@
+"""Shipped workflow templates: ``feature``, ``bugfix`` and ``docs`` (YAML files)."""
