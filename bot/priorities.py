@@ -18,10 +18,10 @@ continuation of a run (a phase a command unlocked)  heavy   0
 issue opened / labelled / reopened (a new run)      heavy   1
 other comments (may start a review fix-up)          heavy   1
 MR updated, push, pipeline, other issue changes     light   1
+the periodic reconcile sweep (:mod:`bot.reconcile`)  heavy   2
 =================================================  ======  ========
 
-Priorities are plain numbers: work that only re-checks state (a periodic
-reconciliation) takes :data:`PRIORITY_RECONCILE`, after everything else in its lane.
+The sweep may resume a phase, so it runs in the heavy lane, after everything else there.
 
 A light job never runs a role itself: when the engine would start a phase's role in a
 light job it records a continuation instead (``Services.continuations``), which the
@@ -67,6 +67,8 @@ _NEW_RUN_ACTIONS = frozenset({"opened", "labeled", "reopened"})
 def classify(event: Event) -> Placement:
     """The queue and priority of the job for ``event`` (see the module table)."""
     kind = event.kind
+    if kind == EventKind.RECONCILE:
+        return Placement(HEAVY, PRIORITY_RECONCILE)
     if kind in (EventKind.ISSUE_COMMENT, EventKind.MR_COMMENT):
         if event.action == "created" and first_command(event.comment, KNOWN_COMMANDS):
             return Placement(LIGHT, PRIORITY_COMMAND)

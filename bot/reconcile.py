@@ -92,7 +92,10 @@ def delivery(forge: str, repo: str, at: datetime, *, actor: str | None = None) -
     """A queue delivery for one sweep of ``repo`` (one per repository and minute)."""
     stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M")
     body = payload(forge, repo, at, actor=actor)
+    from bot.priorities import classify
+
     event = parse_reconcile(forge, json.loads(body), None)
+    placement = classify(event)  # last in the heavy lane
     return Delivery(
         forge=forge,
         delivery_id=f"reconcile:{repo}:{stamp}",
@@ -103,6 +106,8 @@ def delivery(forge: str, repo: str, at: datetime, *, actor: str | None = None) -
         repo=repo,
         kind=event.kind.value,
         action=event.action,
+        queue=placement.queue,
+        priority=placement.priority,
     )
 
 

@@ -317,6 +317,8 @@ def test_the_gitlab_template_acts_on_a_triggered_webhook(tmp_path) -> None:
         )
         fake.add_token(PROJECT_TOKEN, "project_bot")
         fake.grant(project, "project_bot", 40)
+        # The payload's actor opened the issue; the judge checks their role to push.
+        fake.grant(project, payload["user"]["username"], 30)
         from bot.forges.gitlab import GitLabForge
 
         author = GitLabForge(token=PROJECT_TOKEN, base_url=fake.url)

@@ -146,6 +146,16 @@ def test_intake_classifies_from_the_event(name, event_name, patch, expected) -> 
     assert (placement.queue, placement.priority) == expected
 
 
+def test_the_reconcile_sweep_comes_last_in_the_heavy_lane() -> None:
+    from datetime import UTC, datetime
+
+    from bot.priorities import PRIORITY_RECONCILE
+    from bot.reconcile import delivery as sweep
+
+    d = sweep("github", REPO, datetime(2026, 1, 1, tzinfo=UTC))
+    assert (d.queue, d.priority) == (HEAVY, PRIORITY_RECONCILE)
+
+
 def test_a_burst_of_heavy_jobs_delays_an_approve_by_at_most_one_light_job(queue) -> None:
     # 50 new issues (heavy) and 10 pushes (light, ordinary priority) wait; the heavy
     # lane is full and blocked; one light job runs (blocked) when /approve arrives.
