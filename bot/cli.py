@@ -7,7 +7,10 @@ status 2 (bad input) or 1 (anything else that failed); tracebacks are for bugs o
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
+import os
 import sys
 
 import click
@@ -71,5 +74,24 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
+def run() -> None:
+    """The ``agentforge`` executable: run the CLI, then end the process at once.
+
+    DuckDB (and LanceDB) run native threads; when the interpreter finalises while one of
+    them still holds a connection, the process aborts after the command has finished
+    (duckdb/duckdb#13904: SIGABRT, "terminate called ... exception not rethrown"), which
+    turns a good exit status into -6. So the exit handlers run first (kept connections
+    are closed and checkpointed, logs flushed) and the process then ends with the
+    command's status, without the native teardown. :func:`main` stays importable for
+    callers that run commands in their own process.
+    """
+    code = main()
+    atexit._run_exitfuncs()  # what interpreter exit would run: close stores, flush logs
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

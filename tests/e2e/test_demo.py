@@ -294,13 +294,6 @@ def script() -> Iterator[RoleScript]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    strict=True,
-    reason="seam: the default launch phase writes deploy/**, the infra_approval policy "
-    "answers needs_approval (no approvers.infra, and no run approvals reach the judge's "
-    "snapshot), and the engine fails the run on a push that did not land; discovery to "
-    "validate pass. Remove this mark when the engine waits on a pending push.",
-)
 def test_the_whole_workflow_to_a_ready_mr(tmp_path, script):
     from bot.demo.sandbox import copy_sample
 

@@ -89,3 +89,22 @@ def test_top_level_layout_is_the_designed_one():
         ".import_linter_cache",
     }
     assert present <= allowed, sorted(present - allowed)
+
+
+def test_the_executable_exits_with_the_commands_status_after_the_exit_handlers(tmp_path) -> None:
+    """``agentforge`` ends with os._exit after running atexit handlers (duckdb#13904)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, sys\n"
+        "from bot import cli\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'ran')!r}, 'w').write('yes'))\n"
+        "sys.argv = ['agentforge', 'parse-event', '--forge', 'github', '--event', 'x',"
+        " '/nonexistent-payload.json']\n"
+        "cli.run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "nonexistent-payload.json" in done.stderr
+    assert (tmp_path / "ran").read_text() == "yes"
