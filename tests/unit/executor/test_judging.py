@@ -25,7 +25,10 @@ from bot.store.db import Database
 from tests.unit.executor.support import BOT, REPO, Flaky
 
 GITHUB = "ghp_" + "R7nQ2sLk9VbX4mTz8WcJ5yHd3FpA6gUe1oKi"
-CONFIG = "policies:\n  deny_paths: ['src/legacy/**']\nci_writers: [devops]\n"
+CONFIG = (
+    "policies:\n  deny_paths: ['src/legacy/**']\nci_writers: [devops]\n"
+    "approvers:\n  infra: [ops-lead]\n"
+)
 
 
 def _seed(path: Path) -> Path:
