@@ -344,8 +344,8 @@ def test_events_survive_as_json(forge):
 
 
 def test_a_status_event_names_the_branch_whose_tip_it_is_on(forge, tmp_path):
-    """Like GitHub's status event: the branch when exactly one has the commit at its tip
-    (the workflow finds a run's tests gate by it)."""
+    """Like GitHub's status event: a branch whose tip is the commit (the workflow finds a
+    run's tests gate by it); a non-default branch first, in name order."""
     sha = _push(forge, tmp_path, "agentforge/issue-1", {"a.txt": "a"})
     forge.set_commit_status(REPO, sha, CommitState.SUCCESS, context="ci")
     assert forge.events()[-1][1].head_ref == "agentforge/issue-1"
@@ -358,7 +358,7 @@ def test_a_status_event_names_the_branch_whose_tip_it_is_on(forge, tmp_path):
     )
     forge.set_commit_status(REPO, main_sha, CommitState.SUCCESS, context="ci")
     assert forge.events()[-1][1].head_ref == main
-    # Two branches at that commit: which one is meant is unknown, so none is named.
-    pygit2.Repository(str(forge.bare_path(REPO))).references.create("refs/heads/copy", sha)
+    # Two branches at that commit: the first in name order is named.
+    pygit2.Repository(str(forge.bare_path(REPO))).references.create("refs/heads/zcopy", sha)
     forge.set_commit_status(REPO, sha, CommitState.SUCCESS, context="ci")
-    assert forge.events()[-1][1].head_ref is None
+    assert forge.events()[-1][1].head_ref == "agentforge/issue-1"
