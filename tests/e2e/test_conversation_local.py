@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.local_feed import CURSOR_NAME
+from bot.reconcile import delivery
 from tests.e2e.test_workflow_local import BOT, REPO, LocalSite
 from tests.e2e.workflow_support import (
     BRANCH,
     bot_comments,
     branch_log,
     failed_jobs,
-    project_files,
     read_json,
     running_app,
     status_comments,
@@ -253,10 +253,6 @@ def test_a_command_written_while_the_bot_was_down_is_handled_once(tmp_path, scri
         data = wait_phase(site.viewer, REPO, 1, BOT, "build", "needs_approval")
         site.settle(client)
         # A later sweep finds the comment handled and does nothing again.
-        from datetime import UTC, datetime, timedelta
-
-        from bot.reconcile import delivery
-
         queue = client.app.state.agentforge.queue
         later = datetime.now(UTC) + timedelta(minutes=5)
         assert queue.enqueue(delivery("local", REPO, later, actor=BOT)) is not None
