@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.actions import Action, PushCommit
 from bot.errors import ConfigError, ForgeError, WorkspaceError
-from bot.events import Event
+from bot.events import Event, EventKind
 from bot.forge import Forge, Permission
 from bot.judging_git import BaseFiles, GitFacts
 from bot.repoconfig import AgentForgeConfig
@@ -59,9 +59,12 @@ def gather_snapshot(
     repo, actor = event.repo.full_name, event.actor.login
     problems: list[str] = []
     permission = None
-    if bot_login and actor.lower() == bot_login.lower():
-        # The bot's own events (a pipeline on its push): an App's login is not a
-        # collaborator to look up, and its token's rights are what the forge enforces.
+    own = bool(bot_login) and actor.lower() == str(bot_login).lower()
+    if own or event.kind is EventKind.RECONCILE:
+        # The bot's own events (a pipeline on its push, its reconcile sweep, whose actor
+        # is the bot's login only when AGENTFORGE_BOT_LOGIN is set; the webhook server
+        # refuses sweep events): an App's login is not a collaborator to look up, and
+        # its token's rights are what the forge enforces.
         permission = Permission.WRITE
     else:
         try:

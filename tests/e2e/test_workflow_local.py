@@ -20,6 +20,7 @@ from bot.cli import cli
 from bot.forges.local import LocalForge
 from bot.local_feed import CURSOR_NAME
 from tests.e2e.workflow_support import (
+    TWO_PHASES,
     assert_ready_flow,
     bot_comments,
     failed_jobs,
@@ -48,10 +49,10 @@ PHASES = [("discovery", "analyst"), ("build", "developer")]
 class LocalSite:
     """A local forge in ``tmp_path`` and the CLI a person drives it with."""
 
-    def __init__(self, tmp_path: Path, model_url: str) -> None:
+    def __init__(self, tmp_path: Path, model_url: str, workflow: str | None = TWO_PHASES) -> None:
         self.dir = tmp_path / "forge"
         self.cli = CliRunner()
-        source = make_project(tmp_path / "calc", project_files(model_url))
+        source = make_project(tmp_path / "calc", project_files(model_url, workflow))
         self.local("init", str(self.dir), "--from", str(source), "--name", REPO, user="me")
         self.local("grant", "reviewer", "write", user="me")
         self.local("grant", "mallory", "read", user="me")

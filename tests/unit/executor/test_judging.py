@@ -168,3 +168,27 @@ def test_the_bots_own_event_needs_no_permission_lookup(site) -> None:
     flaky = Flaky(forge, {"get_permission": Unavailable("not a collaborator", forge="local")})
     [out] = executor(flaky, audit, clones, actor=BOT).apply([push({"src/b.py": "y = 2\n"})])
     assert out.status == OutcomeStatus.APPLIED, out.detail
+
+
+def test_the_reconcile_sweep_pushes_as_the_bot_without_a_configured_login(site) -> None:
+    # serve without AGENTFORGE_BOT_LOGIN: the sweep's actor is the synthetic sweeper,
+    # which is no collaborator; its pushes are the bot's own (the server refuses sweeps).
+    from bot.reconcile import SWEEPER
+
+    forge, _n, audit, clones = site
+    sweep = Event(
+        forge=ForgeKind.LOCAL,
+        kind=EventKind.RECONCILE,
+        action="sweep",
+        repo=RepoRef(full_name=REPO, default_branch="main"),
+        actor=Actor(login=SWEEPER, is_bot=True),
+    )
+    flaky = Flaky(forge, {"get_permission": Unavailable("not a collaborator", forge="local")})
+    judge = judge_factory(clones, bot_login=None)(sweep, flaky)
+    [out] = Executor(flaky, judge=judge, audit=audit, clones_dir=clones).apply(
+        [push({"src/c.py": "z = 3\n"})]
+    )
+    assert out.status == OutcomeStatus.APPLIED, out.detail
+    # A person's event on the same path is still checked.
+    [denied] = executor(forge, audit, clones, actor="reader").apply([push({"src/d.py": "w\n"})])
+    assert denied.status == OutcomeStatus.DENIED

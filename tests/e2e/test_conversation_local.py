@@ -1,0 +1,282 @@
+"""End to end on the local forge: the conversation commands of issue 13.
+
+The real app runs as ``agentforge serve --local DIR`` composes it (the local forge's
+outbox feeds the intake, workers run the shipped workflow handlers, roles run on the
+OpenAI-wire fake scripted per role by :class:`RoleScript`); people act only through the
+``agentforge local`` CLI as different users. Everything asserted is read back from the
+forge: comments and their markers, labels, the branch's commits and trailers, and the
+model requests the wire fake recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.local_feed import CURSOR_NAME
+from bot.reconcile import delivery
+from tests.e2e.test_workflow_local import BOT, REPO, LocalSite
+from tests.e2e.workflow_support import (
+    BRANCH,
+    bot_comments,
+    branch_log,
+    failed_jobs,
+    read_json,
+    running_app,
+    status_comments,
+    wait_for,
+    wait_outcome,
+    wait_phase,
+)
+from tests.fakes.openai_wire import OpenAIWireFake
+from tests.fakes.role_script import RoleScript, final, phase_steps, requirements
+
+pytestmark = pytest.mark.e2e
+
+BRANCH_1 = BRANCH.format(n=1)
+
+
+@pytest.fixture
+def script() -> Iterator[RoleScript]:
+    fake = OpenAIWireFake()
+    try:
+        yield RoleScript(fake)
+        fake.server.check_assertions()
+    finally:
+        fake.close()
+
+
+def open_issue(site: LocalSite, *labels: str) -> None:
+    """The reporter opens issue 1 with ``labels``."""
+    args = ["issue", "open", "--title", "Subtract numbers", "--body", "calc needs sub(a, b)."]
+    for label in labels:
+        args += ["--label", label]
+    site.local(*args)
+
+
+def comment(site: LocalSite, body: str, user: str = "reviewer") -> None:
+    """``user`` comments ``body`` on issue 1."""
+    site.local("comment", "1", "--body", body, user=user)
+
+
+def replies(site: LocalSite) -> list[str]:
+    """The bot's comments on issue 1 that are not the status comment."""
+    status = {c.id for c in status_comments(site.viewer, REPO, 1, BOT)}
+    return [c.body for c in bot_comments(site.viewer, REPO, 1, BOT) if c.id not in status]
+
+
+def commits(site: LocalSite) -> list[dict]:
+    """The bot's commits on the run's branch, oldest first."""
+    return branch_log(site.bare, BRANCH_1)
+
+
+def model_text(script: RoleScript) -> str:
+    """Every request the model received, as one string."""
+    with script._lock:
+        return "\n".join(json.dumps(body) for body in script.fake.requests)
+
+
+def test_reject_feedback_reaches_the_role_and_makes_a_new_round(tmp_path, script) -> None:
+    script.set("analyst", phase_steps("analyst", 1))
+    site = LocalSite(tmp_path, script.fake.base_url)
+    feedback = "state what sub(0, 0) returns and cover zero explicitly"
+    with running_app(site.settings(tmp_path / "data")) as client:
+        open_issue(site, "agentforge")
+        first = wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+        [round_1] = commits(site)
+        assert round_1["trailers"]["Agentforge-Phase"] == "discovery"
+        assert round_1["trailers"]["Agentforge-Round"] == "1"
+        assert feedback not in model_text(script)
+
+        # The second round writes a different document (the same one would commit nothing).
+        revised = requirements(1, "Subtract numbers") + "3. AC-3: `sub(0, 0)` returns `0`.\n"
+        script.set(
+            "analyst",
+            [
+                [("read_file", {"path": "docs/requirements/issue-1.md"})],
+                [("write_file", {"path": "docs/requirements/issue-1.md", "content": revised})],
+                final("Requirements with the zero case (AC-3).", 0.9),
+            ],
+        )
+        comment(site, f"/reject {feedback}")
+        wait_for("the second round", lambda: len(commits(site)) == 2)
+        data = wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+        site.settle(client)
+        assert failed_jobs(client.db) == []
+
+    assert script.runs_of("analyst") == 2 and script.runs_of("developer") == 0
+    # The feedback went to the model in the second round's conversation.
+    second_round = [
+        body
+        for body in script.fake.requests
+        if "You are the analyst on" in json.dumps(body) and feedback in json.dumps(body)
+    ]
+    assert second_round, "the /reject feedback never reached the model"
+    old, new = commits(site)
+    assert old["sha"] == round_1["sha"]  # built on, never force-pushed over
+    assert new["trailers"]["Agentforge-Phase"] == "discovery"
+    assert new["trailers"]["Agentforge-Run"] == first.run_id
+    assert int(new["trailers"]["Agentforge-Round"]) > int(old["trailers"]["Agentforge-Round"])
+    assert data.run_id == first.run_id and data.outcome is None
+    assert data.phases[0].round == 2
+    assert "AC-3" in site.viewer.get_file(REPO, "docs/requirements/issue-1.md", ref=BRANCH_1) or ""
+
+
+def test_cancel_ends_the_run_and_a_later_approve_changes_nothing(tmp_path, script) -> None:
+    for role in ("analyst", "developer"):
+        script.set(role, phase_steps(role, 1))
+    site = LocalSite(tmp_path, script.fake.base_url)
+    with running_app(site.settings(tmp_path / "data")) as client:
+        open_issue(site, "agentforge")
+        first = wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+        before = commits(site)
+        comment(site, "/cancel")
+        data = wait_outcome(site.viewer, REPO, 1, BOT)
+        assert data.outcome == "cancelled" and data.run_id == first.run_id
+        wait_for(
+            "the cancelled label",
+            lambda: "agentforge:cancelled" in site.viewer.get_issue(REPO, 1).labels,
+        )
+        site.settle(client)
+        said = len(replies(site))
+
+        comment(site, "/approve")
+        wait_for("the reply to /approve", lambda: len(replies(site)) > said)
+        site.settle(client)
+        assert failed_jobs(client.db) == []
+
+    [answer] = replies(site)[said:]
+    assert "@reviewer" in answer and "cancelled" in answer and "/approve" in answer
+    after = site.state()
+    assert after.outcome == "cancelled"
+    assert [(p.name, p.state) for p in after.phases] == [(p.name, p.state) for p in data.phases]
+    assert [p.state for p in after.phases] != ["approved", "needs_approval"]
+    assert commits(site) == before  # no commit after the cancel
+    assert script.runs_of("developer") == 0 and script.runs_of("analyst") == 1
+    assert len(status_comments(site.viewer, REPO, 1, BOT)) == 1
+
+
+def test_an_unknown_command_gets_help_and_status_changes_nothing(tmp_path, script) -> None:
+    script.set("analyst", phase_steps("analyst", 1))
+    site = LocalSite(tmp_path, script.fake.base_url)
+    with running_app(site.settings(tmp_path / "data")) as client:
+        open_issue(site, "agentforge")
+        wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+        site.settle(client)
+        before_state, before_commits = site.state(), commits(site)
+
+        # Anyone may ask, also someone without write permission.
+        comment(site, "/agentforge frobnicate", user="mallory")
+        wait_for("the help reply", lambda: len(replies(site)) == 1)
+        site.settle(client)
+        [help_reply] = replies(site)
+
+        comment(site, "/status", user="mallory")
+        wait_for("the status reply", lambda: len(replies(site)) == 2)
+        site.settle(client)
+        assert failed_jobs(client.db) == []
+
+    assert "frobnicate" in help_reply and "not an AgentForge command" in help_reply
+    for usage in ("/approve", "/reject <feedback>", "/retry", "/cancel", "/status", "/help"):
+        assert f"`{usage}" in help_reply, usage
+    status_reply = replies(site)[1]
+    assert before_state.run_id in status_reply and "discovery" in status_reply
+    assert "needs_approval" in status_reply
+    after = site.state()
+    assert after.run_id == before_state.run_id and after.outcome is None
+    assert [(p.name, p.state, p.round) for p in after.phases] == [
+        (p.name, p.state, p.round) for p in before_state.phases
+    ]
+    assert commits(site) == before_commits
+    assert script.runs_of("analyst") == 1 and script.runs_of("developer") == 0
+    assert len(status_comments(site.viewer, REPO, 1, BOT)) == 1
+
+
+def test_a_bug_label_runs_the_bugfix_workflow(tmp_path, script) -> None:
+    # QA's output check demands that its new tests pass (see the report: a reproducing
+    # test that fails is refused), so the scripted QA pins the current behaviour.
+    pinned = "from calc import add\n\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n"
+    script.set(
+        "qa",
+        [
+            [("read_file", {"path": "calc.py"})],
+            [("write_file", {"path": "tests/test_add_negative.py", "content": pinned})],
+            [("run_command", {"command": "python -m pytest -q"})],
+            final("tests/test_add_negative.py pins add on negative numbers.", 0.9),
+        ],
+    )
+    site = LocalSite(tmp_path, script.fake.base_url, workflow=None)
+    with running_app(site.settings(tmp_path / "data")) as client:
+        open_issue(site, "agentforge", "bug")
+        data = wait_phase(site.viewer, REPO, 1, BOT, "reproduce", "needs_approval")
+        site.settle(client)
+        assert failed_jobs(client.db) == []
+
+    assert data.workflow == "bugfix"
+    assert [(p.name, p.role) for p in data.phases] == [
+        ("reproduce", "qa"),
+        ("fix", "developer"),
+    ]
+    [status] = status_comments(site.viewer, REPO, 1, BOT)
+    assert "**Workflow:** `bugfix`" in status.body
+    assert "**reproduce** (qa)" in status.body
+    [commit] = commits(site)
+    assert commit["trailers"]["Agentforge-Phase"] == "reproduce"
+    assert commit["trailers"]["Agentforge-Role"] == "qa"
+    assert script.runs_of("qa") == 1 and script.runs_of("analyst") == 0
+
+
+def test_a_command_written_while_the_bot_was_down_is_handled_once(tmp_path, script) -> None:
+    for role in ("analyst", "developer"):
+        script.set(role, phase_steps(role, 1))
+    site = LocalSite(tmp_path, script.fake.base_url)
+    data_dir = tmp_path / "data"
+    with running_app(site.settings(data_dir)) as client:
+        open_issue(site, "agentforge")
+        first = wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+        site.settle(client)
+
+    # The bot is down: the approval's event is lost (a forge does not redeliver), which
+    # for the local forge means the feed's cursor has already passed it.
+    comment(site, "/approve")
+    cursor = data_dir / CURSOR_NAME
+    last = max(seq for seq, _ in site.viewer.events())
+    saved = read_json(cursor)
+    saved["cursors"] = {key: last for key in saved["cursors"]}
+    cursor.write_text(json.dumps(saved), encoding="utf-8")
+
+    # Back up: serve's scheduler sweeps the repository at start and acts on the comment.
+    with running_app(site.settings(data_dir)) as client:
+        data = wait_phase(site.viewer, REPO, 1, BOT, "build", "needs_approval")
+        site.settle(client)
+        # A later sweep finds the comment handled and does nothing again.
+        queue = client.app.state.agentforge.queue
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        assert queue.enqueue(delivery("local", REPO, later, actor=BOT)) is not None
+        site.settle(client)
+        (sweeps,) = client.db.execute(
+            "SELECT count(*) FROM jobs WHERE event_name = 'agentforge/reconcile' AND state = 'done'"
+        ).fetchone()
+        assert failed_jobs(client.db) == []
+
+    assert sweeps >= 2
+    assert data.run_id == first.run_id
+    assert script.runs_of("analyst") == 1 and script.runs_of("developer") == 1
+    final_state = site.state()
+    assert [(p.name, p.state) for p in final_state.phases] == [
+        ("discovery", "approved"),
+        ("build", "needs_approval"),
+    ]
+    assert [(c["trailers"]["Agentforge-Phase"]) for c in commits(site)] == [
+        "discovery",
+        "build",
+    ]
+    eyes = [
+        c.body
+        for c in site.viewer.list_comments(REPO, 1)
+        if (BOT, "eyes") in site.viewer.list_reactions(REPO, 1, comment_id=c.id)
+    ]
+    assert eyes == ["/approve"]
