@@ -14,6 +14,8 @@ same reply instead of posting another. An accepted command gets 👀.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.actions import AddLabels
 from handlers.commands import Command
 from handlers.workflow import lessons, rounds
@@ -46,6 +48,25 @@ def _approver_or_reply(job: Job, engine: Engine, command: Command) -> bool:
     return False
 
 
+def _open_run(job: Job, command: Command, issue: int) -> tuple[Any, Engine] | None:
+    """The issue's open run and its engine for an approver's command, or None.
+
+    None (after the reply that says why, where one is due) when there is no run or
+    config, the run has ended, or the commenter is no approver.
+    """
+    run = job.locate(issue)
+    config = job.config(issue)
+    if run is None or config is None:
+        return None
+    if run.terminal:
+        ended_reply(job, command, run.state)
+        return None
+    engine = job.engine(config)
+    if not _approver_or_reply(job, engine, command):
+        return None
+    return run, engine
+
+
 def _signal(job: Job) -> str:
     return f"comment:{job.event.comment_id}"
 
@@ -65,16 +86,10 @@ _REJECT_WHY = {
 
 
 def _reject(job: Job, command: Command, issue: int) -> None:
-    run = job.locate(issue)
-    config = job.config(issue)
-    if run is None or config is None:
+    opened = _open_run(job, command, issue)
+    if opened is None:
         return
-    if run.terminal:
-        ended_reply(job, command, run.state)
-        return
-    engine = job.engine(config)
-    if not _approver_or_reply(job, engine, command):
-        return
+    run, engine = opened
     who = job.event.actor.login
     feedback = command.args.strip()
     if not feedback:
@@ -149,16 +164,10 @@ def _offer_retry(data: RunData) -> bool:
 
 
 def _cancel(job: Job, command: Command, issue: int) -> None:
-    run = job.locate(issue)
-    config = job.config(issue)
-    if run is None or config is None:
+    opened = _open_run(job, command, issue)
+    if opened is None:
         return
-    if run.terminal:
-        ended_reply(job, command, run.state)
-        return
-    engine = job.engine(config)
-    if not _approver_or_reply(job, engine, command):
-        return
+    run, engine = opened
     job.react()
     with engine.guard(run):
         run, _ = rounds.cancel(engine, run, signal=_signal(job), by=job.event.actor.login)
