@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 _BEFORE = pytest.StashKey[dict]()
+
+
+_SESSION = pytest.StashKey[pytest.Session]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep the session, so the exit below knows its final status."""
+    session.config.stash[_SESSION] = session
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the test process with pytest's status once everything is reported.
+
+    DuckDB aborts interpreter teardown (SIGABRT, "FATAL: exception not rethrown") when a
+    connection is still alive in a native thread (duckdb/duckdb#13904); a run whose tests
+    all passed then exits 134. The ``agentforge`` executable avoids it the same way
+    (:func:`bot.cli.run`): exit handlers first, then end the process at once.
+    """
+    import atexit
+    import os
+    import sys
+
+    session = config.stash.get(_SESSION, None)
+    if session is None or threading.current_thread() is not threading.main_thread():
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(int(session.exitstatus))
