@@ -60,6 +60,7 @@ from bot.actions import (
     UpdateIssue,
     UpdateMR,
 )
+from bot.comment_size import fit, limit_for
 from bot.errors import (
     AgentForgeError,
     ConfigError,
@@ -315,7 +316,7 @@ class Executor:
     def _comment(self, a: PostComment) -> tuple[OutcomeStatus, str, dict[str, Any]]:
         forge = self.forge
         if a.marker_key is None:
-            made = forge.create_comment(a.repo, a.number, a.body, is_mr=a.is_mr)
+            made = forge.create_comment(a.repo, a.number, self._fit(a.body), is_mr=a.is_mr)
             return OutcomeStatus.APPLIED, "comment posted", {"comment_id": made.id}
         try:
             tag = marker(a.marker_key)
@@ -325,6 +326,7 @@ class Executor:
             ) from exc
         # Same body rule as bot.forge.ensure_comment, so both find each other's comments.
         body = a.body if a.marker_key in markers_in(a.body) else f"{a.body}\n\n{tag}"
+        body = self._fit(body)
         # Only the bot's own comments: a marker someone typed or copied into their
         # comment must not make the bot edit it (the forge would refuse) or skip a post.
         existing = find_comment(
@@ -341,6 +343,10 @@ class Executor:
             )
         forge.edit_comment(a.repo, a.number, existing.id, body, is_mr=a.is_mr)
         return OutcomeStatus.APPLIED, "marked comment edited", {"comment_id": existing.id}
+
+    def _fit(self, body: str) -> str:
+        # Under the forge's size limit, hidden markers kept whole (bot.comment_size).
+        return fit(body, limit_for(self.forge.name))
 
     def _own_login(self) -> str:
         if self.bot_login is None:
@@ -386,7 +392,7 @@ class Executor:
                     },
                 )
         mr = self.forge.open_mr(
-            a.repo, head=a.head, base=a.base, title=a.title, body=a.body, draft=a.draft
+            a.repo, head=a.head, base=a.base, title=a.title, body=self._fit(a.body), draft=a.draft
         )
         return (
             OutcomeStatus.APPLIED,
@@ -396,7 +402,8 @@ class Executor:
 
     def _update_mr(self, a: UpdateMR) -> tuple[OutcomeStatus, str, dict[str, Any]]:
         mr = self.forge.get_mr(a.repo, a.number)
-        wanted = {"title": a.title, "body": a.body, "state": a.state}
+        body = self._fit(a.body) if a.body is not None else None
+        wanted = {"title": a.title, "body": body, "state": a.state}
         changes = {k: v for k, v in wanted.items() if v is not None and getattr(mr, k) != v}
         if not changes:
             return OutcomeStatus.SKIPPED, "MR already as wanted", {"number": mr.number}
@@ -405,7 +412,8 @@ class Executor:
 
     def _update_issue(self, a: UpdateIssue) -> tuple[OutcomeStatus, str, dict[str, Any]]:
         issue = self.forge.get_issue(a.repo, a.number)
-        wanted = {"title": a.title, "body": a.body, "state": a.state}
+        body = self._fit(a.body) if a.body is not None else None
+        wanted = {"title": a.title, "body": body, "state": a.state}
         changes = {k: v for k, v in wanted.items() if v is not None and getattr(issue, k) != v}
         if not changes:
             return OutcomeStatus.SKIPPED, "issue already as wanted", {"number": issue.number}
@@ -498,7 +506,7 @@ class Executor:
                         {"comment_id": comment.id},
                     )
         made = self.forge.reply_to_review_comment(
-            a.repo, a.number, a.comment_id, body, thread_id=a.thread_id
+            a.repo, a.number, a.comment_id, self._fit(body), thread_id=a.thread_id
         )
         return OutcomeStatus.APPLIED, "replied in the review thread", {"comment_id": made.id}
 
