@@ -20,6 +20,8 @@ heartbeat     renews this job's lease (raises :class:`bot.errors.LeaseLost` once
 bot_login     ``AGENTFORGE_BOT_LOGIN``, else the forge token's own login (cached)
 feedback      :class:`bot.feedback.DuckDBFeedback`: reviewer feedback per repository
               (lessons), on the records database
+limits        :class:`bot.limits_store.DuckDBLimitLedger`: runs started and refusal
+              replies, for the rate limits (survives restarts)
 ============  ===========================================================================
 
 A forge with no credentials raises :class:`bot.errors.ConfigError` from the factory;
@@ -49,6 +51,7 @@ from bot.executor import (
 )
 from bot.feedback import DuckDBFeedback
 from bot.followups import RecordedContinuations
+from bot.limits_store import DuckDBLimitLedger
 from bot.forge import Forge
 from bot.priorities import LIGHT
 from bot.queue import Job
@@ -372,6 +375,7 @@ class ServicesBuilder:
         self.settings = settings
         self.runs = DuckDBRunStore(db)
         self.feedback = DuckDBFeedback(db)
+        self.limits = DuckDBLimitLedger(db)
         self.executor_factory = executor_factory
         self.roles = roles
         self.clock = clock
@@ -403,6 +407,7 @@ class ServicesBuilder:
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
             feedback=self.feedback,
+            limits=self.limits,
             # A light job hands role runs to the heavy queue (bot.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )

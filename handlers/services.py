@@ -264,6 +264,31 @@ class FeedbackStore(Protocol):
         ...
 
 
+class LimitLedger(Protocol):
+    """Timestamps of rate-limited things (runs started, refusal replies), kept across
+    restarts, so a limit counts the same after the bot comes back."""
+
+    def times_since(
+        self,
+        kind: str,
+        forge: str,
+        repo: str,
+        since: datetime,
+        *,
+        actor: str | None = None,
+        subject: str | None = None,
+    ) -> list[datetime]:
+        """When ``kind`` happened in ``repo`` since ``since``, oldest first; only by
+        ``actor`` (case-insensitive) and on ``subject`` when given."""
+        ...
+
+    def record(
+        self, kind: str, forge: str, repo: str, *, actor: str, subject: str, at: datetime
+    ) -> None:
+        """Note one ``kind`` by ``actor`` on ``subject`` (``issue:7``, ``mr:3``) at ``at``."""
+        ...
+
+
 class ActionResult(BaseModel):
     """What the executor did with one action (see :class:`bot.executor.ActionOutcome`).
 
@@ -336,6 +361,8 @@ class Services:
         continuations: Set in light jobs (commands): the engine hands a role run to
             the heavy queue through it instead of running it. None: run everything
             here (heavy jobs, the CI runner, tests).
+        limits: Rate-limit records (runs started, refusal replies); None where the
+            shell keeps none (then nothing is limited or throttled).
     """
 
     forge: Forge
@@ -350,3 +377,4 @@ class Services:
     bot_login: str | None = None
     feedback: FeedbackStore | None = None
     continuations: Continuations | None = None
+    limits: LimitLedger | None = None

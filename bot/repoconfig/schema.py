@@ -26,7 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from bot.repoconfig.abuse import BotsConfig, LimitsConfig, TrustConfig
 from bot.repoconfig.models import BudgetsConfig, ModelsConfig, PricesConfig, PrivacyConfig
+from bot.repoconfig.permissions import PermissionName
 
 BUILTIN_ROLES = ("analyst", "architect", "developer", "qa", "devops", "writer", "reviewer")
 """Roles AgentForge ships; a repository may add its own in ``.agentforge/roles/``."""
@@ -79,16 +81,6 @@ class Gate(StrEnum):
     MR_APPROVAL = "mr_approval"
     TESTS = "tests"
     AUTO = "auto"
-
-
-class PermissionName(StrEnum):
-    """Permission names accepted in config, matching :class:`bot.forge.Permission`."""
-
-    READ = "read"
-    TRIAGE = "triage"
-    WRITE = "write"
-    MAINTAIN = "maintain"
-    ADMIN = "admin"
 
 
 class ApproversConfig(_Strict):
@@ -359,6 +351,9 @@ class RepoConfig(_Strict):
         privacy: What makes work sensitive (local models only).
         prices: USD per million tokens, by model id.
         dispatch: Where its jobs run: the server's workers, or the forge's CI runners.
+        bots: Other bots whose events are handled (every other bot is ignored).
+        limits: Rate limits on starting runs and on refusal replies.
+        trust: Who may start a run without a trusted actor's ``/agentforge ok-to-run``.
     """
 
     version: int = Field(default=1, ge=1, le=1)
@@ -385,6 +380,9 @@ class RepoConfig(_Strict):
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
     workflows: WorkflowsConfig = Field(default_factory=WorkflowsConfig)
     watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
+    bots: BotsConfig = Field(default_factory=BotsConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    trust: TrustConfig = Field(default_factory=TrustConfig)
 
 
 class Phase(_Strict):

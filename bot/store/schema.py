@@ -214,5 +214,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         UPDATE jobs SET priority = 1 WHERE priority IS NULL;
         """,
     ),
+    (
+        5,
+        "rate-limit ledger: runs started and refusal replies, per repository and actor",
+        """
+        -- One row per rate-limited thing (bot.limits_store): 'run_start' (a new run),
+        -- 'refusal_reply' (an answer to a refused command). Kept here, not in memory,
+        -- so a restart does not reset a limit; old rows are pruned as they age out.
+        CREATE TABLE IF NOT EXISTS limit_events (
+            kind     TEXT NOT NULL,
+            forge    TEXT NOT NULL,
+            repo     TEXT NOT NULL,
+            actor    TEXT NOT NULL,        -- lower-cased login
+            subject  TEXT NOT NULL,        -- issue:<n> | mr:<n>
+            happened_at TIMESTAMP NOT NULL  -- UTC
+        );
+        CREATE INDEX IF NOT EXISTS limit_events_idx ON limit_events(kind, forge, repo, happened_at);
+        """,
+    ),
 ]
 """(version, description, SQL). Append only."""

@@ -3,13 +3,15 @@
 Each :class:`CommandSpec` names who may use the command, whether its bare ``/name``
 form is recognised (``/agentforge name`` always is), and when it is offered in the
 status comment. The conversation issue adds ``reject``, ``retry``, ``status``,
-``cancel`` and ``help`` by calling :func:`register_command`; this module ships the two
-the main road needs:
+``cancel`` and ``help`` by calling :func:`register_command`; this module ships the
+ones the main road needs:
 
 - ``/approve`` (``/agentforge approve``), approvers only: passes the human part of the
   current phase's gate, bound to the MR head SHA;
 - ``/agentforge start``, by an approver or the issue's author: starts a run (the
-  bare ``/start`` is not recognised, it is too common a word).
+  bare ``/start`` is not recognised, it is too common a word);
+- ``/agentforge ok-to-run``, approvers only: lets a run start that was asked for by
+  someone below ``trust.min_permission`` (:mod:`.admission`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.commands import Command
-from handlers.workflow import approvals
+from handlers.workflow import admission, approvals
 from handlers.workflow.job import Job, when
 from handlers.workflow.state import RunData
 
@@ -95,8 +97,9 @@ _WHY = {
 
 
 def ended_reply(job: Job, command: Command, run_state: str) -> None:
-    """Say that the run has ended, so ``command`` does nothing (keyed by comment id)."""
-    job.reply(
+    """Say that the run has ended, so ``command`` does nothing (keyed by comment id;
+    throttled like every refusal)."""
+    job.refuse(
         safe_key(f"ended.{job.event.comment_id}"),
         f"@{job.event.actor.login}, this issue's run was **{run_state}**: `/{command.name}` "
         "does nothing now. Comment `/agentforge start` to start a new run.",
@@ -118,7 +121,7 @@ def _approve(job: Job, command: Command, issue: int) -> None:
     who = job.event.actor.login
     verdict = engine.approvers.check(who)
     if not verdict.ok:
-        job.reply(
+        job.refuse(
             safe_key(f"refused.{job.event.comment_id}"),
             f"@{who}, only approvers may `/approve`: {engine.approvers.describe()} "
             f"(`approvers` in `.agentforge/config.yaml`). Nothing was changed "
@@ -166,7 +169,7 @@ def _start(job: Job, command: Command, issue: int) -> None:
     who = job.event.actor.login
     author = job.services.forge.get_issue(job.repo, issue).author.login
     if who.lower() != author.lower() and not engine.approvers.check(who).ok:
-        job.reply(
+        job.refuse(
             safe_key(f"refused.{job.event.comment_id}"),
             f"@{who}, a run is started by the issue's author or an approver "
             f"({engine.approvers.describe()}). Nothing was changed.",
@@ -187,15 +190,43 @@ def start_run(job: Job, issue: int, *, by: str, trigger: str) -> None:
         with engine.guard(run):
             engine.drive(run)  # already started: resume it (a redelivered start too)
         return
+    if not admission.admit(job, engine, issue, by=by, trigger=trigger):
+        return  # untrusted starter or over a rate limit: the issue was told why
     key = job.event.delivery_id or job.event.content_key()
     run = engine.new_run(issue, by=by, trigger=trigger, key=key)
     if run is None:  # another job started it first
         run = job.services.runs.active_for_issue(job.forge, job.repo, issue)
         if run is None:
             return
+    else:
+        admission.started(job, issue, by=by)
     with engine.guard(run):
         run = engine.publish(run)
         engine.drive(run)
+
+
+# --- /agentforge ok-to-run --------------------------------------------------------------
+
+
+def _ok_to_run(job: Job, command: Command, issue: int) -> None:
+    config = job.config(issue)
+    if config is None:
+        return
+    engine = job.engine(config)
+    who = job.event.actor.login
+    verdict = engine.approvers.check(who)
+    if not verdict.ok:
+        job.refuse(
+            safe_key(f"refused.{job.event.comment_id}"),
+            f"@{who}, only approvers may `/agentforge ok-to-run`: "
+            f"{engine.approvers.describe()}. Nothing was changed ({verdict.reason}).",
+        )
+        return
+    job.react()
+    # The run is the issue author's request, let through by the approver: it counts
+    # against the author's rate limit, and the approver is not its starter.
+    author = job.services.forge.get_issue(job.repo, issue).author.login
+    start_run(job, issue, by=author, trigger=admission.OK_TO_RUN)
 
 
 register_command(
@@ -216,5 +247,15 @@ register_command(
         usage="/agentforge start",
         who="the issue's author, approvers",
         what="starts a run (or resumes the active one)",
+    )
+)
+register_command(
+    CommandSpec(
+        "ok-to-run",
+        _ok_to_run,
+        bare=False,
+        usage="/agentforge ok-to-run",
+        who="approvers",
+        what="lets a run asked for by someone below `trust.min_permission` start",
     )
 )

@@ -93,13 +93,26 @@ class Job:
         return self.event.forge.value
 
     def from_self(self) -> bool:
-        """Whether the event was caused by the bot itself (or another bot)."""
+        """Whether the event was caused by the bot itself, or by another bot that the
+        repository's ``bots.allow`` does not name.
+
+        The bot's own login counts whatever its account type (a personal token's user
+        is no ``[bot]``), so its status comment, replies and agents' text never act as
+        commands, whatever they contain.
+        """
         actor = self.event.actor
         bot = self.services.bot_login
         if bot and actor.login.lower() == bot.lower():
             return True
-        # Other bots are not colleagues: their text and reviews never move a workflow.
-        return actor.is_bot
+        if not actor.is_bot:
+            return False
+        # Other bots are not colleagues: their text and reviews never move a workflow,
+        # unless the default branch's config names them.
+        try:
+            config = self.services.config.load(self.repo, self.event.repo.default_branch)
+        except RepoConfigError:
+            return True
+        return not config.config.bots.allows(actor.login)
 
     # --- where ---------------------------------------------------------------------------
 
@@ -219,6 +232,20 @@ class Job:
                 reason="acknowledge a command",
             )
         )
+
+    def loaded_config(self) -> AgentForgeConfig | None:
+        """The config if this job has loaded it already (no forge read)."""
+        return self._config
+
+    def refuse(self, key: str, body: str) -> None:
+        """:meth:`reply` to a refused command, at most once per actor per issue or MR per
+        ``limits.refusal_reply_minutes`` (a flood of refused commands gets one answer)."""
+        from handlers.workflow import admission
+
+        if not admission.refusal_due(self):
+            return
+        self.reply(key, body)
+        admission.refusal_sent(self)
 
     def reply(self, key: str, body: str) -> None:
         """One reply where the event happened (keyed: a redelivery edits, never reposts)."""

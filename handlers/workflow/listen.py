@@ -137,7 +137,7 @@ def on_review(event: Event, ctx: HandlerContext) -> list[Action]:
     who = event.actor.login
     verdict = engine.approvers.check(who)
     if not verdict.ok:
-        job.reply(
+        job.refuse(
             safe_key(f"refused.approval.{event.object_id}.{who}.{event.head_sha}"),
             f"@{who}, your approval on the forge does not pass the workflow's gate: only "
             f"{engine.approvers.describe()} may approve ({verdict.reason}).",

@@ -187,7 +187,8 @@ class RunData(_Model):
         approvals: Approvals given, each bound to a head SHA.
         consumed: Signals (comment ids, approval events) already acted on.
         started_by: Who started the run.
-        trigger: How (``label`` or ``command``).
+        trigger: How (``label``, ``command``, or ``ok-to-run``: an approver let an
+            untrusted starter's run start).
         estimate_usd: The up-front cost estimate.
         criteria: Acceptance criteria found in the phases' documents, id -> text.
         outcome: ``succeeded``, ``failed`` or ``cancelled`` once the run ended.

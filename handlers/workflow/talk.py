@@ -40,7 +40,7 @@ def _approver_or_reply(job: Job, engine: Engine, command: Command) -> bool:
     verdict = engine.approvers.check(who)
     if verdict.ok:
         return True
-    job.reply(
+    job.refuse(
         safe_key(f"refused.{job.event.comment_id}"),
         f"@{who}, only approvers may `/{command.name}`: {engine.approvers.describe()} "
         f"(`approvers` in `.agentforge/config.yaml`). Nothing was changed ({verdict.reason}).",
@@ -252,7 +252,8 @@ def answer_help(job: Job, issue: int, *, unknown: str | None = None) -> None:
         if unknown
         else "AgentForge commands:"
     )
-    job.reply(safe_key(f"help.{job.event.comment_id}"), f"{head}\n\n{help_text(data)}")
+    answer = job.refuse if unknown else job.reply  # an unknown command is refused
+    answer(safe_key(f"help.{job.event.comment_id}"), f"{head}\n\n{help_text(data)}")
 
 
 def _help(job: Job, command: Command, issue: int) -> None:

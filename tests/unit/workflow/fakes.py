@@ -670,11 +670,17 @@ class World:
 
 
 def world(config: AgentForgeConfig | None = None, *, forge: str = "github") -> World:
-    """A fresh world: issue #7 by ``erin``, approver ``alice`` (write), ``mallory`` (read)."""
+    """A fresh world: issue #7 by ``erin`` (triage: may start runs), approver ``alice``
+    (write), ``mallory`` (read)."""
     clock = Clock()
     f = FakeForge(clock, forge=forge)
     f.add_issue(7, "Cart totals", "As a shopper I want totals.", "erin")
     f.permissions.update(
-        {"alice": Permission.WRITE, "bob": Permission.MAINTAIN, "mallory": Permission.READ}
+        {
+            "alice": Permission.WRITE,
+            "bob": Permission.MAINTAIN,
+            "erin": Permission.TRIAGE,
+            "mallory": Permission.READ,
+        }
     )
     return World(clock, f, FakeSink(f), FakeRuns(clock), FakeRoles(), FakeConfig(config))
