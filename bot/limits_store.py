@@ -43,7 +43,10 @@ class DuckDBLimitLedger:
         subject: str | None = None,
     ) -> list[datetime]:
         """See :meth:`handlers.services.LimitLedger.times_since`."""
-        sql = "SELECT happened_at FROM limit_events WHERE kind = ? AND forge = ? AND repo = ? AND happened_at >= ?"
+        sql = (
+            "SELECT happened_at FROM limit_events"
+            " WHERE kind = ? AND forge = ? AND repo = ? AND happened_at >= ?"
+        )
         params: list[object] = [kind, forge, repo, _naive(since)]
         if actor is not None:
             sql += " AND actor = ?"

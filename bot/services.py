@@ -51,8 +51,8 @@ from bot.executor import (
 )
 from bot.feedback import DuckDBFeedback
 from bot.followups import RecordedContinuations
-from bot.limits_store import DuckDBLimitLedger
 from bot.forge import Forge
+from bot.limits_store import DuckDBLimitLedger
 from bot.priorities import LIGHT
 from bot.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
