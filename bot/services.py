@@ -40,6 +40,7 @@ from typing import Any
 
 from agents.roles.contract import RoleRunner
 from bot.actions import Action
+from bot.audit_trail import AuditedRunStore, AuditedUsageLedger, ShellAuditTrail
 from bot.events import Event
 from bot.executor import RETRYABLE as EXECUTOR_RETRYABLE
 from bot.executor import (
@@ -57,6 +58,7 @@ from bot.priorities import LIGHT
 from bot.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
+from bot.store.audit import AuditLog
 from bot.store.db import Database
 from bot.store.runs import DuckDBRunStore
 from bot.workspace import Workspace, cache_path
@@ -277,11 +279,12 @@ class ExecutorSink:
 # --- the factory ---------------------------------------------------------------------
 
 
-def wire_roles(settings: Any, db: Database) -> RolesWiring:
+def wire_roles(settings: Any, db: Database, audit: AuditLog | None = None) -> RolesWiring:
     """The role runner and discussion index for a forge (one place to adjust).
 
     Imported when the first job needs them: the agents and the index pull in heavy
-    libraries the CLI must not load at start.
+    libraries the CLI must not load at start. With ``audit``, every model call is also
+    an audit row (:class:`bot.audit_trail.AuditedUsageLedger`).
     """
 
     def wiring(forge: Forge) -> tuple[RoleRunner, ContextSource]:
@@ -289,10 +292,13 @@ def wire_roles(settings: Any, db: Database) -> RolesWiring:
         from bot.roles_context import DiscussionIndex
         from bot.store.records import DuckDBLedger
 
+        ledger: Any = DuckDBLedger(db)
+        if audit is not None:
+            ledger = AuditedUsageLedger(ledger, audit)
         runner = ShellRoleRunner(
             forge=forge,
             clones_dir=settings.clones_dir,
-            ledger=DuckDBLedger(db),
+            ledger=ledger,
             index_dir=settings.index_dir,
         )
         return runner, DiscussionIndex(settings.index_dir, forge.name)
@@ -371,9 +377,13 @@ class ServicesBuilder:
         executor_factory: ExecutorFactory,
         roles: RolesWiring,
         clock: Callable[[], datetime],
+        audit: AuditLog | None = None,
     ) -> None:
         self.settings = settings
-        self.runs = DuckDBRunStore(db)
+        self.audit = audit
+        self.runs: Any = DuckDBRunStore(db)
+        if audit is not None:
+            self.runs = AuditedRunStore(self.runs, audit)
         self.feedback = DuckDBFeedback(db)
         self.limits = DuckDBLimitLedger(db)
         self.executor_factory = executor_factory
@@ -408,6 +418,7 @@ class ServicesBuilder:
             bot_login=self._login_for(forge),
             feedback=self.feedback,
             limits=self.limits,
+            audit=ShellAuditTrail(self.audit, forge.name) if self.audit is not None else None,
             # A light job hands role runs to the heavy queue (bot.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )
@@ -437,6 +448,7 @@ def build_services(
     executor_factory: ExecutorFactory | None = None,
     roles: RolesWiring | None = None,
     clock: Callable[[], datetime] = utc_now,
+    audit: AuditLog | None = None,
 ) -> ServicesBuilder:
     """The services factory for a server or runner on the records ``db``.
 
@@ -449,13 +461,16 @@ def build_services(
         roles: Builds the role runner and discussion index for a forge
             (:func:`wire_roles` by default).
         clock: UTC now.
+        audit: The audit log for run state changes, commands, refusals and model calls
+            (the executor's own rows need it in ``executor_factory``); none if None.
     """
     return ServicesBuilder(
         settings,
         db,
         executor_factory or executor_factory_from_settings(settings),
-        roles or wire_roles(settings, db),
+        roles or wire_roles(settings, db, audit),
         clock,
+        audit,
     )
 
 
@@ -475,10 +490,10 @@ def build_dispatcher(
     """
     from bot.dispatch import InProcessDispatcher
     from bot.executor import ExecutingDispatcher
-    from bot.store.audit import AuditLog
 
-    factory = executor_factory_from_settings(settings, audit=AuditLog(db), judge=judge)
-    services = build_services(settings, db, executor_factory=factory)
+    audit = AuditLog(db)
+    factory = executor_factory_from_settings(settings, audit=audit, judge=judge)
+    services = build_services(settings, db, executor_factory=factory, audit=audit)
     return ExecutingDispatcher(
         InProcessDispatcher(services=services), factory, raise_retryable=raise_retryable
     )

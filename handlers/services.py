@@ -289,6 +289,18 @@ class LimitLedger(Protocol):
         ...
 
 
+class AuditTrail(Protocol):
+    """Rows in the bot's hash-chained audit log for what handlers decide without an
+    action: a command read, a command or run start refused (see docs/records.md)."""
+
+    def record(
+        self, actor: str, action: str, *, repo: str, number: int | None, detail: dict[str, Any]
+    ) -> None:
+        """Append one row (``action`` like ``command`` or ``refused``) by ``actor`` about
+        ``repo`` issue/MR ``number``."""
+        ...
+
+
 class ActionResult(BaseModel):
     """What the executor did with one action (see :class:`bot.executor.ActionOutcome`).
 
@@ -363,6 +375,8 @@ class Services:
             here (heavy jobs, the CI runner, tests).
         limits: Rate-limit records (runs started, refusal replies); None where the
             shell keeps none (then nothing is limited or throttled).
+        audit: The audit log for commands and refusals; None where the shell keeps
+            none (actions are audited by the executor either way).
     """
 
     forge: Forge
@@ -378,3 +392,4 @@ class Services:
     feedback: FeedbackStore | None = None
     continuations: Continuations | None = None
     limits: LimitLedger | None = None
+    audit: AuditTrail | None = None

@@ -42,6 +42,7 @@ def admit(job: Job, engine: Engine, issue: int, *, by: str, trigger: str) -> boo
     docstring); when not, the issue has been told why."""
     config = engine.config.config
     if trigger != OK_TO_RUN and not _trusted(job, engine, by):
+        job.audit("refused", {"what": "run start", "why": "untrusted", "by": by}, number=issue)
         _ask_for_ok(job, engine, issue, by)
         return False
     ledger = job.services.limits
@@ -57,6 +58,11 @@ def admit(job: Job, engine: Engine, issue: int, *, by: str, trigger: str) -> boo
     )
     if decision.ok:
         return True
+    job.audit(
+        "refused",
+        {"what": "run start", "why": f"limits.runs_per_{decision.scope}", "by": by},
+        number=issue,
+    )
     minutes = int(decision.window.total_seconds() // 60)
     who = f"@{by} started" if decision.scope == "actor" else "this repository started"
     key = "runs_per_actor" if decision.scope == "actor" else "runs_per_repo"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.actions import Action, PostComment, React
 from bot.errors import NotFound, RepoConfigError
@@ -237,12 +238,30 @@ class Job:
         """The config if this job has loaded it already (no forge read)."""
         return self._config
 
+    def audit(self, action: str, detail: dict[str, Any], *, number: int | None = None) -> None:
+        """One audit row by the event's actor about ``number`` (default: the event's)."""
+        trail = self.services.audit
+        if trail is not None:
+            trail.record(
+                self.event.actor.login,
+                action,
+                repo=self.repo,
+                number=number if number is not None else self.event.number,
+                detail={"delivery": self.event.delivery_id, **detail},
+            )
+
     def refuse(self, key: str, body: str) -> None:
         """:meth:`reply` to a refused command, at most once per actor per issue or MR per
-        ``limits.refusal_reply_minutes`` (a flood of refused commands gets one answer)."""
+        ``limits.refusal_reply_minutes`` (a flood of refused commands gets one answer).
+        Every refusal is an audit row, answered or not."""
         from handlers.workflow import admission
 
-        if not admission.refusal_due(self):
+        due = admission.refusal_due(self)
+        self.audit(
+            "refused",
+            {"what": "command", "comment_id": self.event.comment_id, "replied": due},
+        )
+        if not due:
             return
         self.reply(key, body)
         admission.refusal_sent(self)

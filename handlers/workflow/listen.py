@@ -81,6 +81,10 @@ def on_comment(event: Event, ctx: HandlerContext) -> list[Action]:
     issue = job.issue_number()
     if issue is None or not job.target_open():
         return []
+    job.audit(
+        "command",
+        {"name": command.name, "known": spec is not None, "comment_id": event.comment_id},
+    )
     if spec is None:
         # An unknown namespaced command is clearly meant for the bot; a bare one alone
         # on its comment is answered only where the bot already runs.
