@@ -60,6 +60,7 @@ from bot.actions import (
     UpdateIssue,
     UpdateMR,
 )
+from bot.audit_forge import AUDIT_TRAILER
 from bot.comment_size import fit, limit_for
 from bot.errors import (
     AgentForgeError,
@@ -348,6 +349,10 @@ class Executor:
         # Under the forge's size limit, hidden markers kept whole (bot.comment_size).
         return fit(body, limit_for(self.forge.name))
 
+    def _audit_head(self) -> tuple[int, str] | None:
+        head = getattr(self.audit, "head", None)
+        return head() if callable(head) else None
+
     def _own_login(self) -> str:
         if self.bot_login is None:
             self.bot_login = self.forge.whoami().login
@@ -478,7 +483,13 @@ class Executor:
                     ws.delete_file(change.path)
                 else:
                     ws.write_file(change.path, change.content)
-            sha = ws.commit(a.message, author=self.identity, trailers=a.trailers or None)
+            trailers = dict(a.trailers)
+            anchored = self._audit_head()
+            if anchored is not None:
+                # The audit head when this commit was made, on the forge where the bot
+                # cannot take it back without a visible force-push (bot.audit_forge).
+                trailers[AUDIT_TRAILER] = f"{anchored[0]} {anchored[1]}"
+            sha = ws.commit(a.message, author=self.identity, trailers=trailers or None)
             if sha is None and exists:
                 return (
                     OutcomeStatus.SKIPPED,

@@ -490,6 +490,15 @@ class Workspace:
                 break
         return out
 
+    def remote_branches(self) -> list[str]:
+        """The branches of ``origin`` as of the last fetch (without ``origin/``)."""
+        names = []
+        for ref in self._repo.branches.remote:
+            name = ref.removeprefix("origin/")
+            if ref.startswith("origin/") and name != "HEAD":
+                names.append(name)
+        return sorted(names)
+
     def branch_commits(self, branch: str, base: str) -> list[CommitInfo] | None:
         """Commits on ``branch`` that are not on ``base``, oldest first.
 

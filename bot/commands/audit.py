@@ -2,7 +2,9 @@
 
 ``audit verify`` exits 0 when every row checks out and 1 naming the first bad row
 otherwise; it also checks the anchor (``audit.anchor`` beside the records), so deleting
-or rewriting the newest rows is reported with the rows that are missing. ``audit
+or rewriting the newest rows is reported with the rows that are missing, and with
+``--forge-repo`` the audit head the bot's commits on the forge carry
+(:mod:`bot.audit_forge`). ``audit
 export`` writes the rows as JSON lines. The records are opened read-only (see
 :mod:`bot.commands.stats`); while ``agentforge serve`` holds them, ``audit verify``
 asks its admin API (``GET /admin/audit/verify``) instead.
@@ -28,10 +30,36 @@ def audit() -> None:
 @audit.command("verify")
 @data_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--forge-repo",
+    "forge_repos",
+    multiple=True,
+    help="Also check the audit head recorded in this repository's commits on the forge "
+    "(Agentforge-Audit trailers); repeatable.",
+)
+@click.option(
+    "--forge",
+    "forge_name",
+    type=click.Choice(["github", "gitlab", "local"]),
+    default="github",
+    show_default=True,
+    help="The forge of --forge-repo.",
+)
 @url_option
 @click.pass_context
-def verify(ctx: click.Context, data_dir: Path | None, as_json: bool, url: str) -> None:
-    """Check every row's hash and link; exit 1 naming the first tampered row."""
+def verify(
+    ctx: click.Context,
+    data_dir: Path | None,
+    as_json: bool,
+    forge_repos: tuple[str, ...],
+    forge_name: str,
+    url: str,
+) -> None:
+    """Check every row's hash and link; exit 1 naming the first tampered row.
+
+    With --forge-repo, also check that the newest audit row each repository's commits
+    recorded is still in the log with that hash (deleted newest rows are found even
+    when the anchor file beside the records was rewritten too)."""
     from bot.settings import load_settings
     from bot.store.audit import AuditLog, VerifyResult
     from bot.store.db import Database
@@ -44,15 +72,56 @@ def verify(ctx: click.Context, data_dir: Path | None, as_json: bool, url: str) -
     else:
         with Database.open_readonly(directory) as db:
             result = AuditLog(db).verify()
+    checks = _forge_checks(directory, forge_name, forge_repos) if forge_repos else []
     if as_json:
-        click.echo(json.dumps(result.model_dump(), indent=2, sort_keys=True))
-    elif result.ok:
-        click.echo(f"{result.rows} rows verified; head hash {result.head_hash}")
+        out = result.model_dump()
+        if forge_repos:
+            out["forge"] = [
+                {"repo": c.repo, "ok": c.ok, "reason": c.reason, "message": c.message}
+                for c in checks
+            ]
+        click.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
-        where = f" at row {result.first_bad_seq}" if result.first_bad_seq is not None else ""
-        click.echo(f"audit log BROKEN{where} ({result.reason}): {result.message}", err=True)
-    if not result.ok:
+        if result.ok:
+            click.echo(f"{result.rows} rows verified; head hash {result.head_hash}")
+        else:
+            where = f" at row {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+            click.echo(f"audit log BROKEN{where} ({result.reason}): {result.message}", err=True)
+        for found in checks:
+            if found.ok:
+                click.echo(f"forge anchor ok: {found.message}")
+            else:
+                click.echo(f"forge anchor BROKEN ({found.reason}): {found.message}", err=True)
+    if not result.ok or not all(c.ok for c in checks):
         ctx.exit(1)
+
+
+def _forge_checks(directory: Path, forge_name: str, repos: tuple[str, ...]) -> list:
+    """The forge anchor of each repository checked against the records (a fresh clone
+    of each; see :mod:`bot.audit_forge`)."""
+    from bot import audit_forge
+    from bot.errors import AgentForgeError
+    from bot.forges import make_forge
+    from bot.settings import load_settings
+    from bot.store.audit import AuditLog
+    from bot.store.db import Database
+
+    forge = make_forge(forge_name, load_settings())
+    out = []
+    with Database.open_readonly(directory) as db:
+        log = AuditLog(db, anchor=None)
+        for repo in repos:
+            try:
+                anchor = audit_forge.read_anchor(forge.clone_url(repo), repo)
+            except AgentForgeError as exc:
+                out.append(
+                    audit_forge.ForgeCheck(
+                        repo, False, f"reading {repo}'s commits: {exc}", "anchor_missing"
+                    )
+                )
+                continue
+            out.append(audit_forge.check(log, anchor, forge=forge.name, repo=repo))
+    return out
 
 
 @audit.command("log")

@@ -247,6 +247,12 @@ class AuditLog:
             out.append(_entry(row, parsed))
         return out
 
+    def head(self) -> tuple[int, str] | None:
+        """The newest row's ``(seq, hash)``, or None when the log is empty."""
+        with translate_errors("reading the audit log's head"):
+            row = self.db.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        return (int(row[0]), str(row[1])) if row else None
+
     def count(self) -> int:
         """How many rows the log holds."""
         with translate_errors("counting audit rows"):
