@@ -99,7 +99,7 @@ def test_an_intact_log_verifies_against_the_forge(capsys, local, pushed, monkeyp
 def test_deleting_the_newest_rows_and_the_anchor_file_is_found_on_the_forge(
     capsys, local, pushed, monkeypatch
 ):
-    data, rows = pushed
+    data, _rows = pushed
     anchored = read_anchor(local.clone_url(REPO), REPO)
     assert anchored is not None
     with Database.open(data) as db:
