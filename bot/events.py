@@ -146,6 +146,8 @@ class Event(BaseModel):
         state: ``open``, ``closed`` or ``merged`` for issues and MRs.
         draft: Whether the MR is a draft.
         head_ref: MR source branch, or the pushed ref's branch/tag name.
+        from_fork: The MR's source branch lives in another repository (a fork, or a
+            deleted one); its branch name says nothing about the bot's runs.
         base_ref: MR target branch.
         head_sha: MR head commit, the pushed ``after`` commit, or the pipeline's commit.
         base_sha: MR base commit, or the pushed ``before`` commit.
@@ -181,6 +183,7 @@ class Event(BaseModel):
     state: str | None = None
     draft: bool | None = None
     head_ref: str | None = None
+    from_fork: bool = False
     base_ref: str | None = None
     head_sha: str | None = None
     base_sha: str | None = None

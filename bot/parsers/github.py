@@ -158,10 +158,24 @@ def _pr_fields(root: Fields, pr: Fields) -> dict[str, Any]:
         "state": "merged" if merged else pr.opt_text("state"),
         "draft": pr.flag("draft"),
         "head_ref": head.opt_text("ref") if head else None,
+        "from_fork": _from_fork(head, base),
         "head_sha": head.opt_text("sha") if head else None,
         "base_ref": base.opt_text("ref") if base else None,
         "base_sha": base.opt_text("sha") if base else None,
     }
+
+
+def _from_fork(head: Fields | None, base: Fields | None) -> bool:
+    """Whether the PR's head is in another repository (``head.repo`` null: a deleted
+    fork)."""
+    if head is None or base is None:
+        return False
+    head_repo, base_repo = head.opt_obj("repo"), base.opt_obj("repo")
+    if head_repo is None:
+        return "repo" in head.data
+    if base_repo is None:
+        return False
+    return head_repo.opt_text("full_name") != base_repo.opt_text("full_name")
 
 
 def _issue_fields(issue: Fields) -> dict[str, Any]:

@@ -205,9 +205,16 @@ def _mr_fields(root: Fields, mr: Fields) -> dict[str, Any]:
         "is_mr": True,
         "draft": _draft(mr),
         "head_ref": mr.opt_text("source_branch"),
+        "from_fork": _from_fork(mr),
         "base_ref": mr.opt_text("target_branch"),
         "head_sha": last_commit.opt_text("id") if last_commit else None,
     }
+
+
+def _from_fork(mr: Fields) -> bool:
+    """Whether the MR's source project is another project (a fork)."""
+    source, target = mr.opt_ident("source_project_id"), mr.opt_ident("target_project_id")
+    return source is not None and target is not None and source != target
 
 
 def _ignored(root: Fields, name: str, delivery_id: str | None, reason: str) -> Event:

@@ -122,6 +122,11 @@ class Job:
         event = self.event
         if event.number is not None and not event.is_mr:
             return event.number
+        if event.from_fork:
+            # A fork's branch may be called agentforge/issue-<N> too: only the run's own
+            # MR (recorded by the bot) maps to a run.
+            run = self.services.runs.for_mr(self.forge, self.repo, event.number or 0)
+            return run.issue_number if run is not None else None
         branch_issue = issue_for_branch(event.head_ref)
         if branch_issue is not None:
             return branch_issue
