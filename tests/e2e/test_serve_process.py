@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,9 @@ from bot.forges.github import GitHubForge
 from bot.forges.gitlab import GitLabForge
 from tests.e2e.workflow_support import (
     assert_ready_flow,
+    free_port,
     project_files,
+    scripted_model,
     wait_for,
     wait_outcome,
     wait_phase,
@@ -36,8 +37,7 @@ from tests.fakes.github_api import GitHubFake
 from tests.fakes.github_hooks import GitHubHooks
 from tests.fakes.gitlab_api import GitLabFake
 from tests.fakes.gitlab_hooks import GitLabHooks
-from tests.fakes.openai_wire import OpenAIWireFake
-from tests.fakes.role_script import RoleScript, phase_steps
+from tests.fakes.role_script import RoleScript
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -47,22 +47,10 @@ SECRET = "serve-process-secret-0123456789abcdef"
 PHASES = [("discovery", "analyst"), ("build", "developer")]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def script() -> Iterator[RoleScript]:
-    fake = OpenAIWireFake()
-    try:
-        script = RoleScript(fake)
-        for role in ("analyst", "developer"):
-            script.set(role, phase_steps(role, 1))
+    with scripted_model() as script:
         yield script
-    finally:
-        fake.close()
 
 
 @pytest.fixture
@@ -82,7 +70,7 @@ def github(tmp_path: Path, script: RoleScript) -> GitHubFake:
 def serving(tmp_path: Path, forge_env: dict[str, str]) -> Iterator[httpx.Client]:
     """A running ``agentforge serve`` and an HTTP client for it; on exit, SIGTERM and a
     check that it stopped cleanly."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     server = _serve(forge_env, tmp_path / "data", port, log)
     base = f"http://127.0.0.1:{port}"
