@@ -1,6 +1,6 @@
 """The services factory: what the shell hands to the handlers of each job.
 
-:func:`build_services` returns a :data:`bot.dispatch.ServicesFactory`; the in-process
+:func:`build_services` returns a :data:`bot.jobs.dispatch.ServicesFactory`; the in-process
 dispatcher calls it for every job and passes the :class:`handlers.services.Services`
 in :class:`handlers.registry.HandlerContext`. Per job it gives:
 
@@ -48,10 +48,10 @@ from bot.executor import (
     executor_factory_from_settings,
 )
 from bot.feedback import DuckDBFeedback
-from bot.followups import RecordedContinuations
 from bot.forge import Forge
-from bot.priorities import LIGHT
-from bot.queue import Job
+from bot.jobs.followups import RecordedContinuations
+from bot.jobs.priorities import LIGHT
+from bot.jobs.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
 from bot.store.db import Database
@@ -403,7 +403,7 @@ class ServicesBuilder:
             heartbeat=job.heartbeat or _no_lease,
             bot_login=self._login_for(forge),
             feedback=self.feedback,
-            # A light job hands role runs to the heavy queue (bot.followups).
+            # A light job hands role runs to the heavy queue (bot.jobs.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )
 
@@ -468,8 +468,8 @@ def build_dispatcher(
         raise_retryable: See :class:`bot.executor.ExecutingDispatcher`.
         judge: The policy judge for every action (everything allowed if None).
     """
-    from bot.dispatch import InProcessDispatcher
     from bot.executor import ExecutingDispatcher
+    from bot.jobs.dispatch import InProcessDispatcher
     from bot.store.audit import AuditLog
 
     factory = executor_factory_from_settings(settings, audit=AuditLog(db), judge=judge)

@@ -106,7 +106,7 @@ def running_app(settings: Settings) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
     import handlers
-    from bot.server import create_app
+    from bot.intake.server import create_app
     from bot.services import build_dispatcher
     from bot.store.db import Database
 
