@@ -4,8 +4,8 @@ A generated repository (Python modules, tests, docs, configs and a few larger fi
 is put on a local forge with an ``.agentforge/`` whose workflow has ``--phases``
 phases, every gate ``human``. The benchmark then runs the real stack in this process,
 as ``agentforge serve --local`` does: the local forge's outbox is polled by
-:class:`bot.local_feed.LocalFeed` into the intake journal and the DuckDB job queue,
-:class:`bot.worker.WorkerPool` threads lease the jobs, and the dispatcher of
+:class:`bot.intake.local_feed.LocalFeed` into the intake journal and the DuckDB job queue,
+:class:`bot.jobs.worker.WorkerPool` threads lease the jobs, and the dispatcher of
 :func:`bot.services.build_dispatcher` runs the shipped workflow handlers with their
 services (run store with compare-and-set, config read at the default branch, the
 real :class:`bot.roles.ShellRoleRunner`) and the executor (status comment, push with
@@ -362,16 +362,16 @@ class Stack:
     def start(self, workers: int = 4, poll_seconds: float = 0.2) -> None:
         """Open the stores, start the workers and the local feed."""
         from bot.commands._imports import register_shipped_handlers
-        from bot.journal import JOURNAL_NAME, JournalIntake
-        from bot.local_feed import LocalFeed
+        from bot.intake.journal import JOURNAL_NAME, JournalIntake
+        from bot.intake.local_feed import LocalFeed
+        from bot.intake.server import tune_store
+        from bot.jobs.queue import JobQueue
+        from bot.jobs.subjects import MrAliases
+        from bot.jobs.worker import WorkerPool
         from bot.logs import configure_logging
-        from bot.queue import JobQueue
-        from bot.server import tune_store
         from bot.services import build_dispatcher
         from bot.settings import load_settings
         from bot.store.db import Database
-        from bot.subjects import MrAliases
-        from bot.worker import WorkerPool
 
         configure_logging("WARNING", "console")
         register_shipped_handlers()
@@ -515,7 +515,7 @@ def drive_run(stack: Stack, model: StubModel, phases: list, rep: int) -> list[di
         if not main or failed:
             raise RuntimeError(f"phase {phase[0]}: the job failed: {failed and failed[0].error}")
         # An /approve is a light job: the phase's role runs in the heavy continuation job
-        # it asks for (bot.followups). The phase costs both: their times are summed.
+        # it asks for (bot.jobs.followups). The phase costs both: their times are summed.
         ran = [j for j in main if j.model > 0]
         if not ran:
             raise RuntimeError(f"phase {phase[0]}: no model time was measured")

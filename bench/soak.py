@@ -65,7 +65,7 @@ register(EventKind.ISSUE_COMMENT, record)
 
 def build(count: int, dup_ratio: float, bad_ratio: float, rng: random.Random) -> list[dict]:
     """Valid unique deliveries, with duplicates and badly signed ones mixed in."""
-    from bot.verify import sign_github
+    from bot.intake.verify import sign_github
 
     base = json.loads(FIXTURE.read_text())
     items: list[dict] = []

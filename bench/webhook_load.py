@@ -4,7 +4,7 @@ Starts both servers as subprocesses on loopback, then drives each from this (sep
 process with the same number of signed GitHub deliveries over keep-alive connections,
 and reports accepted/s and p50/p99 acknowledgement latency, and the ratio. Every
 delivery to ``agentforge serve`` is verified, parsed, deduplicated and fsync'd to the
-intake journal (its durable commit point, see ``bot/journal.py``) before its 202.
+intake journal (its durable commit point, see ``bot/intake/journal.py``) before its 202.
 
 ``agentforge serve`` works a burst off after acknowledging it, so before the paced
 (latency) phase the benchmark waits until every accepted delivery's job is finished
@@ -44,7 +44,7 @@ def free_port() -> int:
 def make_deliveries(count: int, prefix: str = "bench") -> list[tuple[bytes, dict[str, str]]]:
     """``count`` distinct signed ``issue_comment`` deliveries (distinct comment ids)."""
     sys.path.insert(0, str(ROOT))
-    from bot.verify import sign_github
+    from bot.intake.verify import sign_github
 
     base = json.loads(FIXTURE.read_text())
     out = []

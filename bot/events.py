@@ -66,12 +66,12 @@ class EventKind(StrEnum):
     """A CI pipeline, job, check run/suite or commit status changed."""
     CONTINUE = "continue"
     """Internal: drive an issue's run in a heavy job, as a light job asked
-    (:mod:`bot.followups`); never parsed from a webhook."""
+    (:mod:`bot.jobs.followups`); never parsed from a webhook."""
     PING = "ping"
     """The forge tests the webhook."""
     RECONCILE = "reconcile"
     """Synthetic, from the bot itself: sweep one repository's runs (missed events, stuck
-    runs). See :mod:`bot.reconcile`."""
+    runs). See :mod:`bot.jobs.reconcile`."""
     IGNORED = "ignored"
     """Anything the bot does not act on; :attr:`Event.reason` says why."""
 
@@ -227,7 +227,7 @@ class Event(BaseModel):
 
         An issue and the bot's MR for it share one subject: an MR, push or pipeline
         event on the bot's branch ``agentforge/issue-<N>`` gets the subject of issue N
-        (events that carry only an MR number are mapped by :mod:`bot.subjects`).
+        (events that carry only an MR number are mapped by :mod:`bot.jobs.subjects`).
         ``None`` when the event concerns no issue or MR (other pushes, pings), which
         may run in parallel with anything.
         """

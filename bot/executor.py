@@ -26,7 +26,7 @@ same forge state: marked comments are edited in place, an open MR for the branch
 reused, labels already present are not added again, and a push whose tree already
 matches the branch commits nothing. One action failing does not stop the others.
 
-:class:`ExecutingDispatcher` puts the executor behind any :class:`bot.dispatch.Dispatcher`,
+:class:`ExecutingDispatcher` puts the executor behind any :class:`bot.jobs.dispatch.Dispatcher`,
 so the worker (and the CI runner) apply what the handlers proposed without the queue
 knowing about forges.
 """
@@ -609,7 +609,7 @@ class ExecutingDispatcher:
         self.raise_retryable = raise_retryable
 
     def dispatch(self, job: Any, event: Event) -> dict[str, Any]:
-        """Dispatch, then execute; see :meth:`bot.dispatch.Dispatcher.dispatch`."""
+        """Dispatch, then execute; see :meth:`bot.jobs.dispatch.Dispatcher.dispatch`."""
         result = dict(self.inner.dispatch(job, event))
         actions = parse_actions(result.get("actions") or [])
         if not actions:

@@ -34,6 +34,7 @@ from bot.errors import NoProviderConfigured, PrivacyViolation, StoreLocked, Work
 from bot.executor import _clone_lock, cached_workspaces
 from bot.forge import Forge
 from bot.repoconfig import AgentForgeConfig, RoleSpec
+from bot.repoconfig.schema import IndexConfig
 from bot.workspace import Workspace, cache_path
 from policies.privacy import classify
 
@@ -198,7 +199,7 @@ class ShellRoleRunner:
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="agentforge-role-"))
             )
             checkout = self._checkout(task, ref, scratch / "repo")
-            retriever = self._retriever(task, checkout, scratch / "index")
+            retriever = self._retriever(task, config, checkout, scratch / "index")
             prepared = prepare_role(
                 task,
                 config=config,
@@ -242,7 +243,9 @@ class ShellRoleRunner:
         copy.create_branch("agentforge-role", start, reset=True)
         return dest
 
-    def _retriever(self, task: RoleTask, checkout: Path, scratch_index: Path) -> Any:
+    def _retriever(
+        self, task: RoleTask, config: AgentForgeConfig, checkout: Path, scratch_index: Path
+    ) -> Any:
         from bot.context import index_location
 
         directory = (
@@ -250,7 +253,7 @@ class ShellRoleRunner:
             if self.index_dir is not None
             else scratch_index
         )
-        return build_retriever(task, checkout, directory)
+        return build_retriever(task, checkout, directory, selection=config.config.index)
 
 
 def scratch_copy(source: Path, dest: Path) -> None:
@@ -276,13 +279,18 @@ def scratch_copy(source: Path, dest: Path) -> None:
     shutil.copytree(source, dest, symlinks=True, copy_function=copy)
 
 
-def build_retriever(task: RoleTask, checkout: Path, directory: Path) -> Any:
+def build_retriever(
+    task: RoleTask, checkout: Path, directory: Path, *, selection: IndexConfig | None = None
+) -> Any:
     """A retriever over ``directory``'s index, brought to ``checkout``'s HEAD, with the
-    task's issue and discussion indexed (for ``search_discussions``)."""
+    task's issue and discussion indexed (for ``search_discussions``).
+
+    ``selection`` is the repository's ``index`` config: which files the index holds.
+    """
     from bot.context.retrieval import Retriever
     from bot.roles_context import record, update_index
 
-    index = update_index(directory, task.repo, checkout)
+    index = update_index(directory, task.repo, checkout, selection=selection)
     if task.issue is not None:
         try:
             record(

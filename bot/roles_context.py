@@ -28,6 +28,7 @@ from bot.context.index import RepoIndex
 from bot.context.pack import build_context_pack
 from bot.context.retrieval import Hit, Retriever
 from bot.errors import StoreLocked
+from bot.repoconfig.schema import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -163,17 +164,42 @@ def record(
     return stored
 
 
-def update_index(directory: Path, repo: str, checkout: Path, rev: str = "HEAD") -> RepoIndex:
+def update_index(
+    directory: Path,
+    repo: str,
+    checkout: Path,
+    rev: str = "HEAD",
+    *,
+    selection: IndexConfig | None = None,
+) -> RepoIndex:
     """The repository's index brought to ``rev`` of ``checkout`` (as far as possible).
 
-    A locked index (another process is indexing) is used as it stands.
+    ``selection`` is the repository's ``index`` config (which files, how large); a
+    locked index (another process is indexing) is used as it stands.
     """
-    index = RepoIndex(directory, repo=repo)
+    index = RepoIndex(directory, repo=repo, **index_options(selection))
     try:
         index.update(GitHistory(checkout), rev)
     except StoreLocked:
         log.warning("index %s is being written by another process; using it as it is", directory)
     return index
+
+
+def index_options(selection: IndexConfig | None, operator_max: int | None = None) -> dict:
+    """``RepoIndex`` keyword arguments for a repository's ``index`` config.
+
+    The operator's ``AGENTFORGE_INDEX_MAX_FILE_BYTES`` caps what a repository may ask for.
+    """
+    options: dict = {}
+    if selection is not None:
+        options = {
+            "include": selection.include,
+            "exclude": selection.exclude,
+            "max_file_bytes": selection.max_file_bytes,
+        }
+    if operator_max is not None:
+        options["max_file_bytes"] = min(options.get("max_file_bytes", operator_max), operator_max)
+    return options
 
 
 def context_pack(retriever: Retriever, query: str, budget_tokens: int) -> str:

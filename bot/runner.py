@@ -9,7 +9,7 @@ Where the event comes from::
 
     GitHub Actions   GITHUB_EVENT_NAME + the JSON file at GITHUB_EVENT_PATH
                      workflow_dispatch from the server (inputs event + signature)
-                                                 → the event it dispatched (bot.dispatched)
+                                                 → the event it dispatched (bot.jobs.dispatched)
     GitLab CI        CI_PIPELINE_SOURCE=trigger  → the webhook body in the file TRIGGER_PAYLOAD,
                                    or the AGENTFORGE_EVENT the server triggered it with
                      CI_PIPELINE_SOURCE=merge_request_event → an MR event built from CI_*
@@ -23,15 +23,15 @@ GitLab needs a project or bot token).
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot import dispatched
 from bot.errors import SettingsError
 from bot.events import Event, EventKind
+from bot.intake.access import repo_allowed
+from bot.jobs import dispatched
 from bot.settings import Settings, load_settings
 from bot.store.db import Database
 
@@ -116,7 +116,7 @@ class CIEvent:
         source: Where the body was read from (``--payload event.json``), named in the
             error when it does not parse; None when it was built from CI_* variables.
         dispatched: The event text a server dispatched (``dispatch: {mode: ci}``) and
-            its signature; then ``body`` is unused (see :mod:`bot.dispatched`).
+            its signature; then ``body`` is unused (see :mod:`bot.jobs.dispatched`).
     """
 
     forge: str
@@ -227,7 +227,7 @@ def _gitlab_event(env: Mapping[str, str], event_name: str | None, payload: Path 
     else:
         source = env.get("CI_PIPELINE_SOURCE", "").strip()
         if source == "trigger" and env.get("AGENTFORGE_EVENT", "").strip():
-            # A pipeline the server triggered for one job (bot.ci_dispatch).
+            # A pipeline the server triggered for one job (bot.jobs.ci_dispatch).
             signed = (env["AGENTFORGE_EVENT"], env.get("AGENTFORGE_EVENT_SIGNATURE", ""))
             return CIEvent(
                 "gitlab",
@@ -379,11 +379,6 @@ def ci_settings(env: Mapping[str, str], *, data_dir: Path | None = None) -> Sett
     return load_settings(**overrides)
 
 
-def _repo_allowed(full_name: str, allowlist: list[str]) -> bool:
-    name = full_name.lower()
-    return not allowlist or any(fnmatch.fnmatchcase(name, p.lower()) for p in allowlist)
-
-
 def _seen(db: Database, forge: str, delivery_id: str | None, content_key: str) -> bool:
     key = f"{forge}:{delivery_id}" if delivery_id else None
     row = db.fetchone(
@@ -442,9 +437,9 @@ def run_ci_event(
         SettingsError: the payload's repository is not the CI job's repository.
     """
     from bot.errors import PayloadError
+    from bot.jobs.queue import Job
+    from bot.jobs.subjects import MrAliases, resolve_subject
     from bot.parsers import parse_event
-    from bot.queue import Job
-    from bot.subjects import MrAliases, resolve_subject
 
     summary: dict[str, Any] = {"forge": ci.forge, "event_name": ci.event_name or None}
     if ci.ignored:
@@ -486,7 +481,7 @@ def run_ci_event(
             f"{ci.expected_repo}",
             variable="GITHUB_REPOSITORY" if ci.forge == "github" else "CI_PROJECT_PATH",
         )
-    if not _repo_allowed(event.repo.full_name, settings.repo_allowlist):
+    if not repo_allowed(event.repo.full_name, settings.repo_allowlist):
         reason = f"repository {event.repo.full_name} is not in the allowlist"
         return RunResult({**_brief(summary), "status": "ignored", "reason": reason})
     if db is not None and _seen(db, ci.forge, ci.delivery_id, event.content_key()):
@@ -552,7 +547,7 @@ def default_dispatcher(settings: Settings, db: Database | None, *, dry_run: bool
 
     With ``dry_run`` the handlers run without services and nothing is executed.
     """
-    from bot.dispatch import InProcessDispatcher
+    from bot.jobs.dispatch import InProcessDispatcher
 
     if dry_run:
         # No services: they would write during the run (the live status comment).

@@ -1,6 +1,6 @@
 """The services factory: what the shell hands to the handlers of each job.
 
-:func:`build_services` returns a :data:`bot.dispatch.ServicesFactory`; the in-process
+:func:`build_services` returns a :data:`bot.jobs.dispatch.ServicesFactory`; the in-process
 dispatcher calls it for every job and passes the :class:`handlers.services.Services`
 in :class:`handlers.registry.HandlerContext`. Per job it gives:
 
@@ -51,11 +51,11 @@ from bot.executor import (
     executor_factory_from_settings,
 )
 from bot.feedback import DuckDBFeedback
-from bot.followups import RecordedContinuations
 from bot.forge import Forge
+from bot.jobs.followups import RecordedContinuations
+from bot.jobs.priorities import LIGHT
+from bot.jobs.queue import Job
 from bot.limits_store import DuckDBLimitLedger
-from bot.priorities import LIGHT
-from bot.queue import Job
 from bot.repoconfig import AgentForgeConfig, load_files
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
 from bot.store.audit import AuditLog
@@ -419,7 +419,7 @@ class ServicesBuilder:
             feedback=self.feedback,
             limits=self.limits,
             audit=ShellAuditTrail(self.audit, forge.name) if self.audit is not None else None,
-            # A light job hands role runs to the heavy queue (bot.followups).
+            # A light job hands role runs to the heavy queue (bot.jobs.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
         )
 
@@ -488,8 +488,8 @@ def build_dispatcher(
         raise_retryable: See :class:`bot.executor.ExecutingDispatcher`.
         judge: The policy judge for every action (everything allowed if None).
     """
-    from bot.dispatch import InProcessDispatcher
     from bot.executor import ExecutingDispatcher
+    from bot.jobs.dispatch import InProcessDispatcher
 
     audit = AuditLog(db)
     factory = executor_factory_from_settings(settings, audit=audit, judge=judge)

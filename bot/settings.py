@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         "the bot writes to it (see `agentforge local`).",
     )
 
-    # --- CI dispatch (a repository's `dispatch: {mode: ci}`; bot/ci_dispatch.py)
+    # --- CI dispatch (a repository's `dispatch: {mode: ci}`; bot/jobs/ci_dispatch.py)
     dispatch_secret: SecretStr | None = Field(
         default=None,
         description="Signs each job handed to CI runners; the same value is a CI secret "
@@ -189,7 +189,7 @@ class Settings(BaseSettings):
         return bare
 
     def lanes(self) -> dict[str, int]:
-        """Worker threads per queue (see :mod:`bot.priorities`)."""
+        """Worker threads per queue (see :mod:`bot.jobs.priorities`)."""
         return {"light": self.workers_light, "heavy": self.workers_heavy or self.workers}
 
     # --- context index (bot/context)

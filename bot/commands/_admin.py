@@ -2,7 +2,7 @@
 
 DuckDB lets one process open a data directory, so while ``agentforge serve`` runs,
 ``agentforge jobs``, ``stats`` and ``audit verify`` send their question to its read-only
-admin endpoints (:mod:`bot.server_admin`) instead of opening the records, and say so on
+admin endpoints (:mod:`bot.intake.server_admin`) instead of opening the records, and say so on
 stderr. ``AGENTFORGE_ADMIN_TOKEN`` is sent as the bearer token when set.
 """
 

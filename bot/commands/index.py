@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from bot.repoconfig.schema import IndexConfig
+
 _MAX_LISTED = 20
 
 
@@ -60,6 +62,7 @@ def index(
     from bot.context.embeddings import make_embedder
     from bot.context.history import GitHistory
     from bot.context.index import RepoIndex
+    from bot.roles_context import index_options
     from bot.settings import load_settings
 
     settings = load_settings()
@@ -76,8 +79,8 @@ def index(
     repo_index = RepoIndex(
         directory,
         repo=root.name,
-        max_file_bytes=settings.index_max_file_bytes,
         embedder=make_embedder(settings.index_embeddings),
+        **index_options(_selection(root), settings.index_max_file_bytes),
     )
     show = progress if progress is not None else (sys.stderr.isatty() and not as_json)
     if show:
@@ -156,3 +159,18 @@ def _report_missing(code: list[str], data: list[str]) -> None:
             "(partial clone or a mirror without large files)",
             err=True,
         )
+
+
+def _selection(root: Path) -> IndexConfig:
+    """The repository's ``index`` config (defaults when it has no ``.agentforge/``).
+
+    Raises:
+        click.ClickException: The config is broken; the message names file and field.
+    """
+    from bot.errors import RepoConfigError
+    from bot.repoconfig import load_repo_config
+
+    try:
+        return load_repo_config(root).config.index
+    except RepoConfigError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -38,7 +38,7 @@ class _Access:
             if state:
                 params["state"] = state
             return self._http("GET", "/admin/jobs", params)
-        from bot.queue import list_jobs
+        from bot.jobs.queue import list_jobs
 
         db = self._open_readonly()
         if db is None:
@@ -49,7 +49,7 @@ class _Access:
     def show(self, job_id: int) -> dict[str, Any]:
         if self.holder is not None:
             return self._http("GET", f"/admin/jobs/{job_id}")
-        from bot.queue import get_job
+        from bot.jobs.queue import get_job
 
         db = self._open_readonly()
         job = None
@@ -63,7 +63,7 @@ class _Access:
     def retry(self, job_id: int) -> dict[str, Any]:
         if self.holder is not None:
             return self._http("POST", f"/admin/jobs/{job_id}/retry")
-        from bot.queue import JobQueue, RetryOutcome
+        from bot.jobs.queue import JobQueue, RetryOutcome
         from bot.store.db import Database
 
         with Database.open(self.settings.data_dir) as db:

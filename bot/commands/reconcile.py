@@ -1,6 +1,6 @@
 """``agentforge reconcile``: one reconcile sweep of a repository, from a CI schedule.
 
-The sweep (see :mod:`bot.reconcile` and :mod:`handlers.workflow.reconcile`) acts on
+The sweep (see :mod:`bot.jobs.reconcile` and :mod:`handlers.workflow.reconcile`) acts on
 commands written while nothing was listening, starts runs whose label event was
 missed, answers unanswered reviews, starts fix-ups for red pipelines and fails stuck
 runs. ``agentforge serve`` runs it by itself every few minutes; in CI, run this
@@ -45,7 +45,7 @@ def reconcile(
 ) -> None:
     """Sweep one repository's runs once (missed commands, stuck runs)."""
     from bot.errors import SettingsError
-    from bot.reconcile import RECONCILE_EVENT, payload
+    from bot.jobs.reconcile import RECONCILE_EVENT, payload
     from bot.runner import CIEvent, ci_settings, detect_forge, open_records, run_ci_event
 
     env = os.environ

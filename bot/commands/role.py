@@ -164,7 +164,7 @@ def run(
     limits = RoleLimits(max_steps=max_steps)
     with tempfile.TemporaryDirectory(prefix="agentforge-role-index-") as scratch:
         try:
-            retriever = build_retriever(task, repo, Path(scratch))
+            retriever = build_retriever(task, repo, Path(scratch), selection=config.config.index)
             prepared = prepare_role(
                 task,
                 config=config,

@@ -99,9 +99,12 @@ def _run_local(
     data_dir: Path | None,
     dry_run: bool,
 ):
-    """One local forge event through the runner path (:func:`bot.local_feed.run_local_event`)."""
+    """One local forge event through the runner path.
+
+    See :func:`bot.intake.local_feed.run_local_event`.
+    """
     from bot.errors import NotFound
-    from bot.local_feed import run_local_event
+    from bot.intake.local_feed import run_local_event
 
     if forge != "local":
         raise click.UsageError("--local and --event-id go with --forge local")

@@ -72,12 +72,12 @@ def serve(
     import uvicorn
 
     from bot.commands.doctor import token_scope_warnings
+    from bot.intake.server import create_app
+    from bot.intake.verify import Verifier
     from bot.logs import configure_logging, get_logger
-    from bot.server import create_app
     from bot.services import build_dispatcher
     from bot.settings import load_settings
     from bot.store.db import Database
-    from bot.verify import Verifier
 
     overrides: dict[str, object] = {}
     if workers is not None:
@@ -106,7 +106,7 @@ def serve(
     # actions...), then the executor for what they propose at the end.
     dispatcher = build_dispatcher(settings, db)
     if settings.dispatch_secret is not None:
-        from bot.ci_dispatch import build_routing
+        from bot.jobs.ci_dispatch import build_routing
 
         # Repositories whose config says `dispatch: {mode: ci}` run on their CI.
         dispatcher = build_routing(settings, dispatcher)

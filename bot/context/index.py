@@ -28,7 +28,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -46,12 +46,15 @@ from bot.context.embeddings import Embedder
 from bot.context.history import SKIP_MISSING, GitHistory
 from bot.context.text import path_terms, search_terms
 from bot.errors import GitError, IndexCorrupt, StoreLocked
+from policies.paths import matches
 
 log = logging.getLogger(__name__)
 
 TABLE = "chunks"
 STATE_VERSION = 1
 DEFAULT_MAX_FILE_BYTES = 1_000_000
+SKIP_NOT_INCLUDED = "not in index.include"
+SKIP_EXCLUDED = "in index.exclude"
 _BATCH_FILES = 400
 _FIELDS = [
     pa.field("repo", pa.string()),
@@ -117,6 +120,9 @@ class RepoIndex:
         repo: The repository's name, stored on every row (``acme/app``).
         max_file_bytes: Larger files are skipped with a log line.
         embedder: Optional dense embedder; when set, rows get a ``vector`` column.
+        include: Path globs of files to index (a repository's ``index.include``).
+        exclude: Path globs left out even when ``include`` matches (``index.exclude``).
+            Files that stop matching are removed from the index at the next update.
     """
 
     def __init__(
@@ -126,11 +132,15 @@ class RepoIndex:
         repo: str,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         embedder: Embedder | None = None,
+        include: Sequence[str] = ("**",),
+        exclude: Sequence[str] = (),
     ) -> None:
         self.directory = Path(directory)
         self.repo = repo
         self.max_file_bytes = max_file_bytes
         self.embedder = embedder
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
         self._db: lancedb.DBConnection | None = None
 
     # --- storage -------------------------------------------------------------------
@@ -278,6 +288,7 @@ class RepoIndex:
         known: dict[str, str | None] = dict(state["files"])
         entries, skipped = history.list_files(commit)
         report.skipped.extend(skipped)
+        entries = self._selected(entries, report)
         target = {e.path: e for e in entries}
         report.files_total = len(entries)
         changed = [e for e in entries if known.get(e.path) != e.blob_id]
@@ -318,6 +329,20 @@ class RepoIndex:
                 }
             )
         return report
+
+    def _selected(self, entries: list, report: IndexReport) -> list:
+        """The entries ``include`` and ``exclude`` keep; the others are counted as skipped."""
+        if self.include == ("**",) and not self.exclude:
+            return entries
+        kept = []
+        for entry in entries:
+            if not matches(entry.path, self.include):
+                report.skipped.append((entry.path, SKIP_NOT_INCLUDED))
+            elif matches(entry.path, self.exclude):
+                report.skipped.append((entry.path, SKIP_EXCLUDED))
+            else:
+                kept.append(entry)
+        return kept
 
     def _rows_for(
         self, history: GitHistory, batch: list, commit: str, report: IndexReport

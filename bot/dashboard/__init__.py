@@ -1,6 +1,6 @@
 """The read-only dashboard: HTML pages over the records, served by the webhook server.
 
-:func:`dashboard_router` is mounted by :func:`bot.server.create_app`; see
+:func:`dashboard_router` is mounted by :func:`bot.intake.server.create_app`; see
 ``docs/dashboard.md`` for the pages and who may read them.
 """
 

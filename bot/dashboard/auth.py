@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from starlette.requests import Request
 
-from bot.server_admin import client_is_loopback
+from bot.intake.access import client_is_loopback
 
 COOKIE = "agentforge_dashboard"
 """Name of the cookie a browser keeps after opening the dashboard with ``?token=``."""

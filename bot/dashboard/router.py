@@ -28,7 +28,7 @@ from bot.logs import get_logger
 if TYPE_CHECKING:
     import jinja2
 
-    from bot.server import ServerState
+    from bot.intake.state import ServerState
 
 log = get_logger("bot.dashboard")
 

@@ -1,7 +1,7 @@
 """The bot as ``agentforge serve --local DIR`` runs it, in this process; and the reviewer.
 
 :class:`BotServer` composes exactly what ``serve`` composes (settings, the shipped
-handlers, :func:`bot.services.build_dispatcher`, :func:`bot.server.create_app` with its
+handlers, :func:`bot.services.build_dispatcher`, :func:`bot.intake.server.create_app` with its
 workers and the local forge feed) and runs it with uvicorn on 127.0.0.1 in a thread, so
 the dashboard answers while the demo runs. Nothing in the product knows it is a demo.
 
@@ -110,8 +110,8 @@ class BotServer:
         import uvicorn
 
         from bot.commands._imports import register_shipped_handlers
+        from bot.intake.server import create_app
         from bot.logs import configure_logging
-        from bot.server import create_app
         from bot.services import build_dispatcher
         from bot.store.db import Database
 

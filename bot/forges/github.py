@@ -120,7 +120,7 @@ class GitHubForge(GitHubContents):
     @property
     def http(self) -> GitHubSession:
         """The authenticated REST session, for calls outside the Forge protocol
-        (handing a job to GitHub Actions, :mod:`bot.ci_dispatch`)."""
+        (handing a job to GitHub Actions, :mod:`bot.jobs.ci_dispatch`)."""
         return self._http
 
     @property

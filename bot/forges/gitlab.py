@@ -106,7 +106,7 @@ class GitLabForge(GitLabContents):
     @property
     def http(self) -> GitLabSession:
         """The authenticated API session, for calls outside the Forge protocol
-        (handing a job to a pipeline trigger, :mod:`bot.ci_dispatch`)."""
+        (handing a job to a pipeline trigger, :mod:`bot.jobs.ci_dispatch`)."""
         return self._http
 
     def project_path(self, repo: str) -> str:

@@ -234,9 +234,13 @@ class LocalBase:
         return [(seq, Event.model_validate_json(text)) for seq, text in rows]
 
     def _sync_pushes(self, con: duckdb.DuckDBPyConnection) -> None:
-        from bot.forges.local_pushes import sync_pushes
+        """Turn pushes made since the last call into events.
 
-        sync_pushes(self, con)
+        A push to an MR's branch is also that MR's ``synchronize`` event, so the MR
+        mixin (:class:`bot.forges.local_mrs.MergeRequestsMixin`) implements this; the
+        base only declares it, which keeps the mixins' imports pointing one way.
+        """
+        raise NotImplementedError
 
     # --- projects
 

@@ -10,6 +10,7 @@ from bot.forge import CommitState, CommitStatus, MergeRequest, Permission, Revie
 from bot.forges import local_git
 from bot.forges.local_base import REVIEW_STATES, _dt, _now
 from bot.forges.local_items import _ITEM_COLUMNS, ItemsMixin
+from bot.forges.local_pushes import sync_pushes
 from bot.forges.local_store import next_id
 
 MR_STATES = ("open", "closed", "merged", "all")
@@ -25,6 +26,10 @@ _PIPELINE_STATUS = {
 
 class MergeRequestsMixin(ItemsMixin):
     """Merge requests and what hangs off them."""
+
+    def _sync_pushes(self, con) -> None:
+        """Record pushes not seen yet as events (see :mod:`bot.forges.local_pushes`)."""
+        sync_pushes(self, con)
 
     def _mr(self, con, project: dict, number: int, doing: str) -> MergeRequest:
         value = self._value(con, project, self._row(con, project, number, True, doing))

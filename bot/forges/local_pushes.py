@@ -13,7 +13,7 @@ A push to an open MR's head branch also emits that MR's ``synchronize`` event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import duckdb
 import pygit2
@@ -24,13 +24,32 @@ from bot.forges import local_git
 from bot.forges.local_base import _now
 from bot.forges.local_store import get_meta, set_meta
 
-if TYPE_CHECKING:
-    from bot.forges.local_mrs import MergeRequestsMixin
+
+class PushSink(Protocol):
+    """What recording a push needs from the forge (the MR mixin provides all of it).
+
+    A protocol rather than an import of the mixin keeps the mixins' imports acyclic.
+    """
+
+    spool_path: Any
+
+    def _ensure_user(self, con: duckdb.DuckDBPyConnection, login: str) -> Any: ...
+    def _bare(self, repo: str) -> pygit2.Repository: ...
+    def _emit(
+        self, con: duckdb.DuckDBPyConnection, project: dict, kind: Any, action: str, **kw: Any
+    ) -> Any: ...
+    def _mr(
+        self, con: duckdb.DuckDBPyConnection, project: dict, number: int, doing: str
+    ) -> Any: ...
+    def _item_event(
+        self, con: duckdb.DuckDBPyConnection, project: dict, item: Any, **kw: Any
+    ) -> dict: ...
+
 
 SPOOL_OFFSET_KEY = "spool_offset"
 
 
-def sync_pushes(forge: MergeRequestsMixin, con: duckdb.DuckDBPyConnection) -> int:
+def sync_pushes(forge: PushSink, con: duckdb.DuckDBPyConnection) -> int:
     """Record every push not seen yet; returns how many ref updates were recorded."""
     count = _ingest_spool(forge, con)
     for (pid,) in con.execute("SELECT id FROM projects ORDER BY id").fetchall():
@@ -50,7 +69,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, pid: int) -> dict[str, str]:
     return dict(rows)
 
 
-def _ingest_spool(forge: MergeRequestsMixin, con: duckdb.DuckDBPyConnection) -> int:
+def _ingest_spool(forge: PushSink, con: duckdb.DuckDBPyConnection) -> int:
     path = forge.spool_path
     if not path.exists():
         return 0
@@ -79,7 +98,7 @@ def _ingest_spool(forge: MergeRequestsMixin, con: duckdb.DuckDBPyConnection) -> 
     return count
 
 
-def _scan_project(forge: MergeRequestsMixin, con: duckdb.DuckDBPyConnection, pid: int) -> int:
+def _scan_project(forge: PushSink, con: duckdb.DuckDBPyConnection, pid: int) -> int:
     project = _project(con, pid=pid)
     try:
         refs = local_git.read_refs(forge._bare(project["full_name"]))
@@ -96,7 +115,7 @@ def _scan_project(forge: MergeRequestsMixin, con: duckdb.DuckDBPyConnection, pid
 
 
 def _record(
-    forge: MergeRequestsMixin,
+    forge: PushSink,
     con: duckdb.DuckDBPyConnection,
     project: dict,
     ref: str,

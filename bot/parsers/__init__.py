@@ -69,7 +69,7 @@ def parse_event(
     if forge not in parsers:
         raise PayloadError(f"unknown forge {forge!r}; expected one of {', '.join(parsers)}")
     payload = body if isinstance(body, dict) else decode_body(body)
-    from bot.reconcile import RECONCILE_EVENT, parse_reconcile
+    from bot.jobs.reconcile import RECONCILE_EVENT, parse_reconcile
 
     if event_name == RECONCILE_EVENT:  # the bot's own sweep job, never from a webhook
         return parse_reconcile(forge, payload, delivery_id)

@@ -116,8 +116,9 @@ class TriggerConfig(_Strict):
 class IndexConfig(_Strict):
     """What the context index includes.
 
-    These keys are validated; the indexer does not read them yet (``agentforge index``
-    takes every committed text file up to ``AGENTFORGE_INDEX_MAX_FILE_BYTES``).
+    Read by the role runs' index and by ``agentforge index`` (where the operator's
+    ``AGENTFORGE_INDEX_MAX_FILE_BYTES`` caps ``max_file_bytes``). A file that stops
+    matching leaves the index at the next update.
 
     Attributes:
         include: Path globs of files to index.

@@ -13,7 +13,7 @@ Three rules are held by the database, not by check-then-write code:
   retried phase does not record its files twice.
 
 Recording a run's MR (``compare_and_set(mr_number=...)``) also writes the MR → issue
-alias (``mr_aliases``) in the same transaction and tells :mod:`bot.subjects`, so jobs
+alias (``mr_aliases``) in the same transaction and tells :mod:`bot.jobs.subjects`, so jobs
 about the MR share the issue's ordering subject from then on.
 """
 
@@ -29,9 +29,9 @@ from typing import Any
 import duckdb
 
 from bot.errors import Conflict, RecordNotFound
+from bot.jobs.subjects import MrAliases
 from bot.store.db import Database
 from bot.store.records import now_utc, translate_errors, utc_aware
-from bot.subjects import MrAliases
 from handlers.services import TERMINAL_STATES, RunRecord
 
 FINISHED_PHASE_STATES = frozenset(

@@ -203,7 +203,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         4,
         "job queues and priorities: light command handling vs long role runs",
         """
-        -- Which worker lane runs the job (bot.priorities): 'light' (commands, gate
+        -- Which worker lane runs the job (bot.jobs.priorities): 'light' (commands, gate
         -- checks) or 'heavy' (role runs). Jobs stored before this ran everything in
         -- one pool: they count as heavy, the lane that may run anything long.
         ALTER TABLE jobs ADD COLUMN queue TEXT DEFAULT 'heavy';

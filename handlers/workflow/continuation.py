@@ -2,7 +2,7 @@
 
 A light job (a command) never runs a role: the engine asks for a continuation instead
 (``services.continuations``) and the shell queues this event on the heavy queue for the
-same issue (see :mod:`bot.followups`). Driving the run from its stored state is all it
+same issue (see :mod:`bot.jobs.followups`). Driving the run from its stored state is all it
 does; the gates and claims decide what that means, so a continuation that finds the
 run moved on (cancelled, already running elsewhere) does nothing.
 """

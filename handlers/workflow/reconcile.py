@@ -1,7 +1,7 @@
 """The reconcile sweep and the watchdog: repairing what happened while the bot was away.
 
 :func:`on_reconcile` handles the bot's own ``reconcile`` job for one repository
-(``bot/reconcile.py`` enqueues it at start and every few minutes; ``agentforge
+(``bot/jobs/reconcile.py`` enqueues it at start and every few minutes; ``agentforge
 reconcile`` runs it in CI):
 
 1. **Watchdog.** A run whose state is ``running`` and whose record has not changed

@@ -235,8 +235,8 @@ def test_the_action_does_what_the_server_does_for_the_same_event(
     from fastapi.testclient import TestClient
 
     from bot.commands._imports import register_shipped_handlers
-    from bot.queue import get_job
-    from bot.server import create_app
+    from bot.intake.server import create_app
+    from bot.jobs.queue import get_job
     from bot.services import build_dispatcher
     from bot.settings import Settings
     from bot.store.db import Database

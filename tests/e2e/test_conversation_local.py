@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.local_feed import CURSOR_NAME
-from bot.reconcile import delivery
+from bot.intake.local_feed import CURSOR_NAME
+from bot.jobs.reconcile import delivery
 from tests.e2e.test_workflow_local import BOT, REPO, LocalSite
 from tests.e2e.workflow_support import (
     BRANCH,

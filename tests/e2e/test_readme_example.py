@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from bot.forges.local import LocalForge
 from tests.conftest import ROOT
 from tests.e2e.workflow_support import (
     assert_ready_flow,
+    free_port,
     git_env,
     run_state,
     wait_for,
@@ -58,12 +58,6 @@ def example_lines() -> list[str]:
     )
     assert match, "README.md lost its worked example markers"
     return match.group(1).splitlines()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Shell:

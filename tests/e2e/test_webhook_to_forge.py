@@ -21,10 +21,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.actions import AddLabels, PostComment
-from bot.dispatch import InProcessDispatcher
 from bot.events import EventKind
 from bot.executor import ExecutingDispatcher, executor_factory_from_settings
-from bot.server import create_app
+from bot.intake.server import create_app
+from bot.jobs.dispatch import InProcessDispatcher
 from bot.settings import Settings
 from bot.store.audit import AuditLog
 from bot.store.db import Database
@@ -127,7 +127,7 @@ def _create_issue(url: str, auth: str) -> None:
 
 
 def wait_done(client: TestClient, db: Database, job_id: int) -> dict[str, Any]:
-    from bot.queue import get_job
+    from bot.jobs.queue import get_job
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

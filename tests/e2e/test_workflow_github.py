@@ -23,6 +23,7 @@ from tests.e2e.workflow_support import (
     project_files,
     run_state,
     running_app,
+    scripted_model,
     settings_for,
     status_comments,
     wait_for,
@@ -32,8 +33,7 @@ from tests.e2e.workflow_support import (
 from tests.fakes import Fault
 from tests.fakes.github_api import GitHubFake
 from tests.fakes.github_hooks import GitHubHooks
-from tests.fakes.openai_wire import OpenAIWireFake
-from tests.fakes.role_script import RoleScript, phase_steps
+from tests.fakes.role_script import RoleScript
 
 pytestmark = pytest.mark.e2e
 
@@ -113,15 +113,8 @@ class GitHubSite:
 
 @pytest.fixture
 def script() -> Iterator[RoleScript]:
-    fake = OpenAIWireFake()
-    try:
-        script = RoleScript(fake)
-        for role in ("analyst", "developer"):
-            script.set(role, phase_steps(role, 1))
+    with scripted_model() as script:
         yield script
-        fake.server.check_assertions()
-    finally:
-        fake.close()
 
 
 def test_issue_to_ready_pull_request_through_webhooks(tmp_path, script) -> None:

@@ -1,6 +1,6 @@
 """End to end on the local forge: from `agentforge local issue open` to a ready MR.
 
-The real app runs (``bot.server.create_app`` composed as ``agentforge serve --local
+The real app runs (``bot.intake.server.create_app`` composed as ``agentforge serve --local
 DIR`` composes it): the local forge's outbox feeds the intake, workers run the shipped
 workflow handlers, roles run through ``ShellRoleRunner`` on a local OpenAI-compatible
 model (the wire fake, scripted per role) and the executor writes back to DIR. People
@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.forges.local import LocalForge
-from bot.local_feed import CURSOR_NAME
+from bot.intake.local_feed import CURSOR_NAME
 from tests.e2e.workflow_support import (
     TWO_PHASES,
     assert_ready_flow,

@@ -14,6 +14,7 @@ its marker, the branch's commits and trailers, the MR's description and draft fl
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,8 @@ from typing import Any
 from bot.forge import Comment, Forge
 from bot.settings import Settings
 from handlers.workflow.state import RunData, decode_marker
-from tests.fakes.role_script import CALC_FILES, local_model_config
+from tests.fakes.openai_wire import OpenAIWireFake
+from tests.fakes.role_script import CALC_FILES, RoleScript, local_model_config, phase_steps
 
 BRANCH = "agentforge/issue-{n}"
 TWO_PHASES = """\
@@ -104,7 +106,7 @@ def running_app(settings: Settings) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
     import handlers
-    from bot.server import create_app
+    from bot.intake.server import create_app
     from bot.services import build_dispatcher
     from bot.store.db import Database
 
@@ -114,6 +116,28 @@ def running_app(settings: Settings) -> Iterator[Any]:
     with TestClient(app) as client:
         client.db = db
         yield client
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def scripted_model(roles: tuple[str, ...] = ("analyst", "developer")) -> Iterator[RoleScript]:
+    """The OpenAI-wire fake scripted for one phase of each role in ``roles``; on exit,
+    the fake's own assertions are checked."""
+    fake = OpenAIWireFake()
+    try:
+        script = RoleScript(fake)
+        for role in roles:
+            script.set(role, phase_steps(role, 1))
+        yield script
+        fake.server.check_assertions()
+    finally:
+        fake.close()
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90.0) -> Any:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.intake.verify import sign_github
 from bot.store.db import Database
-from bot.verify import sign_github
 from tests.conftest import ROOT, webhook_path
 
 SECRET = "sigterm-test-secret-0123456789abcdef"

@@ -23,11 +23,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.actions import AddLabels, FileChange, PostComment, PushCommit
-from bot.dispatch import InProcessDispatcher
 from bot.events import EventKind
 from bot.executor import ExecutingDispatcher, executor_factory_from_settings
+from bot.intake.server import create_app
+from bot.jobs.dispatch import InProcessDispatcher
 from bot.logs import configure_logging
-from bot.server import create_app
 from bot.settings import load_settings
 from bot.store.audit import AuditLog
 from bot.store.db import Database
@@ -129,7 +129,7 @@ def test_no_canary_appears_anywhere(tmp_path: Path, monkeypatch) -> None:
                 "/webhooks/github", content=body, headers={**headers, "x-hub-signature-256": "x"}
             )
             responses += [reply.text, forged.text]
-            from bot.queue import get_job
+            from bot.jobs.queue import get_job
 
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:

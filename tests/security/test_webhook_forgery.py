@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.server import create_app
+from bot.intake.server import create_app
 from bot.settings import Settings
 from bot.store.db import Database
 from tests.conftest import WEBHOOKS

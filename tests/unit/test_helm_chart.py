@@ -127,7 +127,7 @@ def test_deployment_runs_one_writer_with_probes_and_the_data_volume() -> None:
     (container,) = pod["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    server = (ROOT / "bot" / "server.py").read_text(encoding="utf-8")
+    server = (ROOT / "bot" / "intake" / "server.py").read_text(encoding="utf-8")
     assert '@app.get("/healthz")' in server and '@app.get("/readyz")' in server
     env = {e["name"]: e.get("value") for e in container["env"]}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}

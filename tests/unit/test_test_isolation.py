@@ -83,7 +83,7 @@ def test_ci_run_without_data_dir_leaves_the_working_directory_records_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What two runner tests did before: open ./.agentforge-data when it exists."""
-    from bot.dispatch import InProcessDispatcher
+    from bot.jobs.dispatch import InProcessDispatcher
     from bot.runner import run_in_ci
     from bot.store.db import Database
     from handlers.registry import HandlerRegistry

@@ -63,3 +63,19 @@ def test_help_does_not_import_lancedb_or_pygit2() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_index_reads_the_repository_index_config(sample_repo, data_dir: Path, capsys) -> None:
+    sample_repo.commit({".agentforge/config.yaml": "index:\n  exclude: ['tests/**']\n"}, "cfg")
+    assert main(["index", str(sample_repo.path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["files"] == 5  # six committed files, the excluded test left out
+
+
+def test_index_with_a_broken_config_names_file_and_field(
+    sample_repo, data_dir: Path, capsys
+) -> None:
+    sample_repo.commit({".agentforge/config.yaml": "index:\n  exclud: ['tests/**']\n"}, "cfg")
+    assert main(["index", str(sample_repo.path), "--json"]) != 0
+    err = capsys.readouterr().err
+    assert "config.yaml" in err and "exclud" in err

@@ -209,3 +209,35 @@ def test_chunk_terms_include_path_and_symbols() -> None:
     terms = chunk_terms(Chunk("src/http_client.py", 1, 2, "code", "py", ("getPage",), "x = 1"))
     assert terms.split().count("getpage") == 2
     assert "http" in terms.split() and "client" in terms.split()
+
+
+def test_include_and_exclude_choose_the_files(sample_repo, tmp_path: Path) -> None:
+    history = GitHistory(sample_repo.path)
+    index = RepoIndex(tmp_path / "idx", repo="acme/pkg", include=["pkg/**", "README.md"])
+    report = index.update(history)
+    assert paths(index) == {"pkg/sessions.py", "pkg/models.py", "README.md"}
+    assert ("tests/test_sessions.py", "not in index.include") in report.skipped
+
+    # A narrower selection on the next update removes what no longer matches.
+    narrower = RepoIndex(
+        tmp_path / "idx", repo="acme/pkg", include=["pkg/**", "README.md"], exclude=["*.md"]
+    )
+    again = narrower.update(history)
+    assert paths(narrower) == {"pkg/sessions.py", "pkg/models.py"}
+    assert again.files_removed == 1 and ("README.md", "in index.exclude") in again.skipped
+
+
+def test_max_file_bytes_from_the_selection_is_honoured(sample_repo, tmp_path: Path) -> None:
+    from bot.repoconfig.schema import IndexConfig
+    from bot.roles_context import index_options
+
+    options = index_options(IndexConfig(max_file_bytes=10), operator_max=1_000)
+    assert options["max_file_bytes"] == 10
+    # The operator's cap wins over a repository asking for more.
+    assert (
+        index_options(IndexConfig(max_file_bytes=10_000), operator_max=1_000)["max_file_bytes"]
+        == 1_000
+    )
+    index = RepoIndex(tmp_path / "idx", repo="acme/pkg", **options)
+    report = index.update(GitHistory(sample_repo.path))
+    assert {reason for _, reason in report.skipped} == {"too large"}

@@ -12,7 +12,7 @@ from pathlib import Path
 from unittest import mock
 
 from agents.usage import UsageRecord
-from bot.queue import Delivery, JobQueue
+from bot.jobs.queue import Delivery, JobQueue
 from bot.store.db import Database
 from bot.store.records import DuckDBLedger, Records
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from bot.server import create_app
+from bot.intake.server import create_app
 from bot.settings import load_settings
 
 from .seed import API_RUN, API_TITLE, DEAD_ERROR, EVIL_TITLE, RETRY_ERROR, SHOP_RUN, populate

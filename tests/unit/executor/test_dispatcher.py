@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot.actions import AddLabels, PostComment
-from bot.dispatch import InProcessDispatcher
 from bot.errors import InvalidRequest, RateLimited, SettingsError
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef
 from bot.executor import (
@@ -16,7 +15,8 @@ from bot.executor import (
     forge_configured,
     parse_actions,
 )
-from bot.queue import Job
+from bot.jobs.dispatch import InProcessDispatcher
+from bot.jobs.queue import Job
 from bot.settings import Settings
 from handlers.registry import HandlerRegistry
 from tests.unit.executor.support import REPO, Flaky

@@ -173,7 +173,7 @@ def test_the_bots_own_event_needs_no_permission_lookup(site) -> None:
 def test_the_reconcile_sweep_pushes_as_the_bot_without_a_configured_login(site) -> None:
     # serve without AGENTFORGE_BOT_LOGIN: the sweep's actor is the synthetic sweeper,
     # which is no collaborator; its pushes are the bot's own (the server refuses sweeps).
-    from bot.reconcile import SWEEPER
+    from bot.jobs.reconcile import SWEEPER
 
     forge, _n, audit, clones = site
     sweep = Event(

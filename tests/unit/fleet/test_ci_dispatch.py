@@ -7,19 +7,19 @@ import threading
 
 import pytest
 
-from bot.ci_dispatch import RUN_NAME_PREFIX, CiDispatcher, RoutingDispatcher, build_routing
-from bot.dispatched import decode, event_text, sign
 from bot.errors import DispatchError, RepoConfigError, SettingsError
 from bot.forges.github import GitHubForge
 from bot.forges.gitlab import GitLabForge
 from bot.forges.resilience import RetryPolicy
+from bot.jobs.ci_dispatch import RUN_NAME_PREFIX, CiDispatcher, RoutingDispatcher, build_routing
+from bot.jobs.dispatched import decode, event_text, sign
+from bot.jobs.queue import Delivery, JobQueue
+from bot.jobs.worker import WorkerPool
 from bot.parsers import parse_event
-from bot.queue import Delivery, JobQueue
 from bot.repoconfig import load_files
 from bot.services import ConfigCache, ForgeConfigSource
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.worker import WorkerPool
 from tests.conftest import webhook_path
 from tests.fakes import Fault
 from tests.fakes.github_api import GitHubFake
@@ -170,7 +170,7 @@ def test_a_run_that_never_appears_fails_the_attempt(github) -> None:
         settings(github), lambda name: forge, sleep=lambda s: None, clock=lambda: float(next(ticks))
     )
     event = parse_event("github", "issue_comment", comment_body(), "d1")
-    from bot.queue import Job
+    from bot.jobs.queue import Job
 
     job = Job(1, "d1", "github", "issue_comment", REPO, None, b"", {}, 1, 3, "w")
     config = load_files({".agentforge/config.yaml": CI_CONFIG}).config.dispatch
@@ -179,7 +179,7 @@ def test_a_run_that_never_appears_fails_the_attempt(github) -> None:
 
 
 def test_without_a_dispatch_secret_the_job_fails_naming_the_setting(github) -> None:
-    from bot.queue import Job
+    from bot.jobs.queue import Job
 
     ci = CiDispatcher(settings(github, dispatch_secret=None), lambda name: None)
     event = parse_event("github", "issue_comment", comment_body(), "d1")
@@ -270,7 +270,7 @@ def test_gitlab_dispatch_triggers_a_pipeline_with_the_signed_event(tmp_path) -> 
 
         body = webhook_path("gitlab", "note_hook.issue.go-scm.json").read_bytes()
         event = parse_event("gitlab", "Note Hook", body, "gl-1")
-        from bot.queue import Job
+        from bot.jobs.queue import Job
 
         job = Job(5, "gl-1", "gitlab", "Note Hook", PROJECT, None, body, {}, 1, 3, "w")
         dispatcher = routing(fake, cfg, runner, forge_cls=GitLabForge)

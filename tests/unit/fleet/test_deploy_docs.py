@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from bot.ci_dispatch import RUN_NAME_PREFIX
 from bot.cli import cli
+from bot.jobs.ci_dispatch import RUN_NAME_PREFIX
 from bot.repoconfig import load_files
 from bot.settings import load_settings
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.dispatched import event_text, sign
 from bot.errors import SettingsError, VerificationError
+from bot.jobs.dispatched import event_text, sign
 from bot.parsers import parse_event
 from bot.runner import run_in_ci
 from tests.conftest import webhook_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from bot.events import Actor, EventKind
-from bot.followups import RecordedContinuations
+from bot.jobs.followups import RecordedContinuations
 from handlers.registry import HandlerContext
 from tests.unit.workflow.support import all_human, bot
 

@@ -9,15 +9,15 @@ from datetime import datetime
 
 import pytest
 
-from bot.dispatch import InProcessDispatcher
 from bot.events import EventKind
-from bot.followups import CONTINUE_EVENT
-from bot.journal import decode, encode
+from bot.intake.journal import decode, encode
+from bot.jobs.dispatch import InProcessDispatcher
+from bot.jobs.followups import CONTINUE_EVENT
+from bot.jobs.priorities import HEAVY, LIGHT, PRIORITY_COMMAND, PRIORITY_WORK, classify
+from bot.jobs.queue import Delivery, JobQueue, Stored
+from bot.jobs.worker import WorkerPool
 from bot.parsers import parse_event
-from bot.priorities import HEAVY, LIGHT, PRIORITY_COMMAND, PRIORITY_WORK, classify
-from bot.queue import Delivery, JobQueue, Stored
 from bot.store.db import Database
-from bot.worker import WorkerPool
 from handlers.registry import HandlerRegistry
 from handlers.services import Services
 from tests.conftest import webhook_path
@@ -37,7 +37,7 @@ def body(name: str, **patch) -> bytes:
 
 
 def delivery(n: int, name: str, event_name: str, subject: str | None, **patch) -> Delivery:
-    """A delivery placed the way intake places it (bot.priorities.classify)."""
+    """A delivery placed the way intake places it (bot.jobs.priorities.classify)."""
     payload = body(name, **patch)
     placement = classify(parse_event("github", event_name, payload, f"d{n}"))
     return Delivery(
@@ -149,8 +149,8 @@ def test_intake_classifies_from_the_event(name, event_name, patch, expected) -> 
 def test_the_reconcile_sweep_comes_last_in_the_heavy_lane() -> None:
     from datetime import UTC, datetime
 
-    from bot.priorities import PRIORITY_RECONCILE
-    from bot.reconcile import delivery as sweep
+    from bot.jobs.priorities import PRIORITY_RECONCILE
+    from bot.jobs.reconcile import delivery as sweep
 
     d = sweep("github", REPO, datetime(2026, 1, 1, tzinfo=UTC))
     assert (d.queue, d.priority) == (HEAVY, PRIORITY_RECONCILE)
@@ -250,7 +250,7 @@ def test_a_subjects_jobs_keep_arrival_order_across_queues(queue) -> None:
 
 def _services_for(job, event):
     # Just what the dispatcher reads; the handler below asks for a continuation.
-    from bot.followups import RecordedContinuations
+    from bot.jobs.followups import RecordedContinuations
 
     later = RecordedContinuations() if job.queue == LIGHT else None
     return Services(
@@ -305,7 +305,7 @@ def test_a_light_jobs_continuation_becomes_a_heavy_job_of_the_same_subject(queue
 
 
 def test_followups_are_stored_only_with_a_completion_that_lands(queue) -> None:
-    from bot.queue import Finished, Followup
+    from bot.jobs.queue import Finished, Followup
 
     queue.enqueue(approve(1, f"github:{REPO}:issue:1"))
     (job,) = queue.lease_many("w1", 1)
@@ -348,7 +348,7 @@ def test_intake_places_jobs_and_metrics_and_jobs_list_show_the_queues(data_dir) 
     from fastapi.testclient import TestClient
 
     from bot.cli import cli
-    from bot.server import create_app
+    from bot.intake.server import create_app
     from bot.settings import load_settings
     from tests.unit.server.helpers import GH_SECRET, github_delivery
 

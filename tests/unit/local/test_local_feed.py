@@ -16,20 +16,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.actions import PostComment
-from bot.dispatch import InProcessDispatcher
 from bot.errors import PayloadShapeError
 from bot.events import Event, EventKind
 from bot.executor import executor_factory_from_settings
 from bot.forge import Permission
 from bot.forges import make_forge
 from bot.forges.local import LocalForge
-from bot.local_feed import CURSOR_NAME, CursorFile, LocalFeed, delivery_for
+from bot.intake.local_feed import CURSOR_NAME, CursorFile, LocalFeed, delivery_for
+from bot.intake.server import create_app
+from bot.jobs.dispatch import InProcessDispatcher
+from bot.jobs.queue import JobQueue
+from bot.jobs.worker import WorkerPool
 from bot.parsers import parse_event
-from bot.queue import JobQueue
-from bot.server import create_app
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.worker import WorkerPool
 from handlers.registry import HandlerContext, HandlerRegistry
 
 REPO = "alice/app"

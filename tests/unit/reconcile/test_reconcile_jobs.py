@@ -9,8 +9,8 @@ import pytest
 
 from bot.errors import PayloadError
 from bot.events import EventKind
+from bot.jobs.reconcile import RECONCILE_EVENT, ReconcileScheduler, delivery, known_repos
 from bot.parsers import parse_event
-from bot.reconcile import RECONCILE_EVENT, ReconcileScheduler, delivery, known_repos
 from bot.store.db import Database
 
 AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

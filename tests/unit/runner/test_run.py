@@ -9,12 +9,12 @@ import pytest
 
 from bot.actions import AddLabels, PostComment
 from bot.cli import main
-from bot.dispatch import InProcessDispatcher
 from bot.errors import MalformedPayload, SettingsError
 from bot.events import EventKind
 from bot.executor import ExecutingDispatcher, Executor
 from bot.forge import Permission
 from bot.forges.local import LocalForge
+from bot.jobs.dispatch import InProcessDispatcher
 from bot.runner import CIEvent, open_records, run_ci_event, run_in_ci
 from bot.settings import Settings
 from bot.store.audit import AuditLog

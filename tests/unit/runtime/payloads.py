@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.verify import sign_github
+from bot.intake.verify import sign_github
 
 SECRET = "runtime-test-secret-0123456789abcdef"
 REPO = "acme/app"

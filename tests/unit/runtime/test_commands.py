@@ -64,7 +64,7 @@ def test_serve_builds_services_inside_the_executing_dispatcher(
 ) -> None:
     import uvicorn
 
-    import bot.server
+    import bot.intake.server
 
     monkeypatch.setenv("AGENTFORGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("AGENTFORGE_GITHUB_WEBHOOK_SECRET", SECRET)
@@ -74,7 +74,7 @@ def test_serve_builds_services_inside_the_executing_dispatcher(
         built.update(kwargs)
         return object()
 
-    monkeypatch.setattr(bot.server, "create_app", fake_create_app)
+    monkeypatch.setattr(bot.intake.server, "create_app", fake_create_app)
     monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
     try:
         assert main(["serve", "--port", "0"]) == 0

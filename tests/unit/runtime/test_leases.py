@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.errors import LeaseLost
-from bot.leases import JobLease, JobLeases
-from bot.queue import Delivery, JobQueue
+from bot.jobs.leases import JobLease, JobLeases
+from bot.jobs.queue import Delivery, JobQueue
+from bot.jobs.worker import WorkerPool
 from bot.store.db import Database
-from bot.worker import WorkerPool
 
 from .payloads import issue_comment
 

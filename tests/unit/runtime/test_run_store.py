@@ -9,12 +9,12 @@ import pytest
 
 import bot.store.db as dbmod
 from bot.errors import Conflict, RecordNotFound
+from bot.jobs.subjects import MrAliases
 from bot.store.db import Database
 from bot.store.records import Records
 from bot.store.runs import DuckDBRunStore
 from bot.store.schema import MIGRATIONS
 from bot.store.stats import collect_stats
-from bot.subjects import MrAliases
 
 REPO = "acme/app"
 

@@ -11,13 +11,13 @@ import pytest
 
 import handlers
 from bot.actions import PostComment
-from bot.dispatch import InProcessDispatcher
 from bot.errors import Forbidden, RepoConfigError, Unavailable
 from bot.events import EventKind
 from bot.executor import ExecutingDispatcher, Executor
 from bot.forge import Comment, RepoInfo, User
+from bot.jobs.dispatch import InProcessDispatcher
+from bot.jobs.queue import Job
 from bot.parsers import parse_event
-from bot.queue import Job
 from bot.services import build_dispatcher, build_services
 from bot.settings import Settings
 from bot.store.audit import AuditLog

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.dispatch import InProcessDispatcher
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef, bot_branch, issue_of_branch
+from bot.intake.server import create_app
+from bot.jobs.dispatch import InProcessDispatcher
+from bot.jobs.subjects import MrAliases, resolve_subject
 from bot.runner import CIEvent, run_ci_event
-from bot.server import create_app
 from bot.settings import load_settings
 from bot.store.db import Database
 from bot.store.runs import DuckDBRunStore
-from bot.subjects import MrAliases, resolve_subject
 from handlers.registry import HandlerRegistry
 
 from .payloads import REPO, SECRET, issue_comment, pull_request, signed

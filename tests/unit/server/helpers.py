@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.verify import sign_github
+from bot.intake.verify import sign_github
 from tests.conftest import webhook_path
 
 GH_SECRET = "test-github-secret-0123456789abcdef"

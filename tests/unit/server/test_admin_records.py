@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from bot.cli import cli, main
-from bot.server import create_app
+from bot.intake.server import create_app
 from bot.settings import load_settings
 from bot.store.audit import AuditLog
 from bot.store.db import Database

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from bot.cli import cli
-from bot.queue import Delivery, JobQueue
-from bot.server import create_app
-from bot.server_admin import client_is_loopback
+from bot.intake.access import client_is_loopback
+from bot.intake.server import create_app
+from bot.jobs.queue import Delivery, JobQueue
 from bot.settings import load_settings
 from bot.store.db import Database
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import QueueUnavailable, StoreError
-from bot.journal import JOURNAL_NAME, JournalIntake, read_records
-from bot.queue import Delivery, JobQueue, count_rows
+from bot.intake.journal import JOURNAL_NAME, JournalIntake, read_records
+from bot.jobs.queue import Delivery, JobQueue, count_rows
 from bot.store.db import Database
 
 
@@ -204,9 +204,9 @@ def test_feeding_waits_for_a_pause_in_intake_but_not_forever(opened) -> None:
 
 
 def test_feeding_gathers_records_while_intake_is_busy(opened, monkeypatch) -> None:
-    import bot.journal
+    import bot.intake.journal
 
-    monkeypatch.setattr(bot.journal, "FEED_MAX_DELAY_SECONDS", 60.0)
+    monkeypatch.setattr(bot.intake.journal, "FEED_MAX_DELAY_SECONDS", 60.0)
     batches: list[int] = []
     store = opened.queue.store
 
@@ -237,11 +237,11 @@ class Saturation:
 
 
 def test_feeding_waits_out_a_saturated_burst(opened, monkeypatch) -> None:
-    import bot.journal
+    import bot.intake.journal
 
     # Outside a burst these would store every record at once.
-    monkeypatch.setattr(bot.journal, "FEED_MAX_DELAY_SECONDS", 0.0)
-    monkeypatch.setattr(bot.journal, "FEED_MAX_RECORDS", 1)
+    monkeypatch.setattr(bot.intake.journal, "FEED_MAX_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(bot.intake.journal, "FEED_MAX_RECORDS", 1)
     saturated = Saturation()
     monkeypatch.setattr(opened.queue, "intake_saturated", saturated)
     for n in range(1, 31):
@@ -259,9 +259,9 @@ def test_feeding_waits_out_a_saturated_burst(opened, monkeypatch) -> None:
 def test_a_saturated_burst_delays_feeding_only_within_bounds(
     opened, monkeypatch, bound: str, value: float
 ) -> None:
-    import bot.journal
+    import bot.intake.journal
 
-    monkeypatch.setattr(bot.journal, bound, value)
+    monkeypatch.setattr(bot.intake.journal, bound, value)
     monkeypatch.setattr(opened.queue, "intake_saturated", Saturation())
     for n in range(1, 6):
         assert opened.intake.submit(delivery(n)).result(10).status == "queued"

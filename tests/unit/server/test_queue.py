@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.errors import QueueUnavailable
-from bot.queue import Delivery, Finished, JobQueue, RetryOutcome, count_rows
+from bot.jobs.queue import Delivery, Finished, JobQueue, RetryOutcome, count_rows
 from bot.store.db import Database
 
 
@@ -267,7 +267,7 @@ def test_permanent_failure_is_dead_at_once(queue) -> None:
 
 
 def test_store_skips_records_already_stored_and_keeps_the_rest(queue, clock) -> None:
-    from bot.queue import Stored
+    from bot.jobs.queue import Stored
 
     ids = queue.reserve_job_ids(3)
     first = [Stored(delivery(1), ids[0], clock())]

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.queue import count_rows
-from bot.server import CONTENT_DELIVERY_PREFIX, create_app
+from bot.intake.server import CONTENT_DELIVERY_PREFIX, create_app
+from bot.jobs.queue import count_rows
 from bot.settings import load_settings
 from bot.store.db import Database
 
@@ -317,7 +317,7 @@ def test_store_is_closed_after_shutdown(data_dir) -> None:
 def test_commit_that_does_not_come_in_time_is_503(server, monkeypatch) -> None:
     import asyncio
 
-    import bot.server
+    import bot.intake.server
 
     client, state = server
     never: list[asyncio.Future] = []
@@ -327,7 +327,7 @@ def test_commit_that_does_not_come_in_time_is_503(server, monkeypatch) -> None:
         never.append(fut)
         return fut
 
-    monkeypatch.setattr(bot.server, "ENQUEUE_TIMEOUT", 0.05)
+    monkeypatch.setattr(bot.intake.server, "ENQUEUE_TIMEOUT", 0.05)
     monkeypatch.setattr(state.intake, "submit_async", stuck)
     body, headers = github_delivery()
     response = client.post("/webhooks/github", content=body, headers=headers)
@@ -373,7 +373,7 @@ def test_ping_answer_is_the_one_the_readme_documents(server) -> None:
 def test_a_reconcile_job_cannot_come_in_as_a_webhook(server) -> None:
     import json as _json
 
-    from bot.reconcile import RECONCILE_EVENT
+    from bot.jobs.reconcile import RECONCILE_EVENT
 
     client, state = server
     body = _json.dumps({"repo": "acme/app"}).encode()

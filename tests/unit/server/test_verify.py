@@ -8,8 +8,8 @@ import json
 import pytest
 
 from bot.errors import SettingsError, VerificationError
+from bot.intake.verify import Verifier, sign_github, sign_standard_webhook
 from bot.settings import load_settings
-from bot.verify import Verifier, sign_github, sign_standard_webhook
 from tests.conftest import webhook_path
 
 SIGNING = "whsec_" + base64.b64encode(b"k" * 32).decode()

@@ -9,12 +9,12 @@ import threading
 import pytest
 
 from bot.actions import PostComment
-from bot.dispatch import InProcessDispatcher
 from bot.events import EventKind
+from bot.jobs.dispatch import InProcessDispatcher
+from bot.jobs.queue import Delivery, JobQueue
+from bot.jobs.worker import WorkerPool
 from bot.logs import configure_logging
-from bot.queue import Delivery, JobQueue
 from bot.store.db import Database
-from bot.worker import WorkerPool
 from handlers.registry import HandlerRegistry
 
 from .helpers import fixture_bytes
@@ -132,7 +132,7 @@ def test_every_job_log_line_carries_the_delivery_id(queue) -> None:
         configure_logging("WARNING", "json")
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
     job_lines = [
-        line for line in lines if line.get("component") == "bot.worker" and "job_id" in line
+        line for line in lines if line.get("component") == "bot.jobs.worker" and "job_id" in line
     ]
     assert {line["event"] for line in job_lines} >= {"job started", "job done"}
     assert all(line["delivery_id"] == "d1" for line in job_lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.events import Actor, EventKind
-from bot.reconcile import RECONCILE_EVENT, SWEEPER
+from bot.jobs.reconcile import RECONCILE_EVENT, SWEEPER
 from tests.unit.workflow.support import all_human, bot
 
 

@@ -18,7 +18,7 @@ continuation of a run (a phase a command unlocked)  heavy   0
 issue opened / labelled / reopened (a new run)      heavy   1
 other comments (may start a review fix-up)          heavy   1
 MR updated, push, pipeline, other issue changes     light   1
-the periodic reconcile sweep (:mod:`bot.reconcile`)  heavy   2
+the periodic reconcile sweep (:mod:`bot.jobs.reconcile`)  heavy   2
 =================================================  ======  ========
 
 The sweep may resume a phase, so it runs in the heavy lane, after everything else there.
@@ -26,7 +26,7 @@ The sweep may resume a phase, so it runs in the heavy lane, after everything els
 A light job never runs a role itself: when the engine would start a phase's role in a
 light job it records a continuation instead (``Services.continuations``), which the
 worker turns into a heavy job for the same subject in the transaction that finishes
-the light one (see :mod:`bot.followups`).
+the light one (see :mod:`bot.jobs.followups`).
 
 Classification is cheap: it reads the parsed event's kind and action and, for comments,
 the first command line (:func:`handlers.commands.first_command`, a regex pass).

@@ -3,8 +3,8 @@
 ``N`` worker threads run jobs; one coordinator thread is the only one that writes job
 states. Each round it records every job that finished since the last round and leases
 work for the idle threads (plus as many again, ready to start), all in one transaction
-(:meth:`bot.queue.JobQueue.cycle`), and during a burst of webhooks it waits for a short
-pause in intake (:meth:`bot.queue.JobQueue.wait_intake_idle`, at most
+(:meth:`bot.jobs.queue.JobQueue.cycle`), and during a burst of webhooks it waits for a short
+pause in intake (:meth:`bot.jobs.queue.JobQueue.wait_intake_idle`, at most
 ``intake_priority_seconds``), so a busy pool never slows acknowledgements down by more
 than one short transaction. While intake is saturated (requests queue up behind each
 journal append) it keeps waiting, up to ``intake_saturated_seconds``: a burst is
@@ -13,7 +13,7 @@ forge, repository, subject, attempt) to every log line while it runs the job. Th
 catch-all of the job path lives here: whatever a handler raises is recorded on the job
 as a failed attempt (retried with backoff, then dead), never lost and never fatal to the worker.
 While a job runs, the coordinator renews its lease every ``heartbeat_seconds`` (see
-:mod:`bot.leases`), and the job carries a ``heartbeat`` its handlers call during long
+:mod:`bot.jobs.leases`), and the job carries a ``heartbeat`` its handlers call during long
 work; a job whose lease was taken back raises :class:`bot.errors.LeaseLost` there.
 """
 
@@ -28,15 +28,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.dispatch import Dispatcher
 from bot.errors import LeaseLost, PayloadError, StoreError
-from bot.followups import followups_for, parse_job_event
-from bot.leases import JobLeases
+from bot.jobs.dispatch import Dispatcher
+from bot.jobs.followups import followups_for, parse_job_event
+from bot.jobs.leases import JobLeases
+from bot.jobs.queue import Finished, Job, JobQueue
 from bot.logs import bound, get_logger
 from bot.metrics import Metrics
-from bot.queue import Finished, Job, JobQueue
 
-log = get_logger("bot.worker")
+log = get_logger("bot.jobs.worker")
 
 
 @dataclass
@@ -72,7 +72,7 @@ class WorkerPool:
 
     With ``lanes`` (``{"light": 2, "heavy": 4}``) each queue has its own threads, so
     its concurrency limit holds whatever waits in the other (see
-    :mod:`bot.priorities`); the light lane leases nothing ahead. Without, ``workers``
+    :mod:`bot.jobs.priorities`); the light lane leases nothing ahead. Without, ``workers``
     threads run jobs of any queue.
 
     Args:
@@ -86,7 +86,7 @@ class WorkerPool:
         intake_priority_seconds: Longest the coordinator waits for a pause in intake
             before it writes (intake goes first during bursts).
         intake_saturated_seconds: Longest it keeps waiting while intake is saturated
-            (:meth:`bot.queue.JobQueue.intake_saturated`): a burst is acknowledged
+            (:meth:`bot.jobs.queue.JobQueue.intake_saturated`): a burst is acknowledged
             first and worked after.
         heartbeat_seconds: How often running jobs' leases are renewed (default: a
             third of the lease, well inside it).

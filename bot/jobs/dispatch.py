@@ -14,8 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.errors import ConfigError
 from bot.events import Event
-from bot.followups import RecordedContinuations
-from bot.queue import Job
+from bot.jobs.followups import RecordedContinuations
+from bot.jobs.queue import Job
 from handlers.registry import REGISTRY, HandlerContext, HandlerRegistry
 from handlers.services import Services
 
@@ -90,7 +90,7 @@ class InProcessDispatcher:
         later = services.continuations if services is not None else None
         if isinstance(later, RecordedContinuations) and later.requests:
             # Long work this light job handed to the heavy queue: the worker stores it
-            # as jobs when it records this one done (bot.followups).
+            # as jobs when it records this one done (bot.jobs.followups).
             result["followups"] = list(later.requests)
         if services is not None and isinstance(services.actions, ReportsApplied):
             applied = services.actions.applied()

@@ -9,7 +9,7 @@ so intake keeps running while a batch is written.
 Two callers:
 
 - :func:`store_records`: deliveries that already have a job id (from the intake
-  journal, :mod:`bot.journal`); rows already stored are skipped, so replaying a journal
+  journal, :mod:`bot.intake.journal`); rows already stored are skipped, so replaying a journal
   stores each delivery once.
 - :func:`insert_deliveries`: deliveries committed before their 202 (the in-memory
   store of tests); job ids come from the sequence inside the statement.
@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from bot.errors import StoreError
-from bot.queue_types import Delivery, Stored
+from bot.jobs.queue_types import Delivery, Stored
 from bot.store.db import Database
 
 _BATCH = "agentforge_intake_batch"

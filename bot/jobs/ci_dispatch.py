@@ -38,16 +38,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.dispatch import Dispatcher
-from bot.dispatched import event_text, sign
 from bot.errors import ConfigError, DispatchError, SettingsError
 from bot.events import Event, ForgeKind
+from bot.jobs.dispatch import Dispatcher
+from bot.jobs.dispatched import event_text, sign
+from bot.jobs.priorities import HEAVY, LIGHT
+from bot.jobs.queue import Job
 from bot.logs import get_logger
-from bot.priorities import HEAVY, LIGHT
-from bot.queue import Job
 from bot.repoconfig.schema import DispatchConfig
 
-log = get_logger("bot.ci_dispatch")
+log = get_logger("bot.jobs.ci_dispatch")
 
 RUN_NAME_PREFIX = "agentforge "
 """A dispatched GitHub run is found by its name: the workflow sets

@@ -28,8 +28,8 @@ from typing import Any
 
 from bot.errors import PayloadError
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef
+from bot.jobs.queue_types import Delivery
 from bot.logs import get_logger
-from bot.queue_types import Delivery
 
 RECONCILE_EVENT = "agentforge/reconcile"
 """The event name of sweep jobs."""
@@ -92,7 +92,7 @@ def delivery(forge: str, repo: str, at: datetime, *, actor: str | None = None) -
     """A queue delivery for one sweep of ``repo`` (one per repository and minute)."""
     stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M")
     body = payload(forge, repo, at, actor=actor)
-    from bot.priorities import classify
+    from bot.jobs.priorities import classify
 
     event = parse_reconcile(forge, json.loads(body), None)
     placement = classify(event)  # last in the heavy lane

@@ -30,10 +30,10 @@ from typing import Any, Protocol
 
 from bot.errors import ForgeError, QueueUnavailable, StoreError
 from bot.events import Event, EventKind
+from bot.jobs.queue import Delivery, EnqueueResult
 from bot.logs import get_logger
-from bot.queue import Delivery, EnqueueResult
 
-log = get_logger("bot.local_feed")
+log = get_logger("bot.intake.local_feed")
 
 CURSOR_NAME = "local-feed.json"
 SEQ_HEADER = "x-agentforge-local-seq"
@@ -42,7 +42,10 @@ COMMIT_TIMEOUT = 30.0
 
 
 class Intake(Protocol):
-    """Where deliveries go (:class:`bot.journal.JournalIntake` or :class:`bot.queue.JobQueue`)."""
+    """Where deliveries go.
+
+    :class:`bot.intake.journal.JournalIntake` or :class:`bot.jobs.queue.JobQueue`.
+    """
 
     def submit(self, delivery: Delivery) -> Future[EnqueueResult]:
         """Store ``delivery`` durably and deduplicated; the future holds the outcome."""
@@ -52,11 +55,11 @@ class Intake(Protocol):
 def delivery_for(seq: int, event: Event, aliases: Any = None) -> Delivery:
     """The delivery a local event stands for (its body is the stored event's JSON).
 
-    ``aliases`` (:class:`bot.subjects.MrAliases`) maps an MR to its run's issue, so jobs
+    ``aliases`` (:class:`bot.jobs.subjects.MrAliases`) maps an MR to its run's issue, so jobs
     about an issue and its MR share one ordering subject, as for webhooks.
     """
-    from bot.priorities import classify
-    from bot.subjects import resolve_subject
+    from bot.jobs.priorities import classify
+    from bot.jobs.subjects import resolve_subject
 
     placement = classify(event)
     return Delivery(
@@ -174,7 +177,7 @@ class LocalFeed:
     @classmethod
     def for_server(cls, settings: Any, intake: Intake, aliases: Any = None) -> LocalFeed:
         """The feed ``agentforge serve`` runs for ``settings.local_dir``."""
-        from bot.server import repo_allowed
+        from bot.intake.access import repo_allowed
 
         return cls(
             settings.local_dir,

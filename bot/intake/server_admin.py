@@ -10,29 +10,19 @@ with no admin token configured, only loopback clients may call it.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from bot.queue import STATES, RetryOutcome
+from bot.intake.access import client_is_loopback
+from bot.jobs.queue import STATES, RetryOutcome
 from bot.store.audit import AuditLog
 from bot.store.stats import collect_stats
 
 if TYPE_CHECKING:
-    from bot.server import ServerState
-
-
-def client_is_loopback(host: str | None) -> bool:
-    """Whether a client address is the local machine."""
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+    from bot.intake.state import ServerState
 
 
 def admin_router(state: ServerState) -> APIRouter:

@@ -9,8 +9,8 @@ shell's side of that:
 1. :class:`RecordedContinuations` collects the requests during the light job (only
    light jobs get one; heavy jobs and the CI runner run everything inline);
 2. the dispatcher lists them in the job's result (``followups``);
-3. the worker turns them into :class:`bot.queue.Followup` rows (:func:`followups_for`)
-   that :meth:`bot.queue.JobQueue.cycle` stores **in the transaction that records the
+3. the worker turns them into :class:`bot.jobs.queue.Followup` rows (:func:`followups_for`)
+   that :meth:`bot.jobs.queue.JobQueue.cycle` stores **in the transaction that records the
    light job done**: a crash before it re-runs the light job (idempotent) and asks
    again; after it the heavy job exists. Never one without the other;
 4. the heavy job has the light job's subject, so the issue's order holds, and its body
@@ -28,9 +28,9 @@ from typing import Any
 
 from bot.errors import PayloadError
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef
+from bot.jobs.priorities import HEAVY, PRIORITY_COMMAND
+from bot.jobs.queue_types import Followup, Job
 from bot.parsers import parse_event
-from bot.priorities import HEAVY, PRIORITY_COMMAND
-from bot.queue_types import Followup, Job
 
 CONTINUE_EVENT = "agentforge.continue"
 """The internal event name of a continuation job."""

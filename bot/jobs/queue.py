@@ -21,7 +21,7 @@ Life of a job::
 - **Ordering**: a job is leased only when no job with the same subject (issue or MR)
   is running and no earlier one is waiting; jobs without a subject are free.
 - **Leases** are renewed by a heartbeat while their job runs (:meth:`JobQueue.renew`,
-  see :mod:`bot.leases`), so a long phase is never taken back; a lease that is not
+  see :mod:`bot.jobs.leases`), so a long phase is never taken back; a lease that is not
   renewed expires; a job whose lease expires (or that was running in a process that
   died) counts the attempt and is retried with exponential backoff until
   ``max_attempts``, then it is ``dead`` until someone retries it.
@@ -41,10 +41,10 @@ from typing import Any
 
 import duckdb
 
-from bot import queue_store
 from bot.errors import QueueUnavailable, StoreError
-from bot.queue_admin import count_rows, get_job, list_jobs
-from bot.queue_types import (
+from bot.jobs import queue_store
+from bot.jobs.queue_admin import count_rows, get_job, list_jobs
+from bot.jobs.queue_types import (
     MAX_BACKOFF_SECONDS,
     STATES,
     Delivery,
@@ -324,7 +324,7 @@ class JobQueue:
         for callback in self._listeners:
             callback()
 
-    # --- journaled intake (bot.journal) ----------------------------------------------------
+    # --- journaled intake (bot.intake.journal) ----------------------------------------------------
 
     def add_intake(self, intake: Any) -> None:
         """Count another intake (an object with ``busy()``) in :meth:`intake_busy`."""
@@ -336,7 +336,7 @@ class JobQueue:
             self._idle.notify_all()
 
     def unused_job_ids(self) -> list[int]:
-        """Drawn but unused job ids above every stored job (see :mod:`bot.queue_store`)."""
+        """Drawn but unused job ids above every stored job (see :mod:`bot.jobs.queue_store`)."""
         return queue_store.unused_job_ids(self.db)
 
     def reserve_job_ids(self, n: int) -> list[int]:

@@ -16,7 +16,7 @@ in ``<data_dir>/intake.journal`` and feeds DuckDB from there in the background::
   its job before DuckDB has the row. At start the ids drawn but never used by the last
   process (above every stored job) are used first, so ids continue without a jump.
 - **Feeding in batches.** While deliveries keep arriving the feeder gathers records
-  and writes them when intake pauses (:data:`bot.queue.INTAKE_QUIET_SECONDS`), at the
+  and writes them when intake pauses (:data:`bot.jobs.queue.INTAKE_QUIET_SECONDS`), at the
   latest after :data:`FEED_MAX_DELAY_SECONDS` or :data:`FEED_MAX_RECORDS`: one large
   transaction costs less CPU per row than many small ones during a burst.
 - **Replay.** At start every complete record is inserted with ``ON CONFLICT DO
@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import QueueUnavailable, StoreError
+from bot.jobs.queue import Delivery, EnqueueResult, JobQueue, Stored, Waiter, settle_waiters
 from bot.logs import get_logger
-from bot.queue import Delivery, EnqueueResult, JobQueue, Stored, Waiter, settle_waiters
 
-log = get_logger("bot.journal")
+log = get_logger("bot.intake.journal")
 
 JOURNAL_NAME = "intake.journal"
 _HEADER = struct.Struct(">II")

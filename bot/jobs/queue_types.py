@@ -1,6 +1,6 @@
 """Value types of the job queue, and how a delivery's waiter is told its outcome.
 
-Shared by :mod:`bot.queue` (the DuckDB queue), :mod:`bot.journal` (the intake journal)
+Shared by :mod:`bot.jobs.queue` (the DuckDB queue), :mod:`bot.intake.journal` (the intake journal)
 and the worker pool; they hold no database handle.
 """
 
@@ -39,7 +39,7 @@ class Delivery:
         kind: Event kind.
         action: Event action.
         headers: Delivery headers worth keeping (never secrets).
-        queue: The worker lane that runs its job (:mod:`bot.priorities`).
+        queue: The worker lane that runs its job (:mod:`bot.jobs.priorities`).
         priority: Lower is leased first within the lane.
     """
 
@@ -77,7 +77,7 @@ class Job:
     ``heartbeat`` renews the job's lease while it runs (set by the worker that runs
     it; None where there is no lease, as in a CI runner) and raises
     :class:`bot.errors.LeaseLost` once the worker no longer owns the job. ``queue``
-    and ``priority`` are where it waited (:mod:`bot.priorities`).
+    and ``priority`` are where it waited (:mod:`bot.jobs.priorities`).
     """
 
     id: int
@@ -113,7 +113,7 @@ class Followup:
     """A job that a finished job asks for, stored in the transaction that records it done.
 
     The light lane's way of handing long work to the heavy lane (see
-    :mod:`bot.followups`): the new job has the finished job's forge, repository and
+    :mod:`bot.jobs.followups`): the new job has the finished job's forge, repository and
     subject, so the subject's order holds.
 
     Attributes:

@@ -2,7 +2,7 @@
 
 ``POST /webhooks/github`` and ``POST /webhooks/gitlab`` take deliveries; ``/healthz``,
 ``/readyz`` and ``/metrics`` are for operators; ``/admin/jobs`` (see
-:mod:`bot.server_admin`) lets ``agentforge jobs`` work while the server holds the
+:mod:`bot.intake.server_admin`) lets ``agentforge jobs`` work while the server holds the
 data directory; ``/`` and the pages under it are the read-only dashboard (see
 :mod:`bot.dashboard`).
 
@@ -23,34 +23,34 @@ Order of checks for a delivery (each answer is what the forge should do next)::
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.dashboard import dashboard_router
-from bot.dispatch import Dispatcher, InProcessDispatcher
 from bot.errors import PayloadError, QueueUnavailable, VerificationError
 from bot.events import EventKind
-from bot.journal import JOURNAL_NAME, JournalIntake
+from bot.intake.access import repo_allowed
+from bot.intake.journal import JOURNAL_NAME, JournalIntake
+from bot.intake.state import ServerState
+from bot.intake.verify import Verifier
+from bot.jobs.dispatch import Dispatcher, InProcessDispatcher
+from bot.jobs.priorities import classify
+from bot.jobs.queue import Delivery, JobQueue
+from bot.jobs.subjects import MrAliases, resolve_subject
+from bot.jobs.worker import WorkerPool
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.parsers import parse_event
-from bot.priorities import classify
-from bot.queue import Delivery, JobQueue
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.subjects import MrAliases, resolve_subject
-from bot.verify import Verifier
-from bot.worker import WorkerPool
 
-log = get_logger("bot.server")
+log = get_logger("bot.intake.server")
 
 ENQUEUE_TIMEOUT = 8.0
 """Seconds to wait for the durable commit; GitHub gives up on a delivery after 10 s."""
@@ -79,24 +79,6 @@ _KEPT_HEADERS = (
 _KEPT_HEADER_NAMES = frozenset(name.encode() for name in _KEPT_HEADERS)
 
 
-@dataclass
-class ServerState:
-    """Everything one running app owns (no globals: tests run several apps)."""
-
-    settings: Settings
-    verifier: Verifier
-    metrics: Metrics
-    db: Database | None = None
-    queue: JobQueue | None = None
-    intake: JournalIntake | None = None
-    pool: WorkerPool | None = None
-    local_feed: Any = None
-    """The :class:`bot.local_feed.LocalFeed` when ``settings.local_dir`` is set."""
-    aliases: MrAliases | None = None
-    shutting_down: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
 class Reply(Exception):
     """An early answer to a delivery (status, outcome label, reason)."""
 
@@ -122,7 +104,7 @@ def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
     with: no forge configured, no workers)."""
     if not settings.reconcile_minutes or state.pool is None:
         return None
-    from bot.reconcile import ReconcileScheduler, known_repos
+    from bot.jobs.reconcile import ReconcileScheduler, known_repos
 
     forges = [
         name
@@ -183,7 +165,7 @@ def create_app(
         state.db = db or Database.open(settings.data_dir)
         tune_store(state.db)
         # MR -> issue aliases for ordering subjects, read once here and kept current by
-        # the run store (see bot.subjects): intake never reads the database for them.
+        # the run store (see bot.jobs.subjects): intake never reads the database for them.
         state.aliases = MrAliases.for_db(state.db)
         state.queue = JobQueue(
             state.db,
@@ -192,7 +174,7 @@ def create_app(
             backoff_seconds=settings.job_backoff_seconds,
         )
         if state.db.path.name != ":memory:":
-            # The durable commit point of a delivery (see bot.journal); DuckDB is fed
+            # The durable commit point of a delivery (see bot.intake.journal); DuckDB is fed
             # from it in the background.
             state.intake = await run_in_threadpool(
                 JournalIntake, state.queue, state.db.path.parent / JOURNAL_NAME
@@ -203,7 +185,7 @@ def create_app(
             state.pool = WorkerPool(
                 state.queue,
                 dispatcher or InProcessDispatcher(),
-                # One lane per queue, each with its own limit (bot.priorities).
+                # One lane per queue, each with its own limit (bot.jobs.priorities).
                 lanes=settings.lanes(),
                 metrics=state.metrics,
             )
@@ -212,7 +194,7 @@ def create_app(
         if scheduler is not None:
             scheduler.start()
         if settings.local_dir is not None:
-            from bot.local_feed import LocalFeed
+            from bot.intake.local_feed import LocalFeed
 
             # Local forge events reach the intake here instead of through a webhook.
             state.local_feed = LocalFeed.for_server(
@@ -266,7 +248,7 @@ def create_app(
         body, content_type = await run_in_threadpool(state.metrics.render)
         return Response(body, media_type=content_type)
 
-    from bot.server_admin import admin_router
+    from bot.intake.server_admin import admin_router
 
     app.include_router(admin_router(state))
     app.include_router(dashboard_router(state))
@@ -374,7 +356,7 @@ async def _accept(
     if event.kind == EventKind.PING:
         raise Reply(200, "ping", "pong: webhook reached AgentForge")
     if event.kind == EventKind.RECONCILE:
-        # The sweep is the bot's own job (bot.reconcile), never something a forge sends.
+        # The sweep is the bot's own job (bot.jobs.reconcile), never something a forge sends.
         raise Reply(400, "bad_request", f"{event_name} is not a webhook event")
     if event.kind == EventKind.IGNORED:
         reason = event.reason or f"{event_name} is not an event AgentForge acts on"
@@ -496,11 +478,3 @@ def _delivery_id(forge: str, request: Request) -> str | None:
     if forge == "github":
         return request.headers.get("x-github-delivery") or None
     return request.headers.get("idempotency-key") or request.headers.get("webhook-id") or None
-
-
-def repo_allowed(full_name: str, allowlist: list[str]) -> bool:
-    """Whether ``full_name`` matches the allowlist (empty = everything; ``*`` globs)."""
-    if not allowlist:
-        return True
-    name = full_name.lower()
-    return any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in allowlist)

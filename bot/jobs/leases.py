@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 
 from bot.errors import LeaseLost, StoreError
+from bot.jobs.queue import Job, JobQueue
 from bot.logs import get_logger
-from bot.queue import Job, JobQueue
 
-log = get_logger("bot.leases")
+log = get_logger("bot.jobs.leases")
 
 
 class JobLease:
