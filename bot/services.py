@@ -28,9 +28,7 @@ the dispatcher then runs the handlers without services and records why.
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -38,6 +36,7 @@ from typing import Any
 
 from agents.roles.contract import RoleRunner
 from bot.actions import Action
+from bot.config_cache import ConfigCache
 from bot.events import Event
 from bot.executor import RETRYABLE as EXECUTOR_RETRYABLE
 from bot.executor import (
@@ -52,7 +51,7 @@ from bot.followups import RecordedContinuations
 from bot.forge import Forge
 from bot.priorities import LIGHT
 from bot.queue import Job
-from bot.repoconfig import AgentForgeConfig, load_files
+from bot.repoconfig import AgentForgeConfig
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
 from bot.store.db import Database
 from bot.store.runs import DuckDBRunStore
@@ -131,41 +130,6 @@ class ForgeRepoReader:
 
 
 # --- repository config ---------------------------------------------------------------
-
-
-class ConfigCache:
-    """Validated configs by the digest of their files (validation is the costly part).
-
-    Args:
-        size: How many configs to keep (least recently used go first).
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._items: OrderedDict[str, AgentForgeConfig] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def load(self, files: dict[str, str]) -> AgentForgeConfig:
-        """The config of ``files``, validated once per distinct content.
-
-        Raises:
-            RepoConfigError: with every problem (file, line, field); never cached.
-        """
-        digest = hashlib.sha256()
-        for path in sorted(files):
-            digest.update(path.encode() + b"\x00" + files[path].encode() + b"\x00")
-        key = digest.hexdigest()
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        config = load_files(files)
-        with self._lock:
-            self._items[key] = config
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return config
 
 
 class ForgeConfigSource:

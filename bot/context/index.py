@@ -8,7 +8,9 @@ Layout of an index directory::
 
 Indexing is incremental: the commit's tree is compared with the per-file blob ids
 recorded in ``state.json``; rows of changed and removed paths are deleted, changed
-files are re-chunked and added, and the full-text index is folded forward. Every
+files are re-chunked and added. The full-text index is folded forward (LanceDB
+``optimize``) only once enough is pending (:meth:`RepoIndex._fold_due`): searches
+cover rows not yet in it, so a one-file update costs a delete and an append. Every
 row carries the commit and blob it came from, so the index can always be rebuilt
 from git and its state recovered from its own rows.
 
@@ -53,6 +55,12 @@ TABLE = "chunks"
 STATE_VERSION = 1
 DEFAULT_MAX_FILE_BYTES = 1_000_000
 _BATCH_FILES = 400
+FOLD_UNINDEXED_ROWS = 2000
+"""Fold the FTS index forward once this many rows are not in it yet."""
+FOLD_FRAGMENTS = 24
+"""... or once the table has this many data fragments (each write adds one; scans and
+unindexed-row searches slow down as they pile up). LanceDB's own rule of thumb is to
+optimize after about 20 modifications."""
 _FIELDS = [
     pa.field("repo", pa.string()),
     pa.field("path", pa.string()),
@@ -373,10 +381,26 @@ class RepoIndex:
     def _refresh_fts(self, table: lancedb.table.Table, *, full: bool) -> None:
         if full or not self._has_fts(table):
             table.create_fts_index("terms", replace=True, with_position=False)
-        else:
+        elif self._fold_due(table):
             # Folds new rows into the FTS index and compacts; old versions are kept
             # for a while so that readers holding one are not cut off.
             table.optimize(cleanup_older_than=timedelta(minutes=10))
+
+    @staticmethod
+    def _fold_due(table: lancedb.table.Table) -> bool:
+        """Whether the FTS index should be folded forward now.
+
+        A full-text search also scans the rows the index does not cover yet (and skips
+        deleted ones), so a small update is searchable without a fold; folding
+        (``optimize``: index the new rows, compact the fragments) costs about the same
+        for one changed file as for a thousand, so it waits until enough is pending.
+        """
+        names = [i.name for i in table.list_indices() if getattr(i, "index_type", "") == "FTS"]
+        stats = table.index_stats(names[0]) if names else None
+        if stats is None or stats.num_unindexed_rows >= FOLD_UNINDEXED_ROWS:
+            return True
+        fragments = table.stats().get("fragment_stats", {}).get("num_fragments", 0)
+        return fragments >= FOLD_FRAGMENTS
 
     # --- discussions ---------------------------------------------------------------
 
