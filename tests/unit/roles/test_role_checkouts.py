@@ -103,9 +103,8 @@ def test_a_damaged_slot_is_made_again(tmp_path, clone):
 
 def test_an_unknown_commit_is_a_workspace_error(tmp_path, clone):
     pool = RoleCheckouts(tmp_path / "clones", "local")
-    with pytest.raises(WorkspaceError, match="0{40}"):
-        with pool.checkout(clone, "acme/app", "0" * 40):
-            pass
+    with pytest.raises(WorkspaceError, match="0" * 40), pool.checkout(clone, "acme/app", "0" * 40):
+        pass
 
 
 def test_the_worktree_link_is_not_a_tree_file(tmp_path, clone):
