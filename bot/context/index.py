@@ -284,12 +284,19 @@ class RepoIndex:
         report = IndexReport(commit=commit)
         table, state = self._load(report)
         known: dict[str, str | None] = dict(state["files"])
-        entries, skipped = history.list_files(commit)
+        delta = self._delta(history, state, commit, report)
+        if delta is not None:
+            # Only what changed since the indexed commit: no walk of the whole tree.
+            changed, removed, skipped = delta
+            report.files_total = len(set(known) - set(removed) | {e.path for e in changed})
+        else:
+            entries, skipped = history.list_files(commit)
+            target = {e.path: e for e in entries}
+            report.files_total = len(entries)
+            changed = [e for e in entries if known.get(e.path) != e.blob_id]
+            removed = [p for p in known if p not in target]
         report.skipped.extend(skipped)
-        target = {e.path: e for e in entries}
-        report.files_total = len(entries)
-        changed = [e for e in entries if known.get(e.path) != e.blob_id]
-        removed = [p for p in known if p not in target]
+        listed_skips = sorted(skipped)
         stale = [e.path for e in changed if e.path in known] + removed
         if table is not None:
             for start in range(0, len(stale), 500):
@@ -321,11 +328,50 @@ class RepoIndex:
                     "version": STATE_VERSION,
                     "repo": self.repo,
                     "commit": commit,
+                    # The files are exactly that commit's tree (not a working tree's
+                    # snapshot): the next update may diff from it.
+                    "files_at": commit if history.lists_commits else None,
+                    "skipped": [list(pair) for pair in listed_skips],
                     "table_version": table.version,
                     "files": known,
                 }
             )
         return report
+
+    @staticmethod
+    def _delta(
+        history: GitHistory, state: dict, commit: str, report: IndexReport
+    ) -> tuple[list, list[str], list[tuple[str, str]]] | None:
+        """The changes since the commit ``state`` describes, or None to list every file.
+
+        Only a state that is known to match the table (not repaired, not rebuilt) and
+        names a readable commit is diffed; anything else takes the full comparison.
+        """
+        old = state.get("files_at")
+        if (
+            not old
+            or not history.lists_commits
+            or report.repaired
+            or report.rebuilt
+            or not state["files"]
+        ):
+            return None
+        earlier = state.get("skipped")
+        if not isinstance(earlier, list):
+            return None  # a state from before skips were kept: list once more
+        found = history.changed_files(old, commit)
+        if found is None:
+            return None
+        changed, gone, new_skips = found
+        touched = {e.path for e in changed} | set(gone)
+        # The skips of the whole tree: the earlier ones not touched, plus the new ones.
+        skipped = sorted(
+            {(str(p), str(why)) for p, why in earlier if p not in touched} | set(new_skips)
+        )
+        known = state["files"]
+        # A file whose recorded blob is unknown (None) is re-read like a changed one.
+        changed = [e for e in changed if known.get(e.path) != e.blob_id]
+        return changed, [p for p in gone if p in known], skipped
 
     def _rows_for(
         self, history: GitHistory, batch: list, commit: str, report: IndexReport
