@@ -112,3 +112,28 @@ def test_the_fts_index_is_folded_only_once_enough_is_pending(sample_repo, tmp_pa
     assert 0 in unindexed and unindexed[0] > 0
     assert max(fragments) <= FOLD_FRAGMENTS
     assert table.search("wombat", query_type="fts").limit(3).to_arrow().num_rows == 1
+
+
+def test_the_file_catalog_reads_only_new_contents_and_matches_a_scan(
+    sample_repo, tmp_path: Path
+) -> None:
+    from bot.context import catalog
+    from bot.context.retrieval import Retriever
+
+    history = GitHistory(sample_repo.path)
+    index = RepoIndex(tmp_path / "idx", repo="acme/pkg")
+    index.update(history)
+    Retriever(index)._catalog()
+    sample_repo.commit({"pkg/sessions.py": "class Fresh:\n    pass\n"}, "edit")
+    index.update(history)
+    index.add_discussion(3, "About Fresh", "where is it", [])
+    before = set(catalog._entries)
+    symbols, kinds = Retriever(index)._catalog()
+    blob = index.read_state()["files"]["pkg/sessions.py"]
+    assert set(catalog._entries) - before == {("pkg/sessions.py", blob)}
+    assert symbols["Fresh"] == {"pkg/sessions.py"} and "Session" not in symbols
+    assert "#3" not in kinds  # discussions are not files
+    # The same as reading every row, with nothing cached and no state to go by.
+    catalog._entries.clear()
+    (tmp_path / "idx" / "state.json").unlink()
+    assert Retriever(index)._catalog() == (symbols, kinds)
