@@ -106,7 +106,11 @@ class RoleCheckouts:
             path = (base / str(number)).resolve()
             lock = _thread_lock(path)
             if lock.acquire(blocking=False):
-                handle = open(base / f"{number}.lock", "a+b")  # noqa: SIM115 (held until release)
+                try:
+                    handle = open(base / f"{number}.lock", "a+b")  # noqa: SIM115 (held)
+                except OSError as exc:
+                    lock.release()
+                    raise WorkspaceError(f"locking the role checkout {path}: {exc}") from exc
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:

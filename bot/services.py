@@ -158,8 +158,15 @@ class ClonedHeads:
         self.clones_dir = Path(clones_dir)
 
     def __call__(self, repo: str, branch: str) -> str | None:
-        """The head of ``branch`` after a fetch; None when it is absent or git failed."""
-        path = cache_path(self.clones_dir, self.forge.name, repo)
+        """The head of ``branch`` after a fetch; None when it is absent, git failed, or
+        there is no clone yet (a first clone can take minutes: it is not made for a
+        config read, which then reads the forge by branch name)."""
+        try:
+            path = cache_path(self.clones_dir, self.forge.name, repo)
+        except WorkspaceError:
+            return None
+        if not (path / ".git").exists():
+            return None
         try:
             with _clone_lock(path):
                 ws = Workspace.open(self.forge.clone_url(repo), path)  # clones or fetches

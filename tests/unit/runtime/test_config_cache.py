@@ -3,6 +3,7 @@ branch moves, never served stale, never cached when invalid."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pygit2
@@ -115,13 +116,17 @@ def test_cloned_heads_follow_the_default_branch(tmp_path):
     origin, seed = _origin(tmp_path, STRICT)
     forge = FakeForge(origin)
     heads = ClonedHeads(forge, tmp_path / "clones")
+    assert heads(REPO, "main") is None  # no clone yet: not made for a config read
+    assert not (tmp_path / "clones" / "github").exists()
+    Workspace.open(origin, tmp_path / "clones" / "github" / "acme" / "app")  # the executor's
     assert heads(REPO, "main") == seed.head_sha()
     seed.write_file("app.py", "x = 2\n")
     seed.commit("second", author=ME)
     seed.push("main")
     assert heads(REPO, "main") == seed.head_sha()  # fetched, not remembered
     assert heads(REPO, "no-such-branch") is None
-    assert ClonedHeads(FakeForge(tmp_path / "missing.git"), tmp_path / "c2")(REPO, "main") is None
+    shutil.rmtree(origin)  # the forge cannot be reached: no head, the forge is read instead
+    assert heads(REPO, "main") is None
 
 
 def test_the_judge_revalidates_only_when_the_config_tree_changes(tmp_path, validations):
