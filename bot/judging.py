@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.actions import Action, PushCommit
+from bot.config_cache import ConfigCache
 from bot.errors import ConfigError, ForgeError, WorkspaceError
 from bot.events import Event, EventKind
 from bot.forge import Forge, Permission
@@ -188,8 +189,10 @@ def judge_factory(
         policies: The policies to ask.
     """
 
+    configs = ConfigCache()  # validated configs, shared by every event's judge
+
     def factory(event: Event, forge: Forge) -> Judge:
-        facts = GitFacts(forge, clones_dir)
+        facts = GitFacts(forge, clones_dir, configs)
         loader = load_config(forge) if load_config is not None else facts.load_config
         return EventJudge(
             event,

@@ -18,9 +18,10 @@ from pathlib import Path, PurePosixPath
 import pygit2
 
 from bot.actions import PushCommit
+from bot.config_cache import ConfigCache
 from bot.errors import GitError
 from bot.forge import Forge
-from bot.repoconfig import AgentForgeConfig, load_files
+from bot.repoconfig import AgentForgeConfig
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES
 from bot.workspace import Workspace, cache_path
 
@@ -49,11 +50,14 @@ class GitFacts:
     Args:
         forge: The forge the clones come from.
         clones_dir: The executor's clone cache.
+        configs: Validated configs by the id of their ``.agentforge/`` tree (share one
+            between events: the judge of every event reads the config).
     """
 
-    def __init__(self, forge: Forge, clones_dir: Path) -> None:
+    def __init__(self, forge: Forge, clones_dir: Path, configs: ConfigCache | None = None) -> None:
         self.forge = forge
         self.clones_dir = Path(clones_dir)
+        self.configs = configs if configs is not None else ConfigCache()
 
     def _repo(self, repo: str) -> pygit2.Repository:
         from bot.executor import _clone_lock
@@ -78,31 +82,20 @@ class GitFacts:
             GitError: the clone or fetch failed.
         """
         branch = default_branch or self.forge.get_repo(repo).default_branch
-        git = self._repo(repo)
+        git = self._repo(repo)  # the fetch: the default branch's head as of now
         tree = self._tree(git, f"refs/remotes/origin/{branch}")
         if tree is None:
             # The fetch succeeded and the branch is not there: an empty repository has
             # no .agentforge/, so its config is the defaults.
-            return load_files({})
-        files: dict[str, str] = {}
+            return self.configs.load({})
         try:
             top = tree[CONFIG_DIR]
         except KeyError:
-            return load_files({})
+            return self.configs.load({})
         if top.filemode != pygit2.enums.FileMode.TREE:
-            return load_files({})
-        for rel, blob in _walk(git, git[top.id], CONFIG_DIR):
-            if not rel.endswith((".yaml", ".yml", ".md")):
-                continue
-            data = blob.data
-            if len(data) > MAX_FILE_BYTES:
-                files[rel] = "\x00too-large"
-                continue
-            try:
-                files[rel] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                files[rel] = "\x00not-utf8"
-        return load_files(files)
+            return self.configs.load({})
+        # The tree's id names its content: the same id is the same config, validated once.
+        return self.configs.load_tree(str(top.id), lambda: _config_files(git, git[top.id]))
 
     def read_base(self, action: PushCommit) -> BaseFiles:
         """Old texts and symbolic links on the way for the paths ``action`` changes.
@@ -128,6 +121,24 @@ class GitFacts:
                 links[change.path] = link
             texts[change.path] = _text(git, tree, change.path)
         return BaseFiles(ref.removeprefix("refs/remotes/"), texts, links)
+
+
+def _config_files(git: pygit2.Repository, top: pygit2.Tree) -> dict[str, str]:
+    """The ``.yaml``/``.yml``/``.md`` files under ``.agentforge/``, path -> text (over-large
+    and non-UTF-8 files get the markers validation names)."""
+    files: dict[str, str] = {}
+    for rel, blob in _walk(git, top, CONFIG_DIR):
+        if not rel.endswith((".yaml", ".yml", ".md")):
+            continue
+        data = blob.data
+        if len(data) > MAX_FILE_BYTES:
+            files[rel] = "\x00too-large"
+            continue
+        try:
+            files[rel] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            files[rel] = "\x00not-utf8"
+    return files
 
 
 def _walk(git: pygit2.Repository, tree: pygit2.Tree, prefix: str):

@@ -1,11 +1,11 @@
-"""The shell's :class:`~agents.roles.contract.RoleRunner`: a role run on a scratch checkout.
+"""The shell's :class:`~agents.roles.contract.RoleRunner`: a role run on a role checkout.
 
-:class:`ShellRoleRunner` opens the repository's cached clone, copies it to a scratch
-directory checked out at the run's ref (or the task's base when the ref does not exist
-yet), indexes it and the run's discussion for search, builds the role's change set,
-sandbox, git view, searches and routed model, and runs the role
-(:func:`agents.roles.runner.run_role`). The scratch copy is removed afterwards; what
-the role wrote comes back only as the result's change set, for the executor to commit.
+:class:`ShellRoleRunner` fetches the repository's cached clone, takes a persistent role
+checkout of it (a git worktree, :mod:`bot.role_checkouts`) reset to the run's ref (or
+the task's base when the ref does not exist yet), indexes it and the run's discussion
+for search, builds the role's change set, sandbox, git view, searches and routed model,
+and runs the role (:func:`agents.roles.runner.run_role`). The checkout is only read;
+what the role wrote comes back as the result's change set, for the executor to commit.
 
 :func:`prepare_role` does the part shared with ``agentforge role run`` (which runs on a
 checkout the user already has): spec, change set, tools, model.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -35,6 +34,7 @@ from bot.executor import _clone_lock, cached_workspaces
 from bot.forge import Forge
 from bot.repoconfig import AgentForgeConfig, RoleSpec
 from bot.repoconfig.schema import IndexConfig
+from bot.role_checkouts import RoleCheckouts
 from bot.workspace import Workspace, cache_path
 from policies.privacy import classify
 
@@ -151,7 +151,7 @@ def prepare_role(
 
 
 class ShellRoleRunner:
-    """Runs roles on scratch copies of the forge's repositories.
+    """Runs roles on role checkouts of the forge's repositories.
 
     Args:
         forge: The forge the repositories live on (for clone URLs).
@@ -179,6 +179,7 @@ class ShellRoleRunner:
         self.env = os.environ if env is None else env
         self.limits = limits or RoleLimits()
         self._open = cached_workspaces(forge, self.clones_dir)
+        self._checkouts = RoleCheckouts(self.clones_dir, forge.name)
 
     def run(
         self,
@@ -198,7 +199,7 @@ class ShellRoleRunner:
             scratch = Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="agentforge-role-"))
             )
-            checkout = self._checkout(task, ref, scratch / "repo")
+            checkout = stack.enter_context(self._checkout(task, ref))
             retriever = self._retriever(task, config, checkout, scratch / "index")
             prepared = prepare_role(
                 task,
@@ -226,22 +227,21 @@ class ShellRoleRunner:
                 source=prepared.source,
             )
 
-    def _checkout(self, task: RoleTask, ref: str, dest: Path) -> Path:
-        cache = cache_path(self.clones_dir, self.forge.name, task.repo)
-        with _clone_lock(cache):
-            ws = self._open(task.repo)
-            # A copy, so the run never holds the clone the executor commits in.
-            scratch_copy(ws.path, dest)
-        import pygit2
+    @contextmanager
+    def _checkout(self, task: RoleTask, ref: str) -> Iterator[Path]:
+        """A persistent role checkout (:mod:`bot.role_checkouts`) at ``ref``'s head.
 
-        copy = Workspace(pygit2.Repository(str(dest)))
-        try:
-            copy.commit_info(f"refs/remotes/origin/{ref}")
-            start = ref
-        except WorkspaceError:
-            start = ref if _is_commit(copy, ref) else task.base_ref
-        copy.create_branch("agentforge-role", start, reset=True)
-        return dest
+        ``ref`` is the run's branch on the forge, else a commit, else the task's base.
+        """
+        cache = cache_path(self.clones_dir, self.forge.name, task.repo)
+        with ExitStack() as held:
+            with _clone_lock(cache):
+                ws = self._open(task.repo)  # clones once, then fetches
+                commit = _start_commit(ws, ref, task.base_ref)
+                # Entered under the clone's lock (a new slot writes to the clone's .git);
+                # the slot stays held for the whole run, the clone's lock does not.
+                path = held.enter_context(self._checkouts.checkout(ws.path, task.repo, commit))
+            yield path
 
     def _retriever(
         self, task: RoleTask, config: AgentForgeConfig, checkout: Path, scratch_index: Path
@@ -254,29 +254,6 @@ class ShellRoleRunner:
             else scratch_index
         )
         return build_retriever(task, checkout, directory, selection=config.config.index)
-
-
-def scratch_copy(source: Path, dest: Path) -> None:
-    """Copy the clone at ``source`` to ``dest`` for one role run.
-
-    The work tree and the rest of ``.git`` are copied (the executor rewrites work-tree
-    files in place, so they must not be shared); the object files under
-    ``.git/objects`` are hard-linked where the file system allows it, because git
-    never changes an object file once written (new objects and packs are new files)
-    and copying a repository's whole history for every run is the costly part.
-    """
-    objects = Path(source) / ".git" / "objects"
-
-    def copy(src: str, dst: str) -> None:
-        if Path(src).is_relative_to(objects):
-            try:
-                os.link(src, dst)
-                return
-            except OSError:
-                pass  # another file system, or links not allowed: copy it
-        shutil.copy2(src, dst)
-
-    shutil.copytree(source, dest, symlinks=True, copy_function=copy)
 
 
 def build_retriever(
@@ -307,12 +284,19 @@ def build_retriever(
     return Retriever(index)
 
 
-def _is_commit(ws: Workspace, rev: str) -> bool:
-    try:
-        ws.commit_info(rev)
-    except WorkspaceError:
-        return False
-    return True
+def _start_commit(ws: Workspace, ref: str, base: str) -> str:
+    """The commit a role run starts from: ``origin/<ref>``, else ``ref`` as a commit,
+    else ``origin/<base>`` (or ``base``).
+
+    Raises:
+        WorkspaceError: none of them exists.
+    """
+    for rev in (f"refs/remotes/origin/{ref}", ref, f"refs/remotes/origin/{base}", base):
+        try:
+            return ws.commit_info(rev).sha
+        except WorkspaceError:
+            continue
+    raise WorkspaceError(f"starting a role run: neither {ref!r} nor {base!r} exists in {ws.path}")
 
 
 @contextmanager

@@ -10,7 +10,9 @@ runs          :class:`bot.store.runs.DuckDBRunStore` on the server's records dat
 repo          :class:`ForgeRepoReader`: a file at a ref, an MR's changed files (forge
               API), a ``base...head`` diff (the cached git clone, fetched first)
 config        :class:`ForgeConfigSource`: ``.agentforge/`` read at the default branch's
-              head through the forge and validated, so an MR cannot loosen its own rules
+              head through the forge and validated, so an MR cannot loosen its own
+              rules; the head sha is looked up per job (:class:`ClonedHeads`) and the
+              validated config cached by it
 roles         the role runner (:func:`wire_roles`, built when a role first runs)
 context       the discussion index (:func:`wire_roles`, likewise)
 actions       :class:`ExecutorSink`: the same judged, audited executor as the
@@ -30,9 +32,8 @@ the dispatcher then runs the handlers without services and records why.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -41,6 +42,8 @@ from typing import Any
 from agents.roles.contract import RoleRunner
 from bot.actions import Action
 from bot.audit_trail import AuditedRunStore, AuditedUsageLedger, ShellAuditTrail
+from bot.config_cache import ConfigCache
+from bot.errors import ForgeError, WorkspaceError
 from bot.events import Event
 from bot.executor import RETRYABLE as EXECUTOR_RETRYABLE
 from bot.executor import (
@@ -56,13 +59,15 @@ from bot.jobs.followups import RecordedContinuations
 from bot.jobs.priorities import LIGHT
 from bot.jobs.queue import Job
 from bot.limits_store import DuckDBLimitLedger
-from bot.repoconfig import AgentForgeConfig, load_files
+from bot.repoconfig import AgentForgeConfig
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
 from bot.store.audit import AuditLog
 from bot.store.db import Database
 from bot.store.runs import DuckDBRunStore
 from bot.workspace import Workspace, cache_path
 from handlers.services import ActionResult, BranchCommit, ContextSource, Services
+
+log = logging.getLogger(__name__)
 
 RolesWiring = Callable[[Forge], tuple[RoleRunner, ContextSource]]
 """``wiring(forge) -> (role runner, context source)`` for one forge."""
@@ -138,39 +143,42 @@ class ForgeRepoReader:
 # --- repository config ---------------------------------------------------------------
 
 
-class ConfigCache:
-    """Validated configs by the digest of their files (validation is the costly part).
+BranchHeads = Callable[[str, str], str | None]
+"""``heads(repo, branch) -> sha``: the branch's head commit now (None: unknown)."""
+
+
+class ClonedHeads:
+    """:data:`BranchHeads` from the cached clone, fetched first (as the judge reads it).
+
+    A fetch asks the forge for its refs as of now, so the sha is the default branch's
+    head when the job runs; the clone is the one the executor pushes from.
 
     Args:
-        size: How many configs to keep (least recently used go first).
+        forge: The forge the clone comes from.
+        clones_dir: The executor's clone cache.
     """
 
-    def __init__(self, size: int = 64) -> None:
-        self.size = size
-        self._items: OrderedDict[str, AgentForgeConfig] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, forge: Forge, clones_dir: Path) -> None:
+        self.forge = forge
+        self.clones_dir = Path(clones_dir)
 
-    def load(self, files: dict[str, str]) -> AgentForgeConfig:
-        """The config of ``files``, validated once per distinct content.
-
-        Raises:
-            RepoConfigError: with every problem (file, line, field); never cached.
-        """
-        digest = hashlib.sha256()
-        for path in sorted(files):
-            digest.update(path.encode() + b"\x00" + files[path].encode() + b"\x00")
-        key = digest.hexdigest()
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found
-        config = load_files(files)
-        with self._lock:
-            self._items[key] = config
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return config
+    def __call__(self, repo: str, branch: str) -> str | None:
+        """The head of ``branch`` after a fetch; None when it is absent, git failed, or
+        there is no clone yet (a first clone can take minutes: it is not made for a
+        config read, which then reads the forge by branch name)."""
+        try:
+            path = cache_path(self.clones_dir, self.forge.name, repo)
+        except WorkspaceError:
+            return None
+        if not (path / ".git").exists():
+            return None
+        try:
+            with _clone_lock(path):
+                ws = Workspace.open(self.forge.clone_url(repo), path)  # clones or fetches
+                return ws.commit_info(f"refs/remotes/origin/{branch}").sha
+        except (WorkspaceError, ForgeError) as exc:
+            log.info("no head for %s@%s from the clone (%s); reading the forge", repo, branch, exc)
+            return None
 
 
 class ForgeConfigSource:
@@ -180,14 +188,22 @@ class ForgeConfigSource:
     default branch, so a merge request cannot loosen its own rules. One source serves
     one job, so a job that loads the config twice reads the forge once.
 
+    With ``heads``, the default branch's head sha is looked up on every job and the
+    files are read at that sha; the validated config is cached by it, so the files
+    are read and validated again only when the default branch moves (a commit's id
+    names its content, so a cached entry can never be stale).
+
     Args:
         forge: Where the files are read.
         cache: Validated configs shared between jobs.
+        heads: Looks up the default branch's head (None: read the files by branch name
+            on every job, then find the config by their content).
     """
 
-    def __init__(self, forge: Forge, cache: ConfigCache) -> None:
+    def __init__(self, forge: Forge, cache: ConfigCache, heads: BranchHeads | None = None) -> None:
         self.forge = forge
         self.cache = cache
+        self.heads = heads
         self._loaded: dict[tuple[str, str], AgentForgeConfig] = {}
 
     def load(self, repo: str, default_branch: str | None = None) -> AgentForgeConfig:
@@ -200,7 +216,14 @@ class ForgeConfigSource:
         branch = default_branch or self.forge.get_repo(repo).default_branch
         key = (repo, branch)
         if key not in self._loaded:
-            self._loaded[key] = self.cache.load(self.read_files(repo, branch))
+            sha = self.heads(repo, branch) if self.heads is not None else None
+            if sha is None:
+                config = self.cache.load(self.read_files(repo, branch))
+            else:
+                config = self.cache.load_tree(
+                    f"{self.forge.name}:{repo}@{sha}", lambda: self.read_files(repo, sha)
+                )
+            self._loaded[key] = config
         return self._loaded[key]
 
     def read_files(self, repo: str, ref: str) -> dict[str, str]:
@@ -409,7 +432,9 @@ class ServicesBuilder:
             forge=forge,
             runs=self.runs,
             repo=ForgeRepoReader(forge, self.settings.clones_dir),
-            config=ForgeConfigSource(forge, self.config_cache),
+            config=ForgeConfigSource(
+                forge, self.config_cache, ClonedHeads(forge, self.settings.clones_dir)
+            ),
             roles=roles.runner,
             context=roles.context,
             actions=ExecutorSink(executor, ctx),

@@ -18,6 +18,7 @@ from smolagents.models import (
 )
 
 from agents.models.base import Completion, ProviderModel, clean_messages
+from agents.models.clients import shared_client
 from bot.errors import ContextTooLong, ModelError
 
 # Anthropic names no stable code for an over-long prompt; its 400 message says this.
@@ -88,8 +89,14 @@ class AnthropicModel(ProviderModel):
             timeout_s=timeout_s,
         )
         self.base_url = base_url
-        self.client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+        self.client = shared_client(
+            "anthropic",
+            lambda: anthropic.Anthropic(
+                api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+            ),
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
         )
 
     def _call(

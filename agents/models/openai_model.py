@@ -27,6 +27,7 @@ from agents.models.base import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
+from agents.models.clients import shared_client
 from bot.errors import ModelError
 
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
@@ -82,11 +83,13 @@ class OpenAICompatModel(ProviderModel):
         )
         self.base_url = base_url
         # Local servers ignore the key, but the SDK refuses to start without one.
-        self.client = openai.OpenAI(
-            api_key=api_key or "no-key-needed",
+        key = api_key or "no-key-needed"
+        self.client = shared_client(
+            "openai",
+            lambda: openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout_s, max_retries=0),
+            api_key=key,
             base_url=base_url,
             timeout=timeout_s,
-            max_retries=0,
         )
         # Newer OpenAI models accept only max_completion_tokens; compatible servers
         # mostly know only max_tokens.

@@ -195,6 +195,8 @@ class ChangeSet:
             dirnames[:] = sorted(d for d in dirnames if d.lower() != ".git")
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
             for name in filenames:
+                if name.lower() == ".git":
+                    continue  # a worktree's or submodule's link to its git directory
                 found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
         self._tracked = sorted(found)
         self._tracked_set = set(found)

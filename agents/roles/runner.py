@@ -17,6 +17,8 @@ with the errors, and fails the run if it is still invalid.
 
 from __future__ import annotations
 
+import copy
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,16 +117,22 @@ def short_args(arguments: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _prompt_templates(spec: RoleSpec) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1)
+def _shipped_templates() -> dict[str, Any]:
+    """smolagents' tool-calling prompt templates, parsed once per process."""
     import importlib.resources
 
     import yaml
 
-    base = yaml.safe_load(
+    return yaml.safe_load(
         importlib.resources.files("smolagents.prompts")
         .joinpath("toolcalling_agent.yaml")
         .read_text(encoding="utf-8")
     )
+
+
+def _prompt_templates(spec: RoleSpec) -> dict[str, Any]:
+    base = copy.deepcopy(_shipped_templates())  # callers and smolagents may change it
     # Our own system prompt: the data-block rule, the role; no code-agent examples.
     # smolagents renders it with Jinja: keep it free of template syntax.
     description = spec.description.replace("{", "(").replace("}", ")")

@@ -93,24 +93,35 @@ class FileBM25:
         table: The LanceDB chunks table (columns path, blob, kind, text, symbols).
         kinds: Which chunk kinds are documents (default: code only).
         fields: Field boosts and BM25 parameters.
+        blobs: Path -> blob id of the documents, when the caller knows them already
+            (None: listed from the table's rows of ``kinds``).
     """
 
     def __init__(
-        self, table, kinds: tuple[str, ...] = ("code",), fields: FieldWeights | None = None
+        self,
+        table,
+        kinds: tuple[str, ...] = ("code",),
+        fields: FieldWeights | None = None,
+        *,
+        blobs: dict[str, str] | None = None,
     ) -> None:
         self.fields = fields or FieldWeights()
         self.docs: dict[str, Counter] = {}
+        self._lengths: dict[str, int] = {}
+        self._avg = 1.0
         if table is None:
             return
         kind_list = ", ".join("'" + k + "'" for k in kinds)
-        listing = (
-            table.search()
-            .where(f"kind IN ({kind_list})")
-            .select(["path", "blob"])
-            .limit(None)
-            .to_arrow()
-        )
-        blobs = dict(zip(listing["path"].to_pylist(), listing["blob"].to_pylist(), strict=True))
+        if blobs is None:
+            listing = (
+                table.search()
+                .where(f"kind IN ({kind_list})")
+                .select(["path", "blob"])
+                .limit(None)
+                .to_arrow()
+            )
+            paths, ids = listing["path"].to_pylist(), listing["blob"].to_pylist()
+            blobs = dict(zip(paths, ids, strict=True))
         tag = repr(self.fields)
         missing = sorted({b for p, b in blobs.items() if (p, b, tag) not in _cache})
         fresh: dict[tuple[str, str], list[tuple[str, str]]] = {}

@@ -128,6 +128,9 @@ class GitHistory:
         GitError: The path is not a git repository.
     """
 
+    lists_commits = True
+    """:meth:`list_files` lists a commit's tree (so two listings can be diffed)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
@@ -201,6 +204,52 @@ class GitHistory:
                         files.append(FileEntry(path, str(entry.id), size))
         files.sort(key=lambda f: f.path)
         return files, sorted(skipped)
+
+    def changed_files(
+        self, old_rev: str, rev: str = "HEAD"
+    ) -> tuple[list[FileEntry], list[str], list[tuple[str, str]]] | None:
+        """What changed from ``old_rev``'s tree to ``rev``'s, for an incremental index.
+
+        Returns:
+            ``(files, gone, skipped)``: the regular files added or changed (as
+            :meth:`list_files` lists them), the paths that are no longer regular files
+            (deleted, or now a link or submodule), and the changed paths skipped with
+            the reason; or None when ``old_rev`` cannot be read (list everything).
+        """
+        try:
+            old = self._commit(old_rev)
+        except GitError:
+            return None
+        new = self._commit(rev)
+        try:
+            diff = self.repo.diff(old.tree, new.tree)  # no rename detection: paths only
+        except _UNREADABLE:
+            return None  # a tree on either side is missing: list everything instead
+        files: list[FileEntry] = []
+        gone: list[str] = []
+        skipped: list[tuple[str, str]] = []
+        for delta in diff.deltas:
+            if delta.old_file.path != delta.new_file.path:  # pragma: no cover - no renames
+                gone.append(delta.old_file.path)
+            path, mode = delta.new_file.path, delta.new_file.mode
+            if delta.status == pygit2.enums.DeltaStatus.DELETED:
+                gone.append(delta.old_file.path)
+            elif mode == _LINK:
+                gone.append(path)
+                skipped.append((path, SKIP_SYMLINK))
+            elif mode == _SUBMODULE:
+                gone.append(path)
+                skipped.append((path, SKIP_SUBMODULE))
+            else:
+                try:
+                    size = self.repo[delta.new_file.id].size
+                except _UNREADABLE:
+                    gone.append(path)
+                    skipped.append((path, SKIP_MISSING))
+                else:
+                    files.append(FileEntry(path, str(delta.new_file.id), size))
+        files.sort(key=lambda f: f.path)
+        return files, sorted(set(gone)), sorted(skipped)
 
     def read_blob(self, blob_id: str) -> bytes:
         """The raw bytes of a blob.

@@ -8,7 +8,9 @@ Layout of an index directory::
 
 Indexing is incremental: the commit's tree is compared with the per-file blob ids
 recorded in ``state.json``; rows of changed and removed paths are deleted, changed
-files are re-chunked and added, and the full-text index is folded forward. Every
+files are re-chunked and added. The full-text index is folded forward (LanceDB
+``optimize``) only once enough is pending (:meth:`RepoIndex._fold_due`): searches
+cover rows not yet in it, so a one-file update costs a delete and an append. Every
 row carries the commit and blob it came from, so the index can always be rebuilt
 from git and its state recovered from its own rows.
 
@@ -56,6 +58,12 @@ DEFAULT_MAX_FILE_BYTES = 1_000_000
 SKIP_NOT_INCLUDED = "not in index.include"
 SKIP_EXCLUDED = "in index.exclude"
 _BATCH_FILES = 400
+FOLD_UNINDEXED_ROWS = 2000
+"""Fold the FTS index forward once this many rows are not in it yet."""
+FOLD_FRAGMENTS = 24
+"""... or once the table has this many data fragments (each write adds one; scans and
+unindexed-row searches slow down as they pile up). LanceDB's own rule of thumb is to
+optimize after about 20 modifications."""
 _FIELDS = [
     pa.field("repo", pa.string()),
     pa.field("path", pa.string()),
@@ -286,13 +294,25 @@ class RepoIndex:
         report = IndexReport(commit=commit)
         table, state = self._load(report)
         known: dict[str, str | None] = dict(state["files"])
-        entries, skipped = history.list_files(commit)
+        delta = self._delta(history, state, commit, report, self._selection())
+        if delta is not None:
+            # Only what changed since the indexed commit: no walk of the whole tree.
+            changed, removed, skipped = delta
+            changed, left_out = self._selected(changed)
+            skipped = sorted(set(skipped) | set(left_out))
+            # A changed file the selection leaves out goes, like a deleted one.
+            removed = sorted(set(removed) | {p for p, _ in left_out if p in known})
+            report.files_total = len(set(known) - set(removed) | {e.path for e in changed})
+        else:
+            entries, skipped = history.list_files(commit)
+            entries, left_out = self._selected(entries)
+            skipped = [*skipped, *left_out]
+            target = {e.path: e for e in entries}
+            report.files_total = len(entries)
+            changed = [e for e in entries if known.get(e.path) != e.blob_id]
+            removed = [p for p in known if p not in target]
         report.skipped.extend(skipped)
-        entries = self._selected(entries, report)
-        target = {e.path: e for e in entries}
-        report.files_total = len(entries)
-        changed = [e for e in entries if known.get(e.path) != e.blob_id]
-        removed = [p for p in known if p not in target]
+        listed_skips = sorted(skipped)
         stale = [e.path for e in changed if e.path in known] + removed
         if table is not None:
             for start in range(0, len(stale), 500):
@@ -324,25 +344,75 @@ class RepoIndex:
                     "version": STATE_VERSION,
                     "repo": self.repo,
                     "commit": commit,
+                    # The files are exactly that commit's tree (not a working tree's
+                    # snapshot): the next update may diff from it.
+                    "files_at": commit if history.lists_commits else None,
+                    "skipped": [list(pair) for pair in listed_skips],
+                    # Skips depend on the selection: another one lists every file again.
+                    "selection": self._selection(),
                     "table_version": table.version,
                     "files": known,
                 }
             )
         return report
 
-    def _selected(self, entries: list, report: IndexReport) -> list:
-        """The entries ``include`` and ``exclude`` keep; the others are counted as skipped."""
+    def _selection(self) -> list[list[str]]:
+        """``include`` and ``exclude`` as the state file records them."""
+        return [list(self.include), list(self.exclude)]
+
+    def _selected(self, entries: list) -> tuple[list, list[tuple[str, str]]]:
+        """The entries ``include`` and ``exclude`` keep, and the skips of the others."""
         if self.include == ("**",) and not self.exclude:
-            return entries
-        kept = []
+            return entries, []
+        kept, left_out = [], []
         for entry in entries:
             if not matches(entry.path, self.include):
-                report.skipped.append((entry.path, SKIP_NOT_INCLUDED))
+                left_out.append((entry.path, SKIP_NOT_INCLUDED))
             elif matches(entry.path, self.exclude):
-                report.skipped.append((entry.path, SKIP_EXCLUDED))
+                left_out.append((entry.path, SKIP_EXCLUDED))
             else:
                 kept.append(entry)
-        return kept
+        return kept, left_out
+
+    @staticmethod
+    def _delta(
+        history: GitHistory,
+        state: dict,
+        commit: str,
+        report: IndexReport,
+        selection: list[list[str]],
+    ) -> tuple[list, list[str], list[tuple[str, str]]] | None:
+        """The changes since the commit ``state`` describes, or None to list every file.
+
+        Only a state that is known to match the table (not repaired, not rebuilt) and
+        names a readable commit is diffed; anything else takes the full comparison.
+        """
+        old = state.get("files_at")
+        if (
+            not old
+            or not history.lists_commits
+            or report.repaired
+            or report.rebuilt
+            or not state["files"]
+            or state.get("selection", [["**"], []]) != selection
+        ):
+            return None
+        earlier = state.get("skipped")
+        if not isinstance(earlier, list):
+            return None  # a state from before skips were kept: list once more
+        found = history.changed_files(old, commit)
+        if found is None:
+            return None
+        changed, gone, new_skips = found
+        touched = {e.path for e in changed} | set(gone)
+        # The skips of the whole tree: the earlier ones not touched, plus the new ones.
+        skipped = sorted(
+            {(str(p), str(why)) for p, why in earlier if p not in touched} | set(new_skips)
+        )
+        known = state["files"]
+        # A file whose recorded blob is unknown (None) is re-read like a changed one.
+        changed = [e for e in changed if known.get(e.path) != e.blob_id]
+        return changed, [p for p in gone if p in known], skipped
 
     def _rows_for(
         self, history: GitHistory, batch: list, commit: str, report: IndexReport
@@ -398,10 +468,26 @@ class RepoIndex:
     def _refresh_fts(self, table: lancedb.table.Table, *, full: bool) -> None:
         if full or not self._has_fts(table):
             table.create_fts_index("terms", replace=True, with_position=False)
-        else:
+        elif self._fold_due(table):
             # Folds new rows into the FTS index and compacts; old versions are kept
             # for a while so that readers holding one are not cut off.
             table.optimize(cleanup_older_than=timedelta(minutes=10))
+
+    @staticmethod
+    def _fold_due(table: lancedb.table.Table) -> bool:
+        """Whether the FTS index should be folded forward now.
+
+        A full-text search also scans the rows the index does not cover yet (and skips
+        deleted ones), so a small update is searchable without a fold; folding
+        (``optimize``: index the new rows, compact the fragments) costs about the same
+        for one changed file as for a thousand, so it waits until enough is pending.
+        """
+        names = [i.name for i in table.list_indices() if getattr(i, "index_type", "") == "FTS"]
+        stats = table.index_stats(names[0]) if names else None
+        if stats is None or stats.num_unindexed_rows >= FOLD_UNINDEXED_ROWS:
+            return True
+        fragments = table.stats().get("fragment_stats", {}).get("num_fragments", 0)
+        return fragments >= FOLD_FRAGMENTS
 
     # --- discussions ---------------------------------------------------------------
 

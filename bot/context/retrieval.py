@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from bot.context.catalog import file_blobs, file_infos
 from bot.context.filerank import FileBM25
 from bot.context.history import ChangeStats
 from bot.context.index import RepoIndex
@@ -105,6 +106,7 @@ class Retriever:
         self._paths: dict[str, str] | None = None
         self._suffixes: dict[str, list[str]] | None = None
         self._file_bm25: FileBM25 | None = None
+        self._blobs: dict[str, str] = {}
 
     # --- chunks --------------------------------------------------------------------
 
@@ -184,26 +186,15 @@ class Retriever:
     # --- files ---------------------------------------------------------------------
 
     def _catalog(self) -> tuple[dict[str, set[str]], dict[str, str]]:
-        """Symbol -> files defining it, and path -> kind, read once from the table."""
+        """Symbol -> files defining it, and path -> kind (:mod:`bot.context.catalog`)."""
         if self._symbols is None or self._paths is None:
             symbols: dict[str, set[str]] = defaultdict(set)
             paths: dict[str, str] = {}
             if self._table is not None:
-                data = (
-                    self._table.search()
-                    .where("kind != 'discussion'")
-                    .select(["path", "kind", "symbols"])
-                    .limit(None)
-                    .to_arrow()
-                )
-                for path, kind, syms in zip(
-                    data["path"].to_pylist(),
-                    data["kind"].to_pylist(),
-                    data["symbols"].to_pylist(),
-                    strict=True,
-                ):
-                    paths[path] = kind
-                    for sym in syms.split():
+                self._blobs = file_blobs(self.index, self._table)
+                for path, info in file_infos(self._table, self._blobs).items():
+                    paths[path] = info.kind
+                    for sym in info.symbols:
                         symbols[sym].add(path)
             self._symbols, self._paths = dict(symbols), paths
         return self._symbols, self._paths
@@ -268,7 +259,9 @@ class Retriever:
     def _file_signal(self, query: str, bump) -> None:
         """Whole-file BM25 over code files (normalised to the best file), a second view."""
         if self._file_bm25 is None:
-            self._file_bm25 = FileBM25(self._table)
+            _, kinds = self._catalog()
+            code = {p: b for p, b in self._blobs.items() if kinds.get(p) == "code"}
+            self._file_bm25 = FileBM25(self._table, blobs=code)
         scores = self._file_bm25.score(query_terms(query, self.weights.query_code_boost))
         if not scores:
             return

@@ -41,6 +41,8 @@ class WorktreeSnapshot(GitHistory):
         GitError: The path is not a git repository, or the repository is bare.
     """
 
+    lists_commits = False  # files on disk, not the tree of the commit ``resolve`` names
+
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         if self.repo.is_bare or not self.repo.workdir:

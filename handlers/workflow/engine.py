@@ -119,6 +119,7 @@ class Engine(PhaseSteps):
             services.forge, repo.full_name, config.config.approvers, services.bot_login
         )
         self._published: dict[str, str] = {}
+        self._phase_rows: dict[str, tuple] = {}  # run id -> phase row last written
         self.commands_now: Callable[[RunData], list[str]] = lambda data: []
 
     # --- reading -------------------------------------------------------------------------
@@ -236,6 +237,7 @@ class Engine(PhaseSteps):
             data=payload,
         )
         if updated is None:
+            self._phase_rows.pop(record.id, None)  # another writer: its row, not ours
             reread = self.s.runs.get(record.id)
             if reread is None:
                 raise Conflict(f"run {record.id} disappeared from the run store")
@@ -246,15 +248,18 @@ class Engine(PhaseSteps):
     def _record_phase(self, record: RunRecord) -> None:
         data = self.data(record)
         phase = data.phase
-        if phase is not None:
-            self.s.runs.record_phase(
-                record.id,
-                phase.name,
-                role=phase.role,
-                state=phase.state,
-                gate="+".join(phase.gates),
-                mr_number=data.mr,
-            )
+        if phase is None:
+            return
+        row = (phase.name, phase.role, phase.state, "+".join(phase.gates), data.mr)
+        if self._phase_rows.get(record.id) == row:
+            # This job wrote the same row at the run's previous version, and nobody
+            # else changed the run since (our compare-and-set won): writing it again
+            # would change nothing.
+            return
+        self.s.runs.record_phase(
+            record.id, row[0], role=row[1], state=row[2], gate=row[3], mr_number=row[4]
+        )
+        self._phase_rows[record.id] = row
 
     def fail(self, record: RunRecord, error: str) -> RunRecord:
         """End the run as failed (its current phase too), then say so on the issue."""
