@@ -18,10 +18,12 @@ import pytest
 
 from bot.local_feed import CURSOR_NAME
 from bot.reconcile import delivery
+from handlers.workflow.state import decode_marker
 from tests.e2e.test_workflow_local import BOT, REPO, LocalSite
 from tests.e2e.workflow_support import (
     BRANCH,
     bot_comments,
+    branches,
     branch_log,
     failed_jobs,
     read_json,
@@ -32,9 +34,15 @@ from tests.e2e.workflow_support import (
     wait_phase,
 )
 from tests.fakes.openai_wire import OpenAIWireFake
-from tests.fakes.role_script import RoleScript, final, phase_steps, requirements
+from tests.fakes.role_script import (
+    ModelFailure,
+    RoleScript,
+    final,
+    phase_steps,
+    requirements,
+)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BRANCH_1 = BRANCH.format(n=1)
 
@@ -69,8 +77,8 @@ def replies(site: LocalSite) -> list[str]:
 
 
 def commits(site: LocalSite) -> list[dict]:
-    """The bot's commits on the run's branch, oldest first."""
-    return branch_log(site.bare, BRANCH_1)
+    """The bot's commits on the run's branch, oldest first (none before it exists)."""
+    return branch_log(site.bare, BRANCH_1) if BRANCH_1 in branches(site.bare) else []
 
 
 def model_text(script: RoleScript) -> str:
@@ -123,6 +131,56 @@ def test_reject_feedback_reaches_the_role_and_makes_a_new_round(tmp_path, script
     assert data.run_id == first.run_id and data.outcome is None
     assert data.phases[0].round == 2
     assert "AC-3" in site.viewer.get_file(REPO, "docs/requirements/issue-1.md", ref=BRANCH_1) or ""
+
+
+def test_retry_after_a_failed_phase_runs_it_again_and_succeeds(tmp_path, script) -> None:
+    # The model refuses the analyst's first request (an HTTP 400 is no transient error):
+    # the role fails, so the phase and the run fail.
+    script.set("analyst", [ModelFailure(400, "this model does not take tool calls today")])
+    site = LocalSite(tmp_path, script.fake.base_url)
+    with running_app(site.settings(tmp_path / "data")) as client:
+        open_issue(site, "agentforge")
+        failed = wait_outcome(site.viewer, REPO, 1, BOT)
+        assert failed.outcome == "failed"
+        assert failed.phases[0].state == "failed"
+        assert "does not take tool calls today" in (failed.error or "")
+        assert commits(site) == []
+        site.settle(client)
+        said = len(replies(site))
+
+        # Someone without write permission may not retry: one reply, nothing changes.
+        comment(site, "/retry", user="mallory")
+        wait_for("the refusal", lambda: len(replies(site)) > said)
+        site.settle(client)
+        assert len(status_comments(site.viewer, REPO, 1, BOT)) == 1
+
+        # The model works again; an approver retries.
+        script.set("analyst", phase_steps("analyst", 1))
+        comment(site, "/retry")
+        wait_for("the new run", lambda: len(status_comments(site.viewer, REPO, 1, BOT)) == 2)
+        data = wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+        site.settle(client)
+        assert failed_jobs(client.db) == []
+
+    assert [r for r in replies(site) if "@mallory" in r and "approvers" in r]
+    # A new run continues the failed one on the same branch; the old status comment
+    # keeps saying why it failed.
+    assert data.continues == failed.run_id and data.run_id != failed.run_id
+    assert data.outcome is None and data.trigger == "retry"
+    old_status, new_status = status_comments(site.viewer, REPO, 1, BOT)
+    old = decode_marker(old_status.body)
+    assert old is not None and old.run_id == failed.run_id and old.outcome == "failed"
+    [commit] = commits(site)
+    assert commit["trailers"]["Agentforge-Phase"] == "discovery"
+    assert commit["trailers"]["Agentforge-Run"] == data.run_id
+    assert script.runs_of("analyst") == 2
+    assert data.mr is not None
+    eyes = [
+        c.body
+        for c in site.viewer.list_comments(REPO, 1)
+        if (BOT, "eyes") in site.viewer.list_reactions(REPO, 1, comment_id=c.id)
+    ]
+    assert eyes == ["/retry"]
 
 
 def test_cancel_ends_the_run_and_a_later_approve_changes_nothing(tmp_path, script) -> None:

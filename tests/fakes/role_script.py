@@ -30,7 +30,22 @@ from werkzeug import Request, Response
 from tests.fakes.openai_wire import OpenAIWireFake
 
 ToolCall = tuple[str, dict[str, Any]]
-Step = list[ToolCall]
+
+
+@dataclass(frozen=True)
+class ModelFailure:
+    """A step the model answers with an HTTP error instead of tool calls.
+
+    Attributes:
+        status: The HTTP status (400: the request is refused, not worth a retry).
+        message: The provider's error message.
+    """
+
+    status: int = 400
+    message: str = "the scripted model refused the request"
+
+
+Step = list[ToolCall] | ModelFailure
 
 ROLE_PHRASES = {
     "analyst": "You are the analyst on",
@@ -115,12 +130,18 @@ class RoleScript:
         if steps is None or step >= len(steps):
             self.fake.server.add_assertion(f"no scripted answer for role {role} at step {step}")
             return Response("{}", status=500, content_type="application/json")
+        answer = steps[step]
+        if isinstance(answer, ModelFailure):
+            error = {"message": answer.message, "type": "invalid_request_error", "code": None}
+            return Response(
+                json.dumps({"error": error}), status=answer.status, content_type="application/json"
+            )
         return Response(
-            json.dumps(completion(steps[step])), status=200, content_type="application/json"
+            json.dumps(completion(answer)), status=200, content_type="application/json"
         )
 
 
-def completion(calls: Step) -> dict[str, Any]:
+def completion(calls: list[ToolCall]) -> dict[str, Any]:
     """A chat completion whose message is ``calls`` as native tool calls."""
     return {
         "id": "chatcmpl-script",
