@@ -11,6 +11,7 @@ model requests the wire fake recorded.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,7 @@ from tests.e2e.workflow_support import (
     branch_log,
     failed_jobs,
     read_json,
+    run_state,
     running_app,
     status_comments,
     wait_for,
@@ -45,6 +47,7 @@ from tests.fakes.role_script import (
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BRANCH_1 = BRANCH.format(n=1)
+LESSONS = ".agentforge/lessons.md"
 
 
 @pytest.fixture
@@ -338,3 +341,83 @@ def test_a_command_written_while_the_bot_was_down_is_handled_once(tmp_path, scri
         if (BOT, "eyes") in site.viewer.list_reactions(REPO, 1, comment_id=c.id)
     ]
     assert eyes == ["/approve"]
+
+
+def open_numbered(site: LocalSite, title: str) -> int:
+    """Open a labelled issue; its number (issues and MRs share one sequence)."""
+    out = site.local(
+        "issue", "open", "--title", title, "--body", "calc needs more.", "--label", "agentforge"
+    )
+    return int(re.search(r"issue #(\d+)", out).group(1))
+
+
+def reject_round(site: LocalSite, script: RoleScript, title: str, feedback: str) -> int:
+    """Open an issue, wait for its discovery, ``/reject`` it with ``feedback``."""
+    script.set("analyst", phase_steps("analyst", 1, title))
+    issue = open_numbered(site, title)
+    wait_phase(site.viewer, REPO, issue, BOT, "discovery", "needs_approval")
+    revised = requirements(issue, title) + "3. AC-3: every function is typed.\n"
+    script.set(
+        "analyst",
+        [
+            [("write_file", {"path": "docs/requirements/issue-1.md", "content": revised})],
+            final("Requirements with typed functions (AC-3).", 0.9),
+        ],
+    )
+    site.local("comment", str(issue), "--body", f"/reject {feedback}", user="reviewer")
+    wait_for(
+        f"round 2 of issue {issue}",
+        lambda: (d := run_state(site.viewer, REPO, issue, BOT)) is not None
+        and d.phases[0].round == 2
+        and d.phases[0].state == "needs_approval",
+    )
+    return issue
+
+
+def test_recurring_feedback_becomes_a_lesson_that_later_runs_read(tmp_path, script) -> None:
+    site = LocalSite(tmp_path, script.fake.base_url)
+    with running_app(site.settings(tmp_path / "data")) as client:
+        # The same kind of feedback in two runs: the second run proposes a lesson.
+        first = reject_round(site, script, "Subtract", "please add type hints to every function")
+        site.settle(client)
+        assert site.viewer.get_file(REPO, LESSONS, ref=BRANCH.format(n=first)) is None
+        again = reject_round(site, script, "Multiply", "add type hints to the functions, again")
+        site.settle(client)
+        second = run_state(site.viewer, REPO, again, BOT)
+        assert second is not None and second.mr is not None
+        lesson_branch = BRANCH.format(n=again)
+        proposals = [
+            c for c in branch_log(site.bare, lesson_branch)
+            if c["trailers"].get("Agentforge-Lesson") == "proposed"
+        ]  # fmt: skip
+        assert len(proposals) == 1
+        lessons = site.viewer.get_file(REPO, LESSONS, ref=lesson_branch) or ""
+        assert "type hints" in lessons
+        mr = site.viewer.get_mr(REPO, second.mr)  # the lesson is part of the run's MR
+        assert mr.head_ref == lesson_branch and mr.head_sha == branch_log(
+            site.bare, lesson_branch
+        )[-1]["sha"]
+
+        # A person merges the MR with the lesson; a later run's roles are given it.
+        site.local("mr", "ready", str(second.mr))
+        site.local("mr", "merge", str(second.mr))
+        script.set("analyst", phase_steps("analyst", 1, "Divide"))
+        third = open_numbered(site, "Divide")
+        wait_phase(site.viewer, REPO, third, BOT, "discovery", "needs_approval")
+        site.settle(client)
+        assert failed_jobs(client.db) == []
+
+    assert "type hints" in (site.viewer.get_file(REPO, LESSONS, ref="main") or "")
+    asked = [
+        json.dumps(body)
+        for body in script.fake.requests
+        if "You are the analyst on" in json.dumps(body)
+    ]
+    divide = [text for text in asked if "Divide" in text]
+    assert divide and all("add type hints to" in text for text in divide)
+    # Before the merge no role was given the lesson.
+    assert not any("add type hints to" in t for t in asked if "Subtract" in t and "/reject" not in t)
+    # The first run proposed nothing (the feedback had not recurred yet).
+    assert not any(
+        c["trailers"].get("Agentforge-Lesson") for c in branch_log(site.bare, BRANCH.format(n=first))
+    )
