@@ -52,6 +52,7 @@ from bot.followups import RecordedContinuations
 from bot.forge import Forge
 from bot.priorities import LIGHT
 from bot.queue import Job
+from bot.queue_admin import QueueIssueJobs
 from bot.repoconfig import AgentForgeConfig, load_files
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
 from bot.store.db import Database
@@ -372,6 +373,7 @@ class ServicesBuilder:
         self.settings = settings
         self.runs = DuckDBRunStore(db)
         self.feedback = DuckDBFeedback(db)
+        self.jobs = QueueIssueJobs(db)
         self.executor_factory = executor_factory
         self.roles = roles
         self.clock = clock
@@ -405,6 +407,7 @@ class ServicesBuilder:
             feedback=self.feedback,
             # A light job hands role runs to the heavy queue (bot.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
+            jobs=self.jobs,
         )
 
     def _roles_for(self, forge: Forge) -> LazyRoles:

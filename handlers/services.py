@@ -312,6 +312,19 @@ class Continuations(Protocol):
         ...
 
 
+class IssueJobs(Protocol):
+    """What the job queue knows about the work on an issue (the watchdog asks it)."""
+
+    def in_flight(self, forge: str, repo: str, issue: int) -> bool:
+        """Whether a job about the issue (or its MR) runs with a lease its worker
+        still renews (a fresh heartbeat), or a continuation that will work the run's
+        phase waits in the queue.
+
+        A run whose work is in flight is not stuck, however long its role takes.
+        """
+        ...
+
+
 Clock = Callable[[], datetime]
 """The current time, timezone-aware UTC."""
 
@@ -336,6 +349,8 @@ class Services:
         continuations: Set in light jobs (commands): the engine hands a role run to
             the heavy queue through it instead of running it. None: run everything
             here (heavy jobs, the CI runner, tests).
+        jobs: The queue's view of the work on an issue; None where there is no
+            queue (then the watchdog goes by the run record's age alone).
     """
 
     forge: Forge
@@ -350,3 +365,4 @@ class Services:
     bot_login: str | None = None
     feedback: FeedbackStore | None = None
     continuations: Continuations | None = None
+    jobs: IssueJobs | None = None

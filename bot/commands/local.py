@@ -403,9 +403,7 @@ def mr_merge(obj: _Ctx, number: int, no_ff: bool) -> None:
 )
 @pass_ctx
 @_friendly
-def status(
-    obj: _Ctx, ref: str, state: str, context: str, description: str, log_file: Any
-) -> None:
+def status(obj: _Ctx, ref: str, state: str, context: str, description: str, log_file: Any) -> None:
     """Report a CI status on REF (a branch or a commit sha), as a CI job would.
 
     A local forge runs no CI: this is how a workflow's `tests` gate learns the result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -24,9 +25,10 @@ from tests.e2e.test_workflow_local import BOT, REPO, LocalSite
 from tests.e2e.workflow_support import (
     BRANCH,
     bot_comments,
-    branches,
     branch_log,
+    branches,
     failed_jobs,
+    jobs_idle,
     read_json,
     run_state,
     running_app,
@@ -37,6 +39,7 @@ from tests.e2e.workflow_support import (
 )
 from tests.fakes.openai_wire import OpenAIWireFake
 from tests.fakes.role_script import (
+    Hold,
     ModelFailure,
     RoleScript,
     final,
@@ -170,7 +173,7 @@ def test_retry_after_a_failed_phase_runs_it_again_and_succeeds(tmp_path, script)
     # keeps saying why it failed.
     assert data.continues == failed.run_id and data.run_id != failed.run_id
     assert data.outcome is None and data.trigger == "retry"
-    old_status, new_status = status_comments(site.viewer, REPO, 1, BOT)
+    old_status, _ = status_comments(site.viewer, REPO, 1, BOT)
     old = decode_marker(old_status.body)
     assert old is not None and old.run_id == failed.run_id and old.outcome == "failed"
     [commit] = commits(site)
@@ -367,9 +370,11 @@ def reject_round(site: LocalSite, script: RoleScript, title: str, feedback: str)
     site.local("comment", str(issue), "--body", f"/reject {feedback}", user="reviewer")
     wait_for(
         f"round 2 of issue {issue}",
-        lambda: (d := run_state(site.viewer, REPO, issue, BOT)) is not None
-        and d.phases[0].round == 2
-        and d.phases[0].state == "needs_approval",
+        lambda: (
+            (d := run_state(site.viewer, REPO, issue, BOT)) is not None
+            and d.phases[0].round == 2
+            and d.phases[0].state == "needs_approval"
+        ),
     )
     return issue
 
@@ -394,9 +399,10 @@ def test_recurring_feedback_becomes_a_lesson_that_later_runs_read(tmp_path, scri
         lessons = site.viewer.get_file(REPO, LESSONS, ref=lesson_branch) or ""
         assert "type hints" in lessons
         mr = site.viewer.get_mr(REPO, second.mr)  # the lesson is part of the run's MR
-        assert mr.head_ref == lesson_branch and mr.head_sha == branch_log(
-            site.bare, lesson_branch
-        )[-1]["sha"]
+        assert (
+            mr.head_ref == lesson_branch
+            and mr.head_sha == branch_log(site.bare, lesson_branch)[-1]["sha"]
+        )
 
         # A person merges the MR with the lesson; a later run's roles are given it.
         site.local("mr", "ready", str(second.mr))
@@ -413,11 +419,90 @@ def test_recurring_feedback_becomes_a_lesson_that_later_runs_read(tmp_path, scri
         for body in script.fake.requests
         if "You are the analyst on" in json.dumps(body)
     ]
+    heading = "Lessons this repository has recorded"  # agents/roles/defaults/analyst.md
     divide = [text for text in asked if "Divide" in text]
-    assert divide and all("add type hints to" in text for text in divide)
-    # Before the merge no role was given the lesson.
-    assert not any("add type hints to" in t for t in asked if "Subtract" in t and "/reject" not in t)
+    assert divide and all(heading in text and "add type hints to" in text for text in divide)
+    # Before the merge no role was given lessons (a proposal is not a lesson yet).
+    assert not any(heading in text for text in asked if "Divide" not in text)
     # The first run proposed nothing (the feedback had not recurred yet).
-    assert not any(
-        c["trailers"].get("Agentforge-Lesson") for c in branch_log(site.bare, BRANCH.format(n=first))
+    first_branch = branch_log(site.bare, BRANCH.format(n=first))
+    assert not any(c["trailers"].get("Agentforge-Lesson") for c in first_branch)
+
+
+def sweep_now(client, minutes_ahead: int) -> None:
+    """Enqueue one reconcile sweep (as serve's scheduler does) and wait until it ran."""
+    queue = client.app.state.agentforge.queue
+    at = datetime.now(UTC) + timedelta(minutes=minutes_ahead)  # one sweep per minute
+    made = queue.enqueue(delivery("local", REPO, at, actor=BOT))
+    assert made is not None and made.job_id is not None
+    wait_for(
+        "the sweep",
+        lambda: (
+            client.db.execute("SELECT state FROM jobs WHERE id = ?", [made.job_id]).fetchone()[0]
+            in ("done", "failed", "dead")
+        ),
     )
+
+
+def age_run(client, run_id: str, minutes: int) -> None:
+    """Time passes for the run's record: it last changed ``minutes`` ago."""
+    then = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=minutes)  # naive UTC
+    client.db.execute("UPDATE runs SET updated_at = ? WHERE id = ?", [then, run_id])
+
+
+def test_the_watchdog_fails_a_stuck_run_but_not_a_slow_one(tmp_path, script) -> None:
+    # The analyst's first model call hangs: its job keeps renewing its lease meanwhile.
+    hold = Hold(threading.Event(), ModelFailure(400, "answered after the watchdog"))
+    script.set("analyst", [hold])
+    site = LocalSite(
+        tmp_path, script.fake.base_url, config_extra="watchdog:\n  stuck_after_minutes: 5\n"
+    )
+    try:
+        with running_app(site.settings(tmp_path / "data")) as client:
+            open_issue(site, "agentforge")
+            assert hold.entered.wait(60), "the analyst never asked the model"
+            (run_id, job_id) = wait_for(
+                "the running phase's job",
+                lambda: client.db.execute(
+                    "SELECT r.id, j.id FROM runs r, jobs j WHERE r.state = 'running' AND "
+                    "j.state = 'running' AND j.subject = 'local:me/calc:issue:1'"
+                ).fetchone(),
+            )
+            # Ten minutes without a change, over the limit of five: but the phase's job is
+            # alive (its lease is renewed), so the run is slow, not stuck.
+            age_run(client, run_id, 10)
+            sweep_now(client, 10)
+            (state,) = client.db.execute("SELECT state FROM runs WHERE id = ?", [run_id]).fetchone()
+            assert state == "running"
+            assert not [r for r in replies(site) if "watchdog" in r]
+
+            # The job is lost (the queue gave up on it): nothing works the phase any more.
+            client.db.execute(
+                "UPDATE jobs SET state = 'dead', lease_expires_at = NULL WHERE id = ?", [job_id]
+            )
+            # The issue's jobs held back behind the lost one run now (the bot's own events).
+            wait_for("the queue to drain", lambda: jobs_idle(client.db), 30)
+            age_run(client, run_id, 10)
+            sweep_now(client, 20)
+            failed = wait_outcome(site.viewer, REPO, 1, BOT)
+            hold.release.set()  # the lost job's model call returns; it changes nothing
+            wait_for("the watchdog's comment", lambda: [r for r in replies(site) if "⏱️" in r])
+            sweep_now(client, 30)  # a later sweep says nothing again
+
+            # /retry runs the phase again in a new run.
+            script.set("analyst", phase_steps("analyst", 1))
+            comment(site, "/retry")
+            wait_for("the new run", lambda: len(status_comments(site.viewer, REPO, 1, BOT)) == 2)
+            data = wait_phase(site.viewer, REPO, 1, BOT, "discovery", "needs_approval")
+            site.settle(client)
+    finally:
+        hold.release.set()
+
+    assert failed.outcome == "failed" and failed.run_id == run_id
+    assert failed.phases[0].state == "failed"
+    assert "no progress for 10 minutes" in (failed.error or "")
+    [note] = [r for r in replies(site) if "⏱️" in r]
+    assert "discovery" in note and "/retry" in note and "5" in note
+    assert data.continues == run_id and data.outcome is None
+    [commit] = commits(site)  # only the retried run's: the lost job pushed nothing
+    assert commit["trailers"]["Agentforge-Run"] == data.run_id

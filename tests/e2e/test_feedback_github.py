@@ -99,9 +99,7 @@ def test_a_review_with_two_line_comments_gets_one_commit_and_two_replies(tmp_pat
     assert site.viewer.get_mr(REPO, mr).head_sha == sha
 
 
-def test_a_red_check_run_is_fixed_from_its_actions_log_then_a_person_is_asked(
-    tmp_path, script
-):
+def test_a_red_check_run_is_fixed_from_its_actions_log_then_a_person_is_asked(tmp_path, script):
     site = GitHubSite(tmp_path, script.fake.base_url, TESTS_GATE)
     with running_app(site.settings(tmp_path / "data")) as client:
         site.attach(client)

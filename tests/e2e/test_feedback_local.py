@@ -113,12 +113,10 @@ def test_review_comments_get_one_fix_commit_and_a_reply_in_each_thread(tmp_path,
         threads = wait_for(
             "the replies in both threads",
             lambda: (
-                found := [
-                    c for c in site.viewer.list_review_comments(REPO, mr) if c.in_reply_to
-                ]
-            )
-            and len(found) >= 2
-            and found,
+                (found := [c for c in site.viewer.list_review_comments(REPO, mr) if c.in_reply_to])
+                and len(found) >= 2
+                and found
+            ),
         )
         site.settle(client)
         assert failed_jobs(client.db) == []
@@ -202,9 +200,7 @@ def test_a_red_pipeline_gets_a_fix_up_round_then_a_question_to_a_person(tmp_path
         assert failed_jobs(client.db) == []
         final_state = site.state()
 
-    fixups = [
-        c for c in branch_log(site.bare, BRANCH_1) if c["trailers"].get("Agentforge-Fixup")
-    ]
+    fixups = [c for c in branch_log(site.bare, BRANCH_1) if c["trailers"].get("Agentforge-Fixup")]
     assert [c["trailers"]["Agentforge-Fixup"] for c in fixups] == ["pipeline"]
     assert fixups[0]["sha"] == second_head
     assert script.runs_of("developer") == 2  # the build and one fix-up, not a second

@@ -45,7 +45,24 @@ class ModelFailure:
     message: str = "the scripted model refused the request"
 
 
-Step = list[ToolCall] | ModelFailure
+@dataclass(frozen=True)
+class Hold:
+    """A step whose answer waits until ``release`` is set (a model call that hangs).
+
+    Attributes:
+        release: Set by the test to let the answer go.
+        then: The answer once released.
+        entered: Set when the request arrived (the role is inside its model call).
+        timeout: Seconds after which the answer goes anyway (a test never hangs).
+    """
+
+    release: threading.Event
+    then: list[ToolCall] | ModelFailure
+    entered: threading.Event = field(default_factory=threading.Event)
+    timeout: float = 60.0
+
+
+Step = list[ToolCall] | ModelFailure | Hold
 
 ROLE_PHRASES = {
     "analyst": "You are the analyst on",
@@ -131,14 +148,16 @@ class RoleScript:
             self.fake.server.add_assertion(f"no scripted answer for role {role} at step {step}")
             return Response("{}", status=500, content_type="application/json")
         answer = steps[step]
+        if isinstance(answer, Hold):
+            answer.entered.set()
+            answer.release.wait(answer.timeout)
+            answer = answer.then
         if isinstance(answer, ModelFailure):
             error = {"message": answer.message, "type": "invalid_request_error", "code": None}
             return Response(
                 json.dumps({"error": error}), status=answer.status, content_type="application/json"
             )
-        return Response(
-            json.dumps(completion(answer)), status=200, content_type="application/json"
-        )
+        return Response(json.dumps(completion(answer)), status=200, content_type="application/json")
 
 
 def completion(calls: list[ToolCall]) -> dict[str, Any]:
