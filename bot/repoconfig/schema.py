@@ -403,6 +403,9 @@ class Phase(_Strict):
         confidence_threshold: This phase's threshold for ``auto`` (the workflow's
             ``confidence_threshold`` when unset).
         description: What the phase is for, for people reading the file.
+        new_tests: ``pass`` (new tests must pass) or ``fail`` (a bug's reproduction:
+            the tests written must fail before the fix; later phases must make them
+            pass).
     """
 
     name: str
@@ -413,6 +416,14 @@ class Phase(_Strict):
     gate: Gate | tuple[Gate, ...] = Gate.HUMAN
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     description: str = ""
+    new_tests: Literal["pass", "fail"] = Field(
+        default="pass",
+        description=(
+            "pass: tests the phase adds must pass. fail: the phase reproduces a bug, so "
+            "the tests it writes must fail on the code as it is, and later phases of the "
+            "run must make them pass (the bugfix workflow's reproduce)."
+        ),
+    )
 
     @field_validator("name", "role")
     @classmethod
