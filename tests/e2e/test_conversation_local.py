@@ -259,23 +259,42 @@ def test_an_unknown_command_gets_help_and_status_changes_nothing(tmp_path, scrip
     assert len(status_comments(site.viewer, REPO, 1, BOT)) == 1
 
 
-def test_a_bug_label_runs_the_bugfix_workflow(tmp_path, script) -> None:
-    # QA's output check demands that its new tests pass (see the report: a reproducing
-    # test that fails is refused), so the scripted QA pins the current behaviour.
-    pinned = "from calc import add\n\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n"
+BUGGY_ADD = '"""A tiny calculator."""\n\n\ndef add(a: int, b: int) -> int:\n    return a + abs(b)\n'
+FIXED_ADD = '"""A tiny calculator."""\n\n\ndef add(a: int, b: int) -> int:\n    return a + b\n'
+REPRO = "from calc import add\n\n\ndef test_add_negative():\n    assert add(1, -2) == -1\n"
+PINNED = "from calc import add\n\n\ndef test_add_more():\n    assert add(2, 3) == 5\n"
+
+
+def test_a_bug_label_runs_the_bugfix_workflow_reproduce_then_fix(tmp_path, script) -> None:
+    # QA first pins behaviour that works (refused: it reproduces nothing), then writes a
+    # test that fails because of the bug. The developer first changes something else
+    # (refused: the reproduction still fails), then fixes the bug.
     script.set(
         "qa",
         [
             [("read_file", {"path": "calc.py"})],
-            [("write_file", {"path": "tests/test_add_negative.py", "content": pinned})],
-            [("run_command", {"command": "python -m pytest -q"})],
-            final("tests/test_add_negative.py pins add on negative numbers.", 0.9),
+            [("write_file", {"path": "tests/test_add_negative.py", "content": PINNED})],
+            final("tests/test_add_negative.py checks add.", 0.9),
+            [("write_file", {"path": "tests/test_add_negative.py", "content": REPRO})],
+            final("tests/test_add_negative.py reproduces add(1, -2) == 3.", 0.9),
         ],
     )
-    site = LocalSite(tmp_path, script.fake.base_url, workflow=None)
+    script.set(
+        "developer",
+        [
+            [("read_file", {"path": "calc.py"})],
+            [("write_file", {"path": "docs/notes.md", "content": "add drops the sign\n"})],
+            final("Noted the bug.", 0.9),
+            [("write_file", {"path": "calc.py", "content": FIXED_ADD})],
+            final("add keeps the sign of b.", 0.9),
+        ],
+    )
+    site = LocalSite(tmp_path, script.fake.base_url, workflow=None, files={"calc.py": BUGGY_ADD})
     with running_app(site.settings(tmp_path / "data")) as client:
         open_issue(site, "agentforge", "bug")
         data = wait_phase(site.viewer, REPO, 1, BOT, "reproduce", "needs_approval")
+        comment(site, "/approve")
+        fixed = wait_phase(site.viewer, REPO, 1, BOT, "fix", "needs_approval")
         site.settle(client)
         assert failed_jobs(client.db) == []
 
@@ -287,10 +306,24 @@ def test_a_bug_label_runs_the_bugfix_workflow(tmp_path, script) -> None:
     [status] = status_comments(site.viewer, REPO, 1, BOT)
     assert "**Workflow:** `bugfix`" in status.body
     assert "**reproduce** (qa)" in status.body
-    [commit] = commits(site)
-    assert commit["trailers"]["Agentforge-Phase"] == "reproduce"
-    assert commit["trailers"]["Agentforge-Role"] == "qa"
-    assert script.runs_of("qa") == 1 and script.runs_of("analyst") == 0
+    reproduce, fix = commits(site)
+    assert reproduce["trailers"]["Agentforge-Phase"] == "reproduce"
+    assert reproduce["trailers"]["Agentforge-Role"] == "qa"
+    assert fix["trailers"]["Agentforge-Phase"] == "fix"
+    on_branch = site.viewer.get_file(REPO, "tests/test_add_negative.py", ref=BRANCH_1)
+    assert on_branch == REPRO  # the refused pinning test never landed
+    assert site.viewer.get_file(REPO, "calc.py", ref=BRANCH_1) == FIXED_ADD
+    # Each refusal went back to the model, which corrected its answer.
+    qa_text = "\n".join(
+        json.dumps(b) for b in script.fake.requests if "You are QA on" in json.dumps(b)
+    )
+    assert "does not reproduce the bug" in qa_text
+    dev_text = "\n".join(
+        json.dumps(b) for b in script.fake.requests if "You are the developer on" in json.dumps(b)
+    )
+    assert "tests/test_add_negative.py" in dev_text and "still fail" in dev_text
+    assert script.runs_of("qa") == 1 and script.runs_of("developer") == 1
+    assert fixed.phases[1].state == "needs_approval" and fixed.outcome is None
 
 
 def test_a_command_written_while_the_bot_was_down_is_handled_once(tmp_path, script) -> None:

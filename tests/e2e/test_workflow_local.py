@@ -55,10 +55,11 @@ class LocalSite:
         model_url: str,
         workflow: str | None = TWO_PHASES,
         config_extra: str = "",
+        files: dict[str, str] | None = None,
     ) -> None:
         self.dir = tmp_path / "forge"
         self.cli = CliRunner()
-        files = project_files(model_url, workflow)
+        files = {**project_files(model_url, workflow), **(files or {})}
         files[".agentforge/config.yaml"] += config_extra  # more top-level keys
         source = make_project(tmp_path / "calc", files)
         self.local("init", str(self.dir), "--from", str(source), "--name", REPO, user="me")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-
 from dataclasses import dataclass
 
 import pytest
