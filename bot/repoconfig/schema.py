@@ -333,15 +333,21 @@ class WorkflowsConfig(_Strict):
 class WatchdogConfig(_Strict):
     """``watchdog:`` in config.yaml: when a run counts as stuck.
 
-    A run whose state is ``running`` and that has not changed for ``stuck_after_minutes``
-    is marked failed (and the issue told so). Keep it above the roles' wall-clock limit.
+    A run whose state is ``running``, that has not changed for ``stuck_after_minutes``
+    and whose work is not in flight (no job about its issue running with a lease its
+    worker still renews, no continuation queued) is marked failed, and the issue told
+    so. A role that works longer than the limit is not stuck while its job's lease is
+    fresh, so the limit may be shorter than the roles' wall-clock limit.
     """
 
     stuck_after_minutes: int = Field(
         default=120,
         ge=5,
         le=10_080,
-        description="Minutes without a change after which a `running` run is failed.",
+        description=(
+            "Minutes without a change after which a `running` run that no job works "
+            "(none with a live lease) is failed."
+        ),
     )
 
 
