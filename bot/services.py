@@ -58,6 +58,7 @@ from bot.forge import Forge
 from bot.jobs.followups import RecordedContinuations
 from bot.jobs.priorities import LIGHT
 from bot.jobs.queue import Job
+from bot.jobs.queue_admin import QueueIssueJobs
 from bot.limits_store import DuckDBLimitLedger
 from bot.repoconfig import AgentForgeConfig
 from bot.repoconfig.loader import CONFIG_DIR, MAX_FILE_BYTES, ROLES_DIR
@@ -409,6 +410,7 @@ class ServicesBuilder:
             self.runs = AuditedRunStore(self.runs, audit)
         self.feedback = DuckDBFeedback(db)
         self.limits = DuckDBLimitLedger(db)
+        self.jobs = QueueIssueJobs(db)
         self.executor_factory = executor_factory
         self.roles = roles
         self.clock = clock
@@ -446,6 +448,7 @@ class ServicesBuilder:
             audit=ShellAuditTrail(self.audit, forge.name) if self.audit is not None else None,
             # A light job hands role runs to the heavy queue (bot.jobs.followups).
             continuations=RecordedContinuations() if getattr(job, "queue", "") == LIGHT else None,
+            jobs=self.jobs,
         )
 
     def _roles_for(self, forge: Forge) -> LazyRoles:

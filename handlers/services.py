@@ -349,6 +349,19 @@ class Continuations(Protocol):
         ...
 
 
+class IssueJobs(Protocol):
+    """What the job queue knows about the work on an issue (the watchdog asks it)."""
+
+    def in_flight(self, forge: str, repo: str, issue: int) -> bool:
+        """Whether a job about the issue (or its MR) runs with a lease its worker
+        still renews (a fresh heartbeat), or a continuation that will work the run's
+        phase waits in the queue.
+
+        A run whose work is in flight is not stuck, however long its role takes.
+        """
+        ...
+
+
 Clock = Callable[[], datetime]
 """The current time, timezone-aware UTC."""
 
@@ -377,6 +390,8 @@ class Services:
             shell keeps none (then nothing is limited or throttled).
         audit: The audit log for commands and refusals; None where the shell keeps
             none (actions are audited by the executor either way).
+        jobs: The queue's view of the work on an issue; None where there is no
+            queue (then the watchdog goes by the run record's age alone).
     """
 
     forge: Forge
@@ -393,3 +408,4 @@ class Services:
     continuations: Continuations | None = None
     limits: LimitLedger | None = None
     audit: AuditTrail | None = None
+    jobs: IssueJobs | None = None

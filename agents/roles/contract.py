@@ -79,6 +79,10 @@ class RoleTask(_Value):
         round: 1 for the first attempt at the phase, 2 after one rejection...
         lessons: Repository lessons (``.agentforge/lessons.md``) to keep in mind.
         base_ref: The branch the run's branch was cut from.
+        new_tests: ``pass``: tests the role adds must pass. ``fail``: the phase
+            reproduces a bug, so the tests it writes must fail on the current code.
+        must_pass: Test files that must pass once the change is applied (an earlier
+            phase's reproduction of the bug).
     """
 
     role: str
@@ -97,6 +101,8 @@ class RoleTask(_Value):
     round: int = Field(default=1, ge=1)
     lessons: str = ""
     base_ref: str = "main"
+    new_tests: Literal["pass", "fail"] = "pass"
+    must_pass: list[str] = Field(default_factory=list)
 
 
 class RoleUsage(_Value):

@@ -350,6 +350,8 @@ def _checker(run: _Run, spec: RoleSpec, tools_env: Any, limits: RoleLimits) -> C
         report = validate_changes(
             changes.file_changes(),
             existed=lambda p: (root / p).is_file(),
+            new_tests=run.task.new_tests,
+            must_pass=run.task.must_pass,
             run=sandbox_runner(changes, tools_env.sandbox, limits.test_timeout_s)
             if tools_env.sandbox is not None
             else None,

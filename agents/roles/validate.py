@@ -6,7 +6,13 @@
   the ``check-jsonschema`` package vendors; without that package only a structural
   check runs, and the report says so;
 - new test files are collected and run in the sandbox (pytest for Python); test files
-  of stacks we cannot run here are listed in the notes, not silently passed.
+  of stacks we cannot run here are listed in the notes, not silently passed. They must
+  pass — except in a phase that *reproduces* a bug (``new_tests: fail`` in the
+  workflow, the bugfix workflow's ``reproduce``): there every test file the role
+  writes must fail on the code as it is, by a failing test (pytest exit 1), not by an
+  error collecting it, and the change set must write at least one;
+- the reproducing tests of earlier phases (``must_pass``) must pass once the
+  change set is applied (the bugfix workflow's ``fix``).
 
 The runner sends the errors back to the agent once; a second failure fails the run.
 """
@@ -177,6 +183,11 @@ def check_file(path: str, text: str, notes: list[str] | None = None) -> list[str
 # --- new tests -----------------------------------------------------------------------
 
 
+def is_test_file(path: str) -> bool:
+    """Whether ``path`` names a test file (Python, Go, JS/TS, Ruby, Java conventions)."""
+    return bool(_PY_TEST.search(path) or _OTHER_TEST.search(path))
+
+
 def new_test_files(changes: Iterable[FileChange], existed: Callable[[str], bool]) -> list[str]:
     """Test files the change set adds (written and absent before the role ran)."""
     return [
@@ -225,11 +236,74 @@ def run_new_tests(paths: list[str], run: TestRunner, report: ValidationReport) -
         report.notes.append(f"new tests pass: {', '.join(python)}")
 
 
+def run_reproducing_tests(paths: list[str], run: TestRunner, report: ValidationReport) -> None:
+    """Run tests that must fail on the unfixed code (a bug's reproduction)."""
+    python = [p for p in paths if p.endswith(".py")]
+    others = [p for p in paths if not p.endswith(".py")]
+    if others:
+        report.notes.append(
+            "not run (no runner for this stack in the sandbox): " + ", ".join(others)
+        )
+    if not python:
+        return
+    if importlib.util.find_spec("pytest") is None:
+        report.notes.append("not run (pytest is not installed for the bot): " + ", ".join(python))
+        return
+    # Each file on its own: one reproducing file must not hide another that passes.
+    failing = []
+    for path in python:
+        result = run(pytest_command([path]))
+        if result.timed_out:
+            report.errors.append(f"the reproducing test did not finish in time: {path}")
+        elif result.exit_code == 0:
+            report.errors.append(
+                f"{path}: the test passes on the current code, so it does not reproduce the "
+                "bug. Write a test that fails because of the bug (and passes once it is "
+                "fixed); do not change the code under test in this phase."
+            )
+        elif result.exit_code != 1:
+            # 2: errors while collecting (an import or syntax error), 5: no tests at all.
+            output = _tail(result.stdout + "\n" + result.stderr)
+            report.errors.append(
+                f"{path}: the test does not run (pytest exit {result.exit_code}); a "
+                f"reproduction must fail by a failing assertion, not an error\n{output}"
+            )
+        else:
+            failing.append(path)
+    if failing:
+        report.notes.append(
+            "new tests fail on the current code, as a reproduction should: " + ", ".join(failing)
+        )
+
+
+def run_must_pass(paths: list[str], run: TestRunner, report: ValidationReport) -> None:
+    """Run an earlier phase's reproducing tests on the changed tree: they must pass."""
+    python = [p for p in paths if p.endswith(".py")]
+    if not python:
+        return
+    if importlib.util.find_spec("pytest") is None:
+        report.notes.append("not run (pytest is not installed for the bot): " + ", ".join(python))
+        return
+    result = run(pytest_command(python))
+    if result.timed_out:
+        report.errors.append(f"the reproducing tests did not finish in time: {', '.join(python)}")
+    elif result.exit_code != 0:
+        output = _tail(result.stdout + "\n" + result.stderr)
+        report.errors.append(
+            f"the tests that reproduce the bug still fail (pytest exit {result.exit_code}): "
+            f"{', '.join(python)}; fix the code so they pass (do not weaken the tests)\n{output}"
+        )
+    else:
+        report.notes.append(f"the reproducing tests pass now: {', '.join(python)}")
+
+
 def validate_changes(
     changes: Sequence[FileChange],
     *,
     existed: Callable[[str], bool],
     run: TestRunner | None,
+    new_tests: str = "pass",
+    must_pass: Sequence[str] = (),
 ) -> ValidationReport:
     """Check every written file, then run the new tests if the files are sound.
 
@@ -238,18 +312,42 @@ def validate_changes(
         existed: Whether a path existed before the role ran (new tests are run).
         run: Runs a command on the changed tree in the sandbox; None to skip the tests
             (noted in the report).
+        new_tests: ``pass``: new tests must pass. ``fail``: the phase reproduces a bug,
+            so every test file written must fail (and at least one must be written).
+        must_pass: Test files (earlier phases' reproductions) that must pass on the
+            changed tree.
     """
     report = ValidationReport()
     for change in changes:
         if change.content is not None:
             report.errors.extend(check_file(change.path, change.content, report.notes))
-    tests = new_test_files(changes, existed)
-    if report.errors or not tests:
+    if new_tests == "fail":
+        tests = [c.path for c in changes if c.content is not None and is_test_file(c.path)]
+        if not tests:
+            report.errors.append(
+                "this phase reproduces the bug: write a test that fails because of it "
+                "(and passes once it is fixed)"
+            )
+    else:
+        tests = new_test_files(changes, existed)
+    deleted = {c.path for c in changes if c.content is None}
+    report.errors.extend(
+        f"{path}: the test that reproduces the bug may not be deleted; fix the code instead"
+        for path in must_pass
+        if path in deleted
+    )
+    required = [p for p in must_pass if p not in deleted]
+    if report.errors or not (tests or required):
         return report
     if run is None:
-        report.notes.append("not run (no sandbox): " + ", ".join(tests))
+        report.notes.append("not run (no sandbox): " + ", ".join([*tests, *required]))
         return report
-    run_new_tests(tests, run, report)
+    if new_tests == "fail":
+        run_reproducing_tests(tests, run, report)
+    elif tests:
+        run_new_tests(tests, run, report)
+    if required:
+        run_must_pass(required, run, report)
     return report
 
 

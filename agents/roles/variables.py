@@ -148,4 +148,6 @@ def template_variables(
         "ci_file": CI_FILES.get(task.forge, "") if ci_file is None else ci_file,
         "ci_writable": ci_writable,
         "base_ref": task.base_ref,
+        "new_tests": task.new_tests,
+        "must_pass": list(task.must_pass),
     }

@@ -314,15 +314,37 @@ def mr_show(obj: _Ctx, number: int, as_json: bool) -> None:
 @click.option("--request-changes", "verdict", flag_value="changes_requested")
 @click.option("--comment", "verdict", flag_value="commented")
 @click.option("--body", default="")
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    metavar="PATH:LINE:TEXT",
+    help="A comment on a line of the diff, submitted with the review (repeatable).",
+)
 @pass_ctx
 @_friendly
-def mr_review(obj: _Ctx, number: int, verdict: str | None, body: str) -> None:
-    """Review a merge request as the acting user."""
+def mr_review(
+    obj: _Ctx, number: int, verdict: str | None, body: str, lines: tuple[str, ...]
+) -> None:
+    """Review a merge request as the acting user (with line comments: --line)."""
     if verdict is None:
         raise click.UsageError("choose one of --approve, --request-changes, --comment")
+    comments = [_line_comment(spec) for spec in lines]
     forge = obj.forge()
-    made = forge.submit_review(obj.project(forge), number, verdict, body)
-    click.echo(f"{made.author.login} {verdict} !{number} on {(made.commit_id or '')[:12]}")
+    made = forge.submit_review(obj.project(forge), number, verdict, body, comments=comments)
+    on = f" with {len(comments)} line comment(s)" if comments else ""
+    click.echo(f"{made.author.login} {verdict} !{number} on {(made.commit_id or '')[:12]}{on}")
+
+
+def _line_comment(spec: str) -> tuple[str, int, str]:
+    """``PATH:LINE:TEXT`` as ``(path, line, text)``; a usage error names what is wrong."""
+    path, _, rest = spec.partition(":")
+    line, _, text = rest.partition(":")
+    if not path or not line.strip().isdigit() or int(line) < 1 or not text.strip():
+        raise click.BadParameter(
+            f"{spec!r}: expected PATH:LINE:TEXT with a line number from 1", param_hint="--line"
+        )
+    return path, int(line), text.strip()
 
 
 @mr.command("ready")
@@ -372,13 +394,22 @@ def mr_merge(obj: _Ctx, number: int, no_ff: bool) -> None:
 )
 @click.option("--context", default="ci", show_default=True, help="The check's name.")
 @click.option("--description", default="", help="One line shown with the status.")
+@click.option(
+    "--log",
+    "log_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="The check's log (a file, or - for stdin); the bot reads it to fix a failure.",
+)
 @pass_ctx
 @_friendly
-def status(obj: _Ctx, ref: str, state: str, context: str, description: str) -> None:
+def status(obj: _Ctx, ref: str, state: str, context: str, description: str, log_file: Any) -> None:
     """Report a CI status on REF (a branch or a commit sha), as a CI job would.
 
     A local forge runs no CI: this is how a workflow's `tests` gate learns the result
-    of the tests you ran (e.g. `pytest && agentforge local status BRANCH --state success`).
+    of the tests you ran (e.g. `pytest 2>&1 | tee ci.log; agentforge local status
+    BRANCH --state failure --log ci.log`). The log is recorded before the status, so
+    the bot's fix-up round finds it.
     """
     import pygit2
 
@@ -389,6 +420,12 @@ def status(obj: _Ctx, ref: str, state: str, context: str, description: str) -> N
     bare = pygit2.Repository(str(forge.bare_path(project)))
     branch = bare.references.get(f"refs/heads/{ref}")
     sha = str(branch.peel(pygit2.Commit).id) if branch is not None else ref
+    if log_file is not None:
+        try:
+            sha = str(bare.revparse_single(sha).peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            raise ForgeInputError(f"no branch or commit {ref!r} in {project}") from None
+        forge.set_check_log(project, sha, context, log_file.read())
     made = forge.set_commit_status(
         project, sha, CommitState(state), context=context, description=description
     )

@@ -65,3 +65,32 @@ def count_rows(db: Database, table: str) -> int:
         raise ValueError(f"unknown table {table!r}")
     row = db.fetchone(f"SELECT count(*) FROM {table}")  # noqa: S608 - table checked above
     return int(row[0]) if row else 0
+
+
+class QueueIssueJobs:
+    """:class:`handlers.services.IssueJobs` over the ``jobs`` table.
+
+    Work on an issue is *in flight* when a job with the issue's ordering subject
+    (:meth:`bot.events.Event.subject`; its MR's events share it) is running with a
+    lease that has not expired — the worker running it renews the lease every third of
+    its length, so an unexpired lease is a fresh heartbeat, and a job whose worker died
+    keeps it only until it expires — or when a continuation (the heavy job a command
+    handed a phase's role run to) waits in the queue. Other queued jobs of the issue
+    (comments, the bot's own events) do not count: they may never drive the phase.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def in_flight(self, forge: str, repo: str, issue: int) -> bool:
+        """Whether a job about ``issue`` runs with a live lease, or a continuation waits."""
+        from bot.jobs.followups import CONTINUE_EVENT
+        from bot.jobs.queue_types import utcnow
+
+        (count,) = self.db.execute(
+            "SELECT count(*) FROM jobs WHERE subject = ? AND ("
+            "(state = 'running' AND lease_expires_at > ?) OR "
+            "(state = 'queued' AND event_name = ?))",
+            [f"{forge}:{repo}:issue:{issue}", utcnow(), CONTINUE_EVENT],
+        ).fetchone()
+        return count > 0

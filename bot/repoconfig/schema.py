@@ -326,15 +326,21 @@ class WorkflowsConfig(_Strict):
 class WatchdogConfig(_Strict):
     """``watchdog:`` in config.yaml: when a run counts as stuck.
 
-    A run whose state is ``running`` and that has not changed for ``stuck_after_minutes``
-    is marked failed (and the issue told so). Keep it above the roles' wall-clock limit.
+    A run whose state is ``running``, that has not changed for ``stuck_after_minutes``
+    and whose work is not in flight (no job about its issue running with a lease its
+    worker still renews, no continuation queued) is marked failed, and the issue told
+    so. A role that works longer than the limit is not stuck while its job's lease is
+    fresh, so the limit may be shorter than the roles' wall-clock limit.
     """
 
     stuck_after_minutes: int = Field(
         default=120,
         ge=5,
         le=10_080,
-        description="Minutes without a change after which a `running` run is failed.",
+        description=(
+            "Minutes without a change after which a `running` run that no job works "
+            "(none with a live lease) is failed."
+        ),
     )
 
 
@@ -402,6 +408,9 @@ class Phase(_Strict):
         confidence_threshold: This phase's threshold for ``auto`` (the workflow's
             ``confidence_threshold`` when unset).
         description: What the phase is for, for people reading the file.
+        new_tests: ``pass`` (new tests must pass) or ``fail`` (a bug's reproduction:
+            the tests written must fail before the fix; later phases must make them
+            pass).
     """
 
     name: str
@@ -412,6 +421,14 @@ class Phase(_Strict):
     gate: Gate | tuple[Gate, ...] = Gate.HUMAN
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     description: str = ""
+    new_tests: Literal["pass", "fail"] = Field(
+        default="pass",
+        description=(
+            "pass: tests the phase adds must pass. fail: the phase reproduces a bug, so "
+            "the tests it writes must fail on the code as it is, and later phases of the "
+            "run must make them pass (the bugfix workflow's reproduce)."
+        ),
+    )
 
     @field_validator("name", "role")
     @classmethod

@@ -37,6 +37,7 @@ from bot.actions import MarkReady, PostComment
 from bot.errors import (
     AgentForgeError,
     Conflict,
+    LeaseLost,
     ModelTransientError,
     RateLimited,
     Unavailable,
@@ -287,11 +288,16 @@ class Engine(PhaseSteps):
     def guard(self, record: RunRecord | None) -> Iterator[None]:
         """The engine's boundary: a non-retryable error fails the run, then is swallowed.
 
-        Retryable errors propagate with the state untouched (the retry resumes).
+        Retryable errors propagate with the state untouched (the retry resumes), and so
+        does :class:`~bot.errors.LeaseLost` (the job's other attempt carries on).
         """
         try:
             yield
         except RETRYABLE:
+            raise
+        except LeaseLost:
+            # Another attempt of this job owns it now and works the run: this one stops
+            # without touching the run (failing it would end the other attempt's work).
             raise
         except Exception as exc:  # the run's boundary: record, tell, end
             if record is None:

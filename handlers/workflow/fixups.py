@@ -91,6 +91,7 @@ def run_fixup(
         role=fixups.role,
         task=task,
         feedback=feedback,
+        workflow=engine.config.workflow,
     )
     result = engine.s.roles.run(
         role_task, config=engine.config, ref=data.branch, progress=engine._progress(data)

@@ -4,10 +4,15 @@
 (``bot/jobs/reconcile.py`` enqueues it at start and every few minutes; ``agentforge
 reconcile`` runs it in CI):
 
-1. **Watchdog.** A run whose state is ``running`` and whose record has not changed
-   for ``watchdog.stuck_after_minutes`` (config.yaml, default 120 — keep it above the
-   roles' wall-clock limit) is failed with a reason, and the issue is told in one
-   comment what happened and that ``/retry`` runs the phase again.
+1. **Watchdog.** A run whose state is ``running``, whose record has not changed for
+   ``watchdog.stuck_after_minutes`` (config.yaml, default 120) and whose work is not
+   in flight (``services.jobs``: no job about the issue running with a lease its
+   worker still renews, no continuation queued to work its phase) is failed with a
+   reason, and the issue is told in one comment what happened and that ``/retry``
+   runs the phase again. The record of a phase whose role works changes only when
+   the role ends, so the lease — not the record's age — says whether a long role run
+   is alive; the limit may be shorter than the roles' wall-clock limit without
+   failing a healthy run.
 2. **Sweep.** The issues to look at: open issues with the trigger label
    (``forge.list_issues(labels=[label])``), open MRs from ``agentforge/issue-<N>``
    branches, and the issues of the repository's active runs. For each:
@@ -76,6 +81,14 @@ def watchdog(event: Event, ctx: HandlerContext, services: Services) -> list[str]
         limit = timedelta(minutes=config.config.watchdog.stuck_after_minutes)
         idle = now - record.updated_at
         if idle < limit:
+            continue
+        if services.jobs is not None and services.jobs.in_flight(
+            record.forge, record.repo, record.issue_number
+        ):
+            # A role may run longer than the limit (its record changes only when the
+            # phase ends); while its job's lease is renewed, or a continuation waits
+            # to work the phase, the run is slow, not stuck.
+            log.info("watchdog: run %s is idle but its work is in flight", record.id)
             continue
         data = RunData.from_data(record.data)
         phase = data.phase

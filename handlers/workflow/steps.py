@@ -39,6 +39,7 @@ class PhaseSteps:
             forge=self.s.forge,
             reader=self.s.repo,
             bot_login=self.s.bot_login,
+            workflow=self.config.workflow,
         )
         ref = data.branch if data.commits else data.base
         result = self.s.roles.run(task, config=self.config, ref=ref, progress=self._progress(data))

@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 from agents.roles.contract import Discussion, IssueBrief, RoleTask
+from agents.roles.validate import is_test_file
 from bot.actions import FileChange, PushCommit
 from bot.forge import Forge, Issue
+from bot.repoconfig.schema import WorkflowConfig
 from handlers.services import BranchCommit, RepoReader
 from handlers.workflow.state import PhaseRun, RunData, strip_markers
 
@@ -66,12 +68,14 @@ def build_task(
     role: str | None = None,
     task: str = "",
     feedback: str | None = None,
+    workflow: WorkflowConfig | None = None,
 ) -> RoleTask:
     """The role's task for ``phase`` (earlier artifacts are read from the branch).
 
     ``feedback`` defaults to the phase's own (a ``/reject`` or ``/retry``); the rejected
     round's diff goes along as ``previous_diff``. ``role`` and ``task`` let a fix-up give
     another role (the developer) the phase's context with its own instructions.
+    ``workflow`` (the run's) says what the phase's tests must do (:func:`test_rules`).
     """
     artifacts: dict[str, str] = {}
     budget = _ARTIFACT_BUDGET
@@ -84,6 +88,7 @@ def build_task(
                 artifacts[path] = text
                 budget -= len(text)
     lessons = reader.file_at(data.repo, data.base, LESSONS_FILE) or ""
+    new_tests, must_pass = test_rules(workflow, data, phase)
     return RoleTask(
         role=role or phase.role,
         task=task,
@@ -100,7 +105,28 @@ def build_task(
         round=phase.round,
         lessons=lessons,
         base_ref=data.base,
+        new_tests=new_tests,
+        must_pass=must_pass,
     )
+
+
+def test_rules(
+    workflow: WorkflowConfig | None, data: RunData, phase: PhaseRun
+) -> tuple[str, list[str]]:
+    """What ``phase``'s tests must do: its ``new_tests`` rule, and the test files earlier
+    phases of the run wrote to reproduce a bug (``new_tests: fail``), which must pass
+    from now on."""
+    if workflow is None:
+        return "pass", []
+    cfg = workflow.phase(phase.name)
+    must_pass: list[str] = []
+    for earlier in data.phases:
+        if earlier.name == phase.name:
+            break
+        earlier_cfg = workflow.phase(earlier.name)
+        if earlier_cfg is not None and earlier_cfg.new_tests == "fail":
+            must_pass += [p for p in earlier.artifacts if is_test_file(p)]
+    return (cfg.new_tests if cfg is not None else "pass"), sorted(set(must_pass))
 
 
 def previous_diff(data: RunData, phase: PhaseRun, reader: RepoReader) -> str | None:

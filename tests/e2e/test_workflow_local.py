@@ -49,10 +49,19 @@ PHASES = [("discovery", "analyst"), ("build", "developer")]
 class LocalSite:
     """A local forge in ``tmp_path`` and the CLI a person drives it with."""
 
-    def __init__(self, tmp_path: Path, model_url: str, workflow: str | None = TWO_PHASES) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        model_url: str,
+        workflow: str | None = TWO_PHASES,
+        config_extra: str = "",
+        files: dict[str, str] | None = None,
+    ) -> None:
         self.dir = tmp_path / "forge"
         self.cli = CliRunner()
-        source = make_project(tmp_path / "calc", project_files(model_url, workflow))
+        files = {**project_files(model_url, workflow), **(files or {})}
+        files[".agentforge/config.yaml"] += config_extra  # more top-level keys
+        source = make_project(tmp_path / "calc", files)
         self.local("init", str(self.dir), "--from", str(source), "--name", REPO, user="me")
         self.local("grant", "reviewer", "write", user="me")
         self.local("grant", "mallory", "read", user="me")

@@ -117,6 +117,28 @@ class GitLabHooks:
         payload["labels"] = [{"title": name} for name in attrs.get("labels", [])]
         return "Merge Request Hook", payload
 
+    def pipeline(self, pipeline: dict[str, Any], by: str) -> tuple[str, dict[str, Any]]:
+        """Pipeline Hook for a pipeline the fake holds (``add_pipeline``), as it ended."""
+        payload = self._base("pipeline_hook.success.docs.json", by)
+        attrs = dict(payload["object_attributes"])
+        attrs.update(
+            id=pipeline["id"],
+            iid=pipeline["iid"],
+            ref=pipeline["ref"],
+            sha=pipeline["sha"],
+            before_sha=pipeline["sha"],
+            source=pipeline.get("source", "push"),
+            status=pipeline["status"],
+            name=f"Pipeline for branch: {pipeline['ref']}",
+            created_at=pipeline["created_at"],
+            finished_at=pipeline["updated_at"],
+            url=pipeline["web_url"],
+        )
+        payload["object_attributes"] = attrs
+        payload["merge_request"] = None  # a branch pipeline: the ref names the MR's branch
+        payload["builds"] = []
+        return "Pipeline Hook", payload
+
     def deliver(self, event: tuple[str, dict[str, Any]]) -> Any:
         """POST one delivery with the secret token; returns the response (asserted accepted)."""
         name, payload = event

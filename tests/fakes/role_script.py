@@ -30,7 +30,39 @@ from werkzeug import Request, Response
 from tests.fakes.openai_wire import OpenAIWireFake
 
 ToolCall = tuple[str, dict[str, Any]]
-Step = list[ToolCall]
+
+
+@dataclass(frozen=True)
+class ModelFailure:
+    """A step the model answers with an HTTP error instead of tool calls.
+
+    Attributes:
+        status: The HTTP status (400: the request is refused, not worth a retry).
+        message: The provider's error message.
+    """
+
+    status: int = 400
+    message: str = "the scripted model refused the request"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A step whose answer waits until ``release`` is set (a model call that hangs).
+
+    Attributes:
+        release: Set by the test to let the answer go.
+        then: The answer once released.
+        entered: Set when the request arrived (the role is inside its model call).
+        timeout: Seconds after which the answer goes anyway (a test never hangs).
+    """
+
+    release: threading.Event
+    then: list[ToolCall] | ModelFailure
+    entered: threading.Event = field(default_factory=threading.Event)
+    timeout: float = 60.0
+
+
+Step = list[ToolCall] | ModelFailure | Hold
 
 ROLE_PHRASES = {
     "analyst": "You are the analyst on",
@@ -115,12 +147,20 @@ class RoleScript:
         if steps is None or step >= len(steps):
             self.fake.server.add_assertion(f"no scripted answer for role {role} at step {step}")
             return Response("{}", status=500, content_type="application/json")
-        return Response(
-            json.dumps(completion(steps[step])), status=200, content_type="application/json"
-        )
+        answer = steps[step]
+        if isinstance(answer, Hold):
+            answer.entered.set()
+            answer.release.wait(answer.timeout)
+            answer = answer.then
+        if isinstance(answer, ModelFailure):
+            error = {"message": answer.message, "type": "invalid_request_error", "code": None}
+            return Response(
+                json.dumps({"error": error}), status=answer.status, content_type="application/json"
+            )
+        return Response(json.dumps(completion(answer)), status=200, content_type="application/json")
 
 
-def completion(calls: Step) -> dict[str, Any]:
+def completion(calls: list[ToolCall]) -> dict[str, Any]:
     """A chat completion whose message is ``calls`` as native tool calls."""
     return {
         "id": "chatcmpl-script",

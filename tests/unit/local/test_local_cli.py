@@ -146,3 +146,58 @@ def test_status_reports_a_check_on_a_branch_head_or_a_sha(env):
     assert checks == {("pytest", "failure"), ("lint", "success")}
     assert run("status", "nope", "--state", "success").exit_code == 2  # no such commit
     assert run("status", "main", "--state", "green").exit_code == 2  # click's usage error
+
+
+def _feature_mr(env: Path, tmp_path: Path) -> None:
+    forge = LocalForge(env, "alice")
+    ws = Workspace.open(forge.clone_url("acme/app"), tmp_path / "wc2")
+    ws.create_branch("feat", "main")
+    ws.write_file("f.txt", "one\ntwo\n")
+    ws.commit("f", author=Identity("a", "a@a"))
+    ws.push()
+    assert run("mr", "open", "--head", "feat", "--title", "Feat").exit_code == 0
+
+
+def test_a_review_with_line_comments(env, tmp_path):
+    _feature_mr(env, tmp_path)
+    out = run(
+        "--as", "bob", "mr", "review", "1", "--comment", "--body", "two notes",
+        "--line", "f.txt:1:say one louder", "--line", "f.txt:2: two: with a colon ",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    comments = LocalForge(env, "alice").list_review_comments("acme/app", 1)
+    assert [(c.path, c.line, c.body, c.author.login) for c in comments] == [
+        ("f.txt", 1, "say one louder", "bob"),
+        ("f.txt", 2, "two: with a colon", "bob"),
+    ]
+    assert len({c.review_id for c in comments}) == 1  # one review holds both
+
+
+@pytest.mark.parametrize("spec", ["f.txt", "f.txt:x:text", "f.txt:0:text", "f.txt:3:", ":3:t"])
+def test_a_bad_line_comment_is_a_usage_error_and_nothing_is_submitted(env, tmp_path, spec):
+    _feature_mr(env, tmp_path)
+    out = run("--as", "bob", "mr", "review", "1", "--comment", "--line", spec)
+    assert out.exit_code == 2 and "--line" in out.output
+    forge = LocalForge(env, "alice")
+    assert forge.list_reviews("acme/app", 1) == []
+    assert forge.list_review_comments("acme/app", 1) == []
+
+
+def test_status_with_a_log_records_it_for_the_check(env, tmp_path):
+    import pygit2
+
+    forge = LocalForge(env, "alice")
+    bare = pygit2.Repository(str(forge.bare_path("acme/app")))
+    sha = str(bare.references["refs/heads/main"].peel(pygit2.Commit).id)
+    log = tmp_path / "ci.log"
+    log.write_text("E   assert 1 == 2\n1 failed\n", encoding="utf-8")
+    out = run("status", "main", "--state", "failure", "--context", "pytest", "--log", str(log))
+    assert out.exit_code == 0, out.output
+    assert forge.get_check_log("acme/app", sha, "pytest") == "E   assert 1 == 2\n1 failed\n"
+    # A short sha names the same commit.
+    out = run("status", sha[:10], "--state", "failure", "--context", "lint", "--log", str(log))
+    assert out.exit_code == 0, out.output
+    assert forge.get_check_log("acme/app", sha, "lint") is not None
+    # An unknown ref is refused before anything is recorded.
+    assert run("status", "nope", "--state", "failure", "--log", str(log)).exit_code == 2
+    assert run("status", "main", "--state", "failure", "--log", str(tmp_path / "x")).exit_code == 2

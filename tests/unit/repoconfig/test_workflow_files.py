@@ -25,6 +25,28 @@ def test_the_shipped_workflows_are_there_by_default_and_labels_pick_them():
     assert config.with_workflow("nope") is config
 
 
+def test_the_shipped_bugfix_reproduces_with_failing_tests_and_others_default_to_passing():
+    config = load_files({})
+    bugfix = config.workflows["bugfix"]
+    assert [(p.name, p.new_tests) for p in bugfix.phases] == [
+        ("reproduce", "fail"),
+        ("fix", "pass"),
+    ]
+    assert {p.new_tests for p in config.workflows["feature"].phases} == {"pass"}
+
+
+def test_a_bad_new_tests_value_names_its_file_and_line():
+    files = {
+        ".agentforge/workflows/bugfix.yaml": (
+            "phases:\n  - name: reproduce\n    role: qa\n    new_tests: maybe\n"
+        )
+    }
+    issues = _problems(files)
+    assert [(i.file, i.line, i.field) for i in issues] == [
+        (".agentforge/workflows/bugfix.yaml", 4, "phases[0].new_tests")
+    ]
+
+
 def test_workflow_yaml_is_the_feature_workflow():
     files = {".agentforge/workflow.yaml": "phases:\n  - name: only\n    role: developer\n"}
     config = load_files(files)

@@ -640,6 +640,18 @@ class FakeRoles:
 
 
 @dataclass
+class FakeIssueJobs:
+    """The queue's view of each issue's work: issues whose work is in flight."""
+
+    busy: set[int] = field(default_factory=set)
+    asked: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def in_flight(self, forge: str, repo: str, issue: int) -> bool:
+        self.asked.append((forge, repo, issue))
+        return issue in self.busy
+
+
+@dataclass
 class World:
     """Everything one test needs: the fakes and the services built from them."""
 
@@ -652,6 +664,7 @@ class World:
     heartbeats: list[int] = field(default_factory=list)
     context: FakeContext = field(default_factory=FakeContext)
     feedback: FakeFeedback = field(default_factory=FakeFeedback)
+    jobs: FakeIssueJobs = field(default_factory=FakeIssueJobs)
 
     def services(self) -> Services:
         return Services(
@@ -666,6 +679,7 @@ class World:
             heartbeat=lambda: self.heartbeats.append(1),
             bot_login=BOT,
             feedback=self.feedback,
+            jobs=self.jobs,
         )
 
 

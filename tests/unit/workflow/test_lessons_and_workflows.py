@@ -83,6 +83,18 @@ def test_a_bugfix_labelled_issue_runs_the_bugfix_workflow():
     b.w.forge.issues[7] = b.w.forge.issues[7].model_copy(update={"labels": ["agentforge"]})
     b.approve()
     assert b.run().phase.name == "fix"
+    # The reproduce phase's tests are held to failing; the fix must make them pass.
+    reproduce, fix = b.w.roles.tasks[0], b.w.roles.tasks[1]
+    assert (reproduce.new_tests, reproduce.must_pass) == ("fail", [])
+    assert (fix.role, fix.new_tests, fix.must_pass) == ("developer", "pass", ["tests/test_cart.py"])
+
+
+def test_a_feature_run_holds_no_phase_to_failing_tests():
+    b = bot(load_files({}))
+    _label(b, 7)
+    b.approve()
+    b.approve()
+    assert [(t.new_tests, t.must_pass) for t in b.w.roles.tasks] == [("pass", [])] * 3
 
 
 def test_an_unlabelled_issue_runs_the_default_workflow():

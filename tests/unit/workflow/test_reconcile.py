@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.events import Actor, EventKind
 from bot.jobs.reconcile import RECONCILE_EVENT, SWEEPER
+from bot.repoconfig.schema import WatchdogConfig
 from tests.unit.workflow.support import all_human, bot
 
 
@@ -85,3 +86,33 @@ def test_the_watchdog_fails_a_stuck_run_and_says_so():
     assert len([c for c in b.bot_replies() if "watchdog" in c.body]) == 1
     b.comment("/retry")
     assert b.run().phase.state == "needs_approval"
+
+
+def test_the_watchdog_leaves_a_run_alone_while_its_work_is_in_flight():
+    config = all_human()
+    config = config.model_copy(
+        update={"config": config.config.model_copy(update={"watchdog": WatchdogConfig(
+            stuck_after_minutes=10
+        )})}
+    )  # fmt: skip
+    b = bot(config)
+    b.w.roles.results["analyst"] = []
+    b.label()
+    record = b.record()
+    data = record.data | {}
+    data["phases"][0].update(state="running", result=False, pushed=False)
+    data["phases"][0]["claim"] = {"job": "slow-job", "at": b.w.clock().isoformat()}
+    assert b.w.runs.compare_and_set(record.id, record.version, state="running", data=data)
+    # The role runs longer than the limit (within the claim's takeover time), but its
+    # job's lease is renewed.
+    b.w.jobs.busy.add(7)
+    b.w.clock.t += timedelta(minutes=30)
+    _sweep(b)
+    assert b.record().state == "running"
+    assert (b.w.forge.name, b.record().repo, 7) in b.w.jobs.asked
+    assert not [c for c in b.bot_replies() if "watchdog" in c.body]
+    # The job died and its lease ran out: now the run is stuck.
+    b.w.jobs.busy.clear()
+    _sweep(b)
+    assert b.record().state == "failed"
+    assert len([c for c in b.bot_replies() if "watchdog" in c.body]) == 1

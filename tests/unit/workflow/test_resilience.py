@@ -6,7 +6,7 @@ import pytest
 
 from agents.roles.contract import RoleResult
 from bot.actions import MarkReady, OpenMR, PostComment, PushCommit
-from bot.errors import RepoConfigError, Unavailable
+from bot.errors import LeaseLost, RepoConfigError, Unavailable
 from bot.repoconfig import ConfigIssue, Phase
 from handlers.workflow.state import encode_marker
 from tests.unit.workflow.fakes import Crash, FakeRuns
@@ -177,6 +177,28 @@ def test_a_retryable_error_is_raised_for_the_queue_and_the_run_resumes():
         b.label(job=5)
     assert b.record().state == "running"
     b.label(job=5, attempt=2)
+    assert b.run().phase.state == "needs_approval"
+
+
+def test_a_lost_lease_stops_the_job_and_leaves_the_run_to_the_other_attempt():
+    b = bot(all_human())
+    original = b.w.roles.run
+    lost = []
+
+    def reaped(task, **kw):
+        # The job's lease ran out mid-role and the queue gave the job to another
+        # attempt: this attempt's next heartbeat says so.
+        if not lost:
+            lost.append(task.phase)
+            raise LeaseLost("job 5 is no longer leased by this worker")
+        return original(task, **kw)
+
+    b.w.roles.run = reaped
+    with pytest.raises(LeaseLost):
+        b.label(job=5)
+    assert b.record().state == "running"
+    assert "failed" not in b.status_comments()[0].body
+    b.label(job=5, attempt=2)  # the other attempt carries on
     assert b.run().phase.state == "needs_approval"
 
 
