@@ -118,6 +118,17 @@ class ForgeRepoReader:
             for c in commits
         ]
 
+    def changed_files(self, repo: str, base: str, head: str) -> list[str]:
+        """Paths ``base...head`` changes, from the cached clone after a fetch.
+
+        Raises:
+            GitError: cloning or fetching failed, or a revision is unknown.
+        """
+        path = cache_path(self.clones_dir, self.forge.name, repo)
+        with _clone_lock(path):
+            ws = Workspace.open(self.forge.clone_url(repo), path)  # fetches a cached clone
+            return ws.changed_since(base, head)
+
     def diff(self, repo: str, base: str, head: str) -> str:
         """The unified diff ``base...head``, from the cached clone after a fetch.
 

@@ -211,8 +211,10 @@ def _section(line: str, path: str, number: int) -> tuple[Section, tuple[Owner, .
     found = _SECTION.fullmatch(line)
     if found is None:
         raise CodeOwnersError(
-            path, number, f"malformed section header {line!r} (expected [Name], ^[Name] "
-            "or [Name][2], then optional default owners)"
+            path,
+            number,
+            f"malformed section header {line!r} (expected [Name], ^[Name] "
+            "or [Name][2], then optional default owners)",
         )
     optional, name, count, rest = found.groups()
     name = name.strip()
@@ -229,9 +231,7 @@ def _section(line: str, path: str, number: int) -> tuple[Section, tuple[Owner, .
     return Section(name, bool(optional), approvals, number), owners
 
 
-def _rule(
-    line: str, path: str, number: int, syntax: Syntax, section: Section, defaults
-) -> Rule:
+def _rule(line: str, path: str, number: int, syntax: Syntax, section: Section, defaults) -> Rule:
     words = line.replace("\\ ", _ESCAPED_SPACE).split()
     pattern = words[0].replace(_ESCAPED_SPACE, "\\ ")
     exclude = False

@@ -17,9 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bot.repoconfig.schema import SelfApproval
 from handlers.commands import Command
 from handlers.workflow import approvals
+from handlers.workflow.approvers import Verdict
+from handlers.workflow.infra_hold import INFRA, held, infra_verdict
 from handlers.workflow.job import Job, when
 from handlers.workflow.state import RunData
 
@@ -116,13 +120,12 @@ def _approve(job: Job, command: Command, issue: int) -> None:
         return
     engine = job.engine(config)
     who = job.event.actor.login
-    verdict = engine.approvers.check(who)
+    verdict, rule = approver_verdict(engine, engine.data(run), who)
     if not verdict.ok:
         job.reply(
             safe_key(f"refused.{job.event.comment_id}"),
-            f"@{who}, only approvers may `/approve`: {engine.approvers.describe()} "
-            f"(`approvers` in `.agentforge/config.yaml`). Nothing was changed "
-            f"({verdict.reason}).",
+            f"@{who}, only approvers may `/approve` this phase: "
+            f"{rule}. Your approval does not count ({verdict.reason}), so nothing was changed.",
         )
         return
     job.react()
@@ -145,13 +148,36 @@ def _approve(job: Job, command: Command, issue: int) -> None:
         engine.drive(run)
 
 
+def approver_verdict(engine: Any, data: RunData, who: str) -> tuple[Verdict, str]:
+    """Whether ``who``'s approval of the run's current phase counts, and the rule in
+    words (for the reply to someone whose approval does not)."""
+    phase = data.phase
+    if held(phase):
+        infra = list(engine.config.config.approvers.infra)
+        verdict = infra_verdict(infra, who, engine.s.bot_login)
+        if verdict.ok and who.lower() == data.started_by.lower():
+            allowed = engine.config.config.approvers.self_approval is SelfApproval.ALLOWED
+            if not allowed:
+                verdict = Verdict(
+                    False,
+                    f"@{who} started this run, and its push changes CI or deployment files "
+                    "(code), so another infrastructure approver releases it",
+                )
+        listed = ", ".join(f"@{a}" for a in infra)
+        return verdict, f"{listed} (`approvers.infra` in `.agentforge/config.yaml`)"
+    rule = engine.rules.describe(data, phase) + " (`approvers` in `.agentforge/config.yaml`)"
+    if phase is None or phase.state != "needs_approval":
+        return engine.approvers.check(who), rule
+    return engine.rules.may_approve(data, phase, who, phase.head_sha), rule
+
+
 def _offer_approve(data: RunData) -> bool:
     phase = data.phase
     return (
         data.outcome is None
         and phase is not None
         and phase.state == "needs_approval"
-        and "human" in phase.awaiting
+        and ("human" in phase.awaiting or INFRA in phase.awaiting)
     )
 
 
