@@ -459,7 +459,7 @@ def build_services(
     return ServicesBuilder(
         settings,
         db,
-        executor_factory or executor_factory_from_settings(settings),
+        executor_factory or executor_factory_from_settings(settings, runs=DuckDBRunStore(db)),
         roles or wire_roles(settings, db),
         clock,
     )
@@ -483,7 +483,9 @@ def build_dispatcher(
     from bot.executor import ExecutingDispatcher
     from bot.store.audit import AuditLog
 
-    factory = executor_factory_from_settings(settings, audit=AuditLog(db), judge=judge)
+    factory = executor_factory_from_settings(
+        settings, audit=AuditLog(db), judge=judge, runs=DuckDBRunStore(db)
+    )
     services = build_services(settings, db, executor_factory=factory)
     return ExecutingDispatcher(
         InProcessDispatcher(services=services), factory, raise_retryable=raise_retryable
