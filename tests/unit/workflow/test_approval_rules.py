@@ -183,4 +183,4 @@ def test_actor_is_the_payload_sender_not_a_name_in_text():
     event = b.comment("/approve\n\napproved on behalf of @alice", who="mallory", on_mr=True)
     assert event.actor == Actor(login="mallory")
     assert b.run().approvals == [] and b.run().phase.name == "build"
-    assert EventKind.MR_COMMENT == event.kind
+    assert event.kind == EventKind.MR_COMMENT
