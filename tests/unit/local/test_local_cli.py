@@ -146,3 +146,15 @@ def test_status_reports_a_check_on_a_branch_head_or_a_sha(env):
     assert checks == {("pytest", "failure"), ("lint", "success")}
     assert run("status", "nope", "--state", "success").exit_code == 2  # no such commit
     assert run("status", "main", "--state", "green").exit_code == 2  # click's usage error
+
+
+def test_team_sets_and_empties_members(env):
+    assert run("team", "acme/core", "lead", "ann").exit_code == 0
+    forge = LocalForge(env, "alice")
+    assert forge.is_team_member("acme/app", "acme/core", "lead")
+    assert run("team", "acme/core", "ann").exit_code == 0  # replaces the members
+    assert not forge.is_team_member("acme/app", "acme/core", "lead")
+    assert run("team", "acme/core").exit_code == 0
+    assert not forge.is_team_member("acme/app", "@acme/core", "ann")
+    bad = run("team", "@")
+    assert bad.exit_code == 2 and "a team needs a name" in bad.output
