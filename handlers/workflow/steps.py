@@ -143,6 +143,15 @@ class PhaseSteps:
         if result.status == "pending":
             # The policies hold the push (CI or deployment files wait for
             # approvers.infra): the phase waits for that approval, the change set kept.
+            released = self.infra_releasers(data, phase, self.head_sha(data))
+            if released:
+                # Released, yet still held: waiting again would loop; say why instead.
+                who = ", ".join(f"@{r}" for r in released)
+                return self.fail(
+                    record,
+                    f"The {phase.name} phase's push was released by {who} but the policies "
+                    f"still hold it: {result.detail}",
+                )
             return self._hold_push(record, phase.name, result.detail)
         if not result.landed:
             return self.fail(
@@ -161,6 +170,8 @@ class PhaseSteps:
     def _hold_push(self: Engine, record: RunRecord, name: str, why: str) -> RunRecord:
         """Wait for an infrastructure approver before pushing (see :mod:`.infra_hold`)."""
         head = self.head_sha(self.data(record))
+        infra = ", ".join(f"@{a}" for a in self.config.config.approvers.infra) or "no one"
+        infra += " (approvers.infra)"
         now = self.now()
 
         def change(data: RunData, extra: dict[str, Any]) -> bool:
@@ -172,7 +183,7 @@ class PhaseSteps:
             phase.head_sha = head
             phase.waiting_since = now
             phase.awaiting = [INFRA]
-            phase.pending = [why]
+            phase.pending = [f"`/approve` by one of {infra} to push it: {why}"]
             phase.hold = None
             return True
 
