@@ -231,7 +231,8 @@ register_command(
         bare=True,
         offered=_offer_approve,
         usage="/approve",
-        what="passes the human part of the current phase's gate, at the MR's head",
+        what="approves the current phase at the MR's head (its gate may need several "
+        "approvers or code owners), or releases a push held for approvers.infra",
     )
 )
 register_command(
