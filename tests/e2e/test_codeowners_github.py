@@ -68,6 +68,7 @@ def test_code_owner_teams_must_approve_and_the_starter_may_not_approve_code(tmp_
         mr = data.mr
 
         site.comment("ann", 1, "/approve")  # docs only: her approval counts, but no owner
+        wait_for("ann's approval", lambda: [a.by for a in site.state().approvals] == ["ann"])
         site.settle()
         assert site.state().phases[0].state == "needs_approval"
         assert "code owners of `/docs/`" in _status(site) and "@acme/writers" in _status(site)
@@ -84,6 +85,10 @@ def test_code_owner_teams_must_approve_and_the_starter_may_not_approve_code(tmp_
             ),
         )
         site.comment("reviewer", mr, "/approve", on_mr=True)  # counts, but owns no .py
+        wait_for(
+            "the reviewer's build approval",
+            lambda: any(a.by == "reviewer" and a.phase == "build" for a in site.state().approvals),
+        )
         site.settle()
         assert site.state().phases[1].state == "needs_approval"
         assert "@acme/core" in _status(site)
