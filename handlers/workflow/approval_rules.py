@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.errors import CodeOwnersError, ForgeError, WorkspaceError
+from bot.errors import CodeOwnersError, ForgeError, RateLimited, Unavailable, WorkspaceError
 from bot.forge import Forge, Permission
 from bot.repoconfig import AgentForgeConfig
 from bot.repoconfig.schema import SelfApproval
@@ -33,6 +33,10 @@ from handlers.workflow.approvers import Approvers, Verdict
 from handlers.workflow.state import PhaseRun, RunData
 from policies import codeowners
 from policies.paths import matches
+
+_TRANSIENT = (Unavailable, RateLimited)
+"""Look-up errors a retry cures: raised to the queue (the job runs again) instead of
+being shown as a reason an approval does not count."""
 
 _ROLE_PERMISSION = {
     "developer": Permission.WRITE,
@@ -160,6 +164,8 @@ class ApprovalRules:
         for path in codeowners.LOCATIONS.get(forge, codeowners.LOCATIONS["local"]):
             try:
                 text = self.reader.file_at(self.repo, branch, path)
+            except _TRANSIENT:
+                raise
             except ForgeError as exc:
                 return None, f"reading {path} on {branch} failed ({exc})"
             if text is None:
@@ -173,7 +179,9 @@ class ApprovalRules:
                 )
         return None, None
 
-    def changed_paths(self, data: RunData, phase: PhaseRun, head: str | None):
+    def changed_paths(
+        self, data: RunData, phase: PhaseRun, head: str | None
+    ) -> tuple[list[str], str | None]:
         """``(paths the phase changed, problem)``: ``base...head`` from where the previous
         phase ended (the run's base branch for the first phase)."""
         if head is None:
@@ -186,6 +194,8 @@ class ApprovalRules:
         if key not in self._changed:
             try:
                 self._changed[key] = (self.reader.changed_files(data.repo, base, head), None)
+            except _TRANSIENT:
+                raise
             except (ForgeError, WorkspaceError) as exc:
                 self._changed[key] = ([], f"the files this phase changed could not be read ({exc})")
         return self._changed[key]
@@ -203,7 +213,9 @@ class ApprovalRules:
                 return Verdict(False, why)
         return verdict
 
-    def _self_approval_refusal(self, data: RunData, phase: PhaseRun, head: str | None):
+    def _self_approval_refusal(
+        self, data: RunData, phase: PhaseRun, head: str | None
+    ) -> str | None:
         rules = rules_for(self.config, phase.name)
         if rules.self_approval is SelfApproval.ALLOWED:
             return None
@@ -295,6 +307,8 @@ class ApprovalRules:
                 try:
                     if self.forge.get_permission(self.repo, login) >= needed:
                         return True, None
+                except _TRANSIENT:
+                    raise
                 except ForgeError as exc:
                     reasons.append(f"the permission of @{login} could not be read ({exc})")
                 continue
@@ -313,6 +327,8 @@ class ApprovalRules:
         if key not in self._teams:
             try:
                 self._teams[key] = (self.forge.is_team_member(self.repo, owner.name, login), None)
+            except _TRANSIENT:
+                raise
             except ForgeError as exc:
                 if owner.kind == "user":
                     # GitLab's @name names a user or a group: no such group means a user

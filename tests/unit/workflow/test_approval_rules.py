@@ -3,6 +3,9 @@ CODEOWNERS owners and teams, each with the status comment and reply it gives."""
 
 from __future__ import annotations
 
+import pytest
+
+from bot.errors import Forbidden, Unavailable
 from bot.events import Actor, EventKind
 from bot.forge import Permission
 from bot.repoconfig import AgentForgeConfig, Phase
@@ -184,3 +187,34 @@ def test_actor_is_the_payload_sender_not_a_name_in_text():
     assert event.actor == Actor(login="mallory")
     assert b.run().approvals == [] and b.run().phase.name == "build"
     assert event.kind == EventKind.MR_COMMENT
+
+
+def test_a_forbidden_team_lookup_denies_and_says_why():
+    b = _waiting(_config(), "app/ @acme/cart\n")
+
+    def forbidden(repo, team, login):
+        raise Forbidden("reading team acme/cart needs read:org", forge="github")
+
+    b.w.forge.is_team_member = forbidden
+    b.approve("alice")
+    assert b.run().phase.name == "build"
+    (item,) = [p for p in _pending(b) if "code owners" in p]
+    assert "could not be read" in item and "read:org" in item
+
+
+def test_a_transient_team_lookup_error_is_retried_then_counts():
+    b = _waiting(_config(), "app/ @acme/cart\n")
+    b.w.forge.teams["acme/cart"] = {"alice"}
+    real = b.w.forge.is_team_member
+
+    def down(repo, team, login):
+        raise Unavailable("the forge is down", forge="github")
+
+    b.w.forge.is_team_member = down
+    event = b.comment("/approve", who="alice", on_mr=True, send=False)
+    with pytest.raises(Unavailable):
+        b.handle(event)  # the queue retries the job
+    assert not any("could not be read" in p for p in _pending(b))
+    b.w.forge.is_team_member = real
+    b.handle(event, attempt=2)
+    assert b.run().phase.name == "discovery"
