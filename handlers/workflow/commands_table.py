@@ -19,11 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.repoconfig.schema import SelfApproval
 from handlers.commands import Command
 from handlers.workflow import approvals
 from handlers.workflow.approvers import Verdict
-from handlers.workflow.infra_hold import INFRA, held, infra_verdict
+from handlers.workflow.infra_hold import INFRA, held, release_verdict
 from handlers.workflow.job import Job, when
 from handlers.workflow.state import RunData
 
@@ -149,26 +148,24 @@ def _approve(job: Job, command: Command, issue: int) -> None:
 
 
 def approver_verdict(engine: Any, data: RunData, who: str) -> tuple[Verdict, str]:
-    """Whether ``who``'s approval of the run's current phase counts, and the rule in
-    words (for the reply to someone whose approval does not)."""
+    """Whether ``who``'s approval of the run's current phase counts and, when it does
+    not, the rule in words for the reply (else ``""``: the rule may cost look-ups)."""
     phase = data.phase
+    approvers = engine.config.config.approvers
     if held(phase):
-        infra = list(engine.config.config.approvers.infra)
-        verdict = infra_verdict(infra, who, engine.s.bot_login)
-        if verdict.ok and who.lower() == data.started_by.lower():
-            allowed = engine.config.config.approvers.self_approval is SelfApproval.ALLOWED
-            if not allowed:
-                verdict = Verdict(
-                    False,
-                    f"@{who} started this run, and its push changes CI or deployment files "
-                    "(code), so another infrastructure approver releases it",
-                )
-        listed = ", ".join(f"@{a}" for a in infra)
+        verdict = release_verdict(
+            approvers, who, bot_login=engine.s.bot_login, started_by=data.started_by
+        )
+        listed = ", ".join(f"@{a}" for a in approvers.infra)
         return verdict, f"{listed} (`approvers.infra` in `.agentforge/config.yaml`)"
-    rule = engine.rules.describe(data, phase) + " (`approvers` in `.agentforge/config.yaml`)"
     if phase is None or phase.state != "needs_approval":
-        return engine.approvers.check(who), rule
-    return engine.rules.may_approve(data, phase, who, phase.head_sha), rule
+        verdict = engine.approvers.check(who)
+    else:
+        verdict = engine.rules.may_approve(data, phase, who, phase.head_sha)
+    if verdict.ok:
+        return verdict, ""
+    rule = engine.rules.describe(data, phase) + " (`approvers` in `.agentforge/config.yaml`)"
+    return verdict, rule
 
 
 def _offer_approve(data: RunData) -> bool:

@@ -43,7 +43,6 @@ from bot.errors import (
 )
 from bot.events import RepoRef
 from bot.repoconfig import AgentForgeConfig
-from bot.repoconfig.schema import SelfApproval
 from handlers.services import RunRecord, Services
 from handlers.workflow import infra_hold
 from handlers.workflow import status as status_text
@@ -462,16 +461,15 @@ class Engine(PhaseSteps):
         return updated if outcome.passed else None
 
     def infra_releasers(self, data: RunData, phase: PhaseRun, head: str | None) -> list[str]:
-        """Infrastructure approvers whose approval at ``head`` releases a held push (the
-        run's starter only under ``self_approval: allowed``: CI files are code)."""
-        infra = list(self.config.config.approvers.infra)
-        starter = data.started_by.lower()
-        allowed = self.config.config.approvers.self_approval is SelfApproval.ALLOWED
+        """Infrastructure approvers whose approval at ``head`` releases a held push (see
+        :func:`handlers.workflow.infra_hold.release_verdict`)."""
+        approvers = self.config.config.approvers
         return [
             login
-            for login in infra_hold.released(data, phase, head, infra)
-            if infra_hold.infra_verdict(infra, login, self.s.bot_login).ok
-            and (allowed or login.lower() != starter)
+            for login in infra_hold.released(data, phase, head, list(approvers.infra))
+            if infra_hold.release_verdict(
+                approvers, login, bot_login=self.s.bot_login, started_by=data.started_by
+            ).ok
         ]
 
     def _check_hold(self, record: RunRecord, data: RunData, phase: PhaseRun) -> RunRecord | None:

@@ -14,6 +14,7 @@ for again. After the push the phase's own gate is evaluated at the new head as u
 
 from __future__ import annotations
 
+from bot.repoconfig.schema import ApproversConfig, SelfApproval
 from handlers.workflow.approvers import Verdict
 from handlers.workflow.state import PhaseRun, RunData
 
@@ -38,6 +39,23 @@ def infra_verdict(infra: list[str], login: str, bot_login: str | None) -> Verdic
         f"this phase's push changes CI or deployment files, which only approvers.infra "
         f"({listed}) may release",
     )
+
+
+def release_verdict(
+    approvers: ApproversConfig, login: str, *, bot_login: str | None, started_by: str
+) -> Verdict:
+    """Whether ``login`` may release a held push of a run ``started_by`` started: listed
+    in ``approvers.infra``, and not the starter unless ``self_approval: allowed`` (CI and
+    deployment files are code)."""
+    verdict = infra_verdict(list(approvers.infra), login, bot_login)
+    starter = bool(started_by) and login.lower() == started_by.lower()
+    if verdict.ok and starter and approvers.self_approval is not SelfApproval.ALLOWED:
+        return Verdict(
+            False,
+            f"@{login} started this run, and its push changes CI or deployment files "
+            "(code), so another infrastructure approver releases it",
+        )
+    return verdict
 
 
 def released(data: RunData, phase: PhaseRun, head: str | None, infra: list[str]) -> list[str]:
