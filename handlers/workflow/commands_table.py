@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.errors import ForgeError
+from bot.forge import Permission
 from handlers.commands import Command
 from handlers.workflow import approvals
 from handlers.workflow.approvers import Verdict
@@ -156,6 +158,8 @@ def approver_verdict(engine: Any, data: RunData, who: str) -> tuple[Verdict, str
         verdict = release_verdict(
             approvers, who, bot_login=engine.s.bot_login, started_by=data.started_by
         )
+        if verdict.ok:
+            verdict = _may_push(engine, data.repo, who)
         listed = ", ".join(f"@{a}" for a in approvers.infra)
         return verdict, f"{listed} (`approvers.infra` in `.agentforge/config.yaml`)"
     if phase is None or phase.state != "needs_approval":
@@ -166,6 +170,25 @@ def approver_verdict(engine: Any, data: RunData, who: str) -> tuple[Verdict, str
         return verdict, ""
     rule = engine.rules.describe(data, phase) + " (`approvers` in `.agentforge/config.yaml`)"
     return verdict, rule
+
+
+def _may_push(engine: Any, repo: str, who: str) -> Verdict:
+    """The released push is made in this job, on behalf of ``who``: the judge's
+    ``policies.min_permission`` applies to them (refused here, with the reason, rather
+    than failing the phase)."""
+    needed = Permission[engine.config.config.policies.min_permission.value.upper()]
+    try:
+        have = engine.s.forge.get_permission(repo, who)
+    except ForgeError as exc:
+        return Verdict(False, f"the permission of @{who} could not be read ({exc})")
+    if have >= needed:
+        return Verdict(True, f"has {have.name.lower()} permission")
+    return Verdict(
+        False,
+        f"@{who} has {have.name.lower()} permission, and the bot pushes on behalf of whoever "
+        f"releases the push, which needs at least {needed.name.lower()} "
+        "(policies.min_permission)",
+    )
 
 
 def _offer_approve(data: RunData) -> bool:

@@ -20,7 +20,7 @@ def _held_bot(*, release_lands: bool = True):
         workflow=WorkflowConfig(phases=[LAUNCH]),
     )
     b = bot(config)
-    b.w.forge.permissions["ops-lead"] = Permission.READ  # listed in infra: enough
+    b.w.forge.permissions["ops-lead"] = Permission.TRIAGE  # listed, and may make it push
     real = b.w.sink._one
     state = {"released": False}
 
@@ -75,3 +75,12 @@ def test_the_starter_may_not_release_their_own_runs_deployment_push():
     b.approve("erin", on_mr=False)
     assert b.run().phase.awaiting == ["infra"] and b.run().approvals == []
     assert any("another infrastructure approver" in r.body for r in b.bot_replies(7))
+
+
+def test_an_infra_approver_below_min_permission_is_refused_before_anything_moves():
+    b, state = _held_bot()
+    b.w.forge.permissions["ops-lead"] = Permission.READ
+    state["released"] = True
+    b.approve("ops-lead", on_mr=False)
+    assert b.run().phase.awaiting == ["infra"] and b.run().approvals == []
+    assert any("policies.min_permission" in r.body for r in b.bot_replies(7))
