@@ -52,6 +52,9 @@ sys.path.insert(0, str(ROOT))
 REPO = "bench/app"
 TARGET_S = 1.0
 OWNER = "olivia"
+REVIEWER = "rita"
+"""Approves the phases: the run's starter (the owner) does not approve phases that
+change code (``approvers.self_approval: docs_only``)."""
 BOT = "agentforge"
 ROLES = [
     # (phase, role, outputs glob, path of the change, content kind)
@@ -488,6 +491,7 @@ def drive_run(stack: Stack, model: StubModel, phases: list, rep: int) -> list[di
     from bot.forges.local import LocalForge
 
     owner = LocalForge(stack.forge_dir, OWNER)
+    reviewer = LocalForge(stack.forge_dir, REVIEWER)
     rows: list[dict] = []
     issue = None
     for k, phase in enumerate(phases):
@@ -504,7 +508,7 @@ def drive_run(stack: Stack, model: StubModel, phases: list, rep: int) -> list[di
         else:
             model.change = change_for(phase, issue)
             data = run_state(stack, issue)
-            owner.create_comment(REPO, data.mr, "/approve", is_mr=True)
+            reviewer.create_comment(REPO, data.mr, "/approve", is_mr=True)
         stack.settle()
         jobs = stack.times[before:]
         main = [j for j in jobs if j.actor != BOT]
@@ -536,7 +540,7 @@ def drive_run(stack: Stack, model: StubModel, phases: list, rep: int) -> list[di
         )
     # The last gate: after it the run succeeds and the MR is marked ready.
     data = run_state(stack, issue)
-    owner.create_comment(REPO, data.mr, "/approve", is_mr=True)
+    reviewer.create_comment(REPO, data.mr, "/approve", is_mr=True)
     stack.settle()
     final = run_state(stack, issue)
     if final.outcome != "succeeded":
@@ -601,6 +605,7 @@ def run_bench(
         owner = LocalForge(forge_dir, OWNER)
         owner.init_project(REPO, seed)
         owner.grant(REPO, BOT, Permission.WRITE)
+        owner.grant(REPO, REVIEWER, Permission.WRITE)
         bare = tmp_path / "baseline.git"
         git("clone", "-q", "--bare", str(owner.bare_path(REPO)), str(bare))
 

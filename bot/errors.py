@@ -8,6 +8,7 @@ message text. ::
     ├── ConfigError                  settings or a repository's .agentforge/ files are wrong
     │   ├── SettingsError            an AGENTFORGE_* variable or the settings file
     │   ├── RepoConfigError          .agentforge/*.yaml / roles/*.md (carries every issue)
+    │   ├── CodeOwnersError          a CODEOWNERS file has a line that cannot be read
     │   └── McpServerError           an allowlisted MCP server did not start or list tools
     ├── EventError                   a webhook delivery cannot be turned into an Event
     │   ├── VerificationError        bad or missing signature / token
@@ -90,6 +91,20 @@ class RepoConfigError(ConfigError):
         self.issues = list(issues)
         lines = [str(i) for i in self.issues]
         super().__init__(f"{len(lines)} problem(s) in .agentforge/ config:\n" + "\n".join(lines))
+
+
+class CodeOwnersError(ConfigError):
+    """A CODEOWNERS file cannot be read as the forge's syntax.
+
+    Attributes:
+        path: The file (``.github/CODEOWNERS``...).
+        line: The 1-based line of the problem.
+        problem: What is wrong there.
+    """
+
+    def __init__(self, path: str, line: int, problem: str) -> None:
+        self.path, self.line, self.problem = path, line, problem
+        super().__init__(f"{path}:{line}: {problem}")
 
 
 class McpServerError(ConfigError):

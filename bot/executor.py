@@ -641,6 +641,7 @@ def executor_factory_from_settings(
     audit: AuditSink | None = None,
     judge: Judge | None = None,
     judge_factory: JudgeFactory | None = None,
+    runs: Any = None,
 ) -> ExecutorFactory:
     """A factory building one forge adapter per forge name (from ``settings``), reused.
 
@@ -652,6 +653,9 @@ def executor_factory_from_settings(
             :func:`bot.judging.judge_factory`, gathers the actor's permission, the
             config at the default branch and each push's diff. Used when ``judge`` is
             None, so production never applies actions unjudged.
+        runs: The run store; with it the default judge reads each push's phase, role
+            and approvals from the run (:func:`bot.judging_runs.run_facts`), so an
+            infrastructure approver's ``/approve`` releases a held push.
 
     Raises (when called):
         ConfigError: the event's forge has no credentials configured.
@@ -661,7 +665,14 @@ def executor_factory_from_settings(
     if judge is None and judge_factory is None:
         from bot.judging import judge_factory as shell_judges
 
-        judge_factory = shell_judges(settings.clones_dir, bot_login=settings.bot_login)
+        facts = None
+        if runs is not None:
+            from bot.judging_runs import run_facts
+
+            facts = run_facts(runs)
+        judge_factory = shell_judges(
+            settings.clones_dir, bot_login=settings.bot_login, action_context=facts
+        )
 
     forges: dict[str, Forge] = {}
     guard = threading.Lock()

@@ -277,6 +277,24 @@ class Forge(Protocol):
         """An account's permission on the repository (``NONE`` when not a member)."""
         ...
 
+    def is_team_member(self, repo: str, team: str, login: str) -> bool:
+        """Whether ``login`` is an active member of ``team`` (a CODEOWNERS team owner).
+
+        Args:
+            repo: The repository the question is asked for (its owner's teams).
+            team: GitHub ``org/team-slug``; a GitLab group's full path
+                (``group/subgroup``; inherited memberships count); a local forge team.
+            login: The account.
+
+        Returns:
+            True for an active member (GitHub's pending invitations are not members).
+
+        Raises:
+            NotFound: no such team or group (or the token may not see it).
+            Forbidden: the token may not read the team's members.
+        """
+        ...
+
     def set_commit_status(
         self,
         repo: str,

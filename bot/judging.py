@@ -15,7 +15,9 @@ look-ups) and reuses them for the event's other actions:
 - for each :class:`bot.actions.PushCommit`: the diff against the tree it builds on
   (added lines per file, symbolic links on the way) — read just before it is judged.
 
-The workflow engine can add the run's phase, role and approvals with ``context``.
+The workflow engine can add the run's phase, role and approvals with ``context``; the
+server and runner pass ``action_context`` (:func:`bot.judging_runs.run_facts`), which
+reads them from the run store for each push, fresh.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ BaseReader = Callable[[PushCommit], BaseFiles]
 """``read(push) -> BaseFiles``: the tree a push builds on, for the paths it changes."""
 ContextFn = Callable[[Event], dict[str, Any]]
 """``context(event) -> {"phase": ..., "role": ..., "approvals": ...}`` from the run."""
+ActionContextFn = Callable[[Event, Action], dict[str, Any]]
+"""``facts(event, action) -> {"phase", "role", "approvals"}``, asked afresh for every
+PushCommit (:func:`bot.judging_runs.run_facts` reads them from the run store)."""
 JudgeFactory = Callable[[Event, Forge], Judge]
 """``factory(event, forge) -> Judge`` for one event on its forge's adapter."""
 
@@ -124,6 +129,8 @@ class EventJudge:
         read_base: Reads a push's base tree (None: judge the new content alone).
         bot_login: The bot's own login.
         context: The run's phase, role and approvals for the event (engine-provided).
+        action_context: Facts for each PushCommit, asked when it is judged (so an
+            approval recorded earlier in the same job counts).
         policies: The policies to ask.
     """
 
@@ -136,8 +143,10 @@ class EventJudge:
         read_base: BaseReader | None = None,
         bot_login: str | None = None,
         context: ContextFn | None = None,
+        action_context: ActionContextFn | None = None,
         policies: Sequence[Policy] = DEFAULT_POLICIES,
     ) -> None:
+        self.action_context = action_context
         self.event = event
         self.forge = forge
         self.load_config = load_config
@@ -168,7 +177,21 @@ class EventJudge:
             diff, problem = diff_for(action, self.read_base)
             problems = (*snap.problems, problem) if problem else snap.problems
             snap = replace(snap, diff=diff, problems=problems)
+            if self.action_context is not None:
+                snap = _with_facts(snap, self.action_context(self.event, action))
         return judge_action(action, snap, self.policies)
+
+
+def _with_facts(snap: Snapshot, facts: dict[str, Any]) -> Snapshot:
+    """``snap`` with the run's facts for one push (approvals add to the event's)."""
+    changes: dict[str, Any] = {}
+    if facts.get("phase"):
+        changes["phase"] = facts["phase"]
+    if facts.get("role"):
+        changes["role"] = facts["role"]
+    if facts.get("approvals"):
+        changes["approvals"] = snap.approvals | frozenset(facts["approvals"])
+    return replace(snap, **changes) if changes else snap
 
 
 def judge_factory(
@@ -177,6 +200,7 @@ def judge_factory(
     bot_login: str | None = None,
     load_config: Callable[[Forge], ConfigLoader] | None = None,
     context: ContextFn | None = None,
+    action_context: ActionContextFn | None = None,
     policies: Sequence[Policy] = DEFAULT_POLICIES,
 ) -> JudgeFactory:
     """The production judge factory: facts from the forge and the cached clones.
@@ -186,6 +210,7 @@ def judge_factory(
         bot_login: The bot's own login.
         load_config: ``make(forge) -> loader``; default: :meth:`GitFacts.load_config`.
         context: The run's phase, role and approvals per event (the engine's).
+        action_context: The run's facts per push (:func:`bot.judging_runs.run_facts`).
         policies: The policies to ask.
     """
 
@@ -201,6 +226,7 @@ def judge_factory(
             read_base=facts.read_base,
             bot_login=bot_login,
             context=context,
+            action_context=action_context,
             policies=policies,
         )
 

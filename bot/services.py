@@ -129,6 +129,17 @@ class ForgeRepoReader:
             for c in commits
         ]
 
+    def changed_files(self, repo: str, base: str, head: str) -> list[str]:
+        """Paths ``base...head`` changes, from the cached clone after a fetch.
+
+        Raises:
+            GitError: cloning or fetching failed, or a revision is unknown.
+        """
+        path = cache_path(self.clones_dir, self.forge.name, repo)
+        with _clone_lock(path):
+            ws = Workspace.open(self.forge.clone_url(repo), path)  # fetches a cached clone
+            return ws.changed_since(base, head)
+
     def diff(self, repo: str, base: str, head: str) -> str:
         """The unified diff ``base...head``, from the cached clone after a fetch.
 
@@ -495,7 +506,7 @@ def build_services(
     return ServicesBuilder(
         settings,
         db,
-        executor_factory or executor_factory_from_settings(settings),
+        executor_factory or executor_factory_from_settings(settings, runs=DuckDBRunStore(db)),
         roles or wire_roles(settings, db, audit),
         clock,
         audit,
@@ -520,7 +531,9 @@ def build_dispatcher(
     from bot.jobs.dispatch import InProcessDispatcher
 
     audit = AuditLog(db)
-    factory = executor_factory_from_settings(settings, audit=audit, judge=judge)
+    factory = executor_factory_from_settings(
+        settings, audit=audit, judge=judge, runs=DuckDBRunStore(db)
+    )
     services = build_services(settings, db, executor_factory=factory, audit=audit)
     return ExecutingDispatcher(
         InProcessDispatcher(services=services), factory, raise_retryable=raise_retryable

@@ -550,6 +550,26 @@ class Workspace:
         except pygit2.GitError as exc:
             raise GitError(f"{doing} in {self.path}: {exc}") from exc
 
+    def changed_since(self, base: str, head: str = "HEAD") -> list[str]:
+        """Paths changed in ``base...head`` (from the merge base; both sides of a rename),
+        branch names read from ``origin`` first, like :meth:`diff`.
+
+        Raises:
+            GitError: a revision is unknown.
+        """
+        doing = f"listing the files changed in {base}...{head}"
+        a = self._resolve_commit(f"origin/{base}", fallback=base, doing=doing)
+        b = self._resolve_commit(f"origin/{head}", fallback=head, doing=doing)
+        try:
+            merge_base = self._repo.merge_base(a.id, b.id)
+            start = self._repo[merge_base].peel(pygit2.Commit) if merge_base else a
+            diff = self._repo.diff(start, b)
+            diff.find_similar()
+        except pygit2.GitError as exc:
+            raise GitError(f"{doing} in {self.path}: {exc}") from exc
+        paths = {p for d in diff.deltas for p in (d.old_file.path, d.new_file.path) if p}
+        return sorted(paths)
+
     def is_executable(self, relpath: str, rev: str = "HEAD") -> bool:
         """Whether ``relpath`` is committed with the executable bit at ``rev``."""
         commit = self._resolve_commit(rev, doing=f"reading {relpath}")

@@ -196,6 +196,11 @@ class RepoReader(Protocol):
         """The unified diff ``base...head`` (for the reviewer and ``/reject`` rounds)."""
         ...
 
+    def changed_files(self, repo: str, base: str, head: str) -> list[str]:
+        """Paths ``base...head`` changes (both paths of a rename), sorted: what a phase
+        changed, for CODEOWNERS and the self-approval rule."""
+        ...
+
 
 class ConfigSource(Protocol):
     """The repository's ``.agentforge/`` config, read at the default branch's head."""

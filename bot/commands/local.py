@@ -244,6 +244,19 @@ def grant(obj: _Ctx, login: str, level: str) -> None:
     click.echo(f"{login} now has {level} access")
 
 
+@local.command()
+@click.argument("name")
+@click.argument("members", nargs=-1)
+@pass_ctx
+@_friendly
+def team(obj: _Ctx, name: str, members: tuple[str, ...]) -> None:
+    """Set team NAME's MEMBERS (a CODEOWNERS owner ``@NAME``; none: empty the team)."""
+    forge = obj.forge()
+    forge.set_team(name, list(members))
+    listed = ", ".join(members) or "no one"
+    click.echo(f"team {name}: {listed}")
+
+
 # --- merge requests ---------------------------------------------------------------------
 
 

@@ -389,6 +389,25 @@ class GitHubForge(GitHubContents):
             return Permission.NONE
         return convert.permission(data)
 
+    def is_team_member(self, repo: str, team: str, login: str) -> bool:
+        """Whether ``login`` is an active member of team ``org/slug``.
+
+        GitHub answers 404 both for "not a member" and for "no such team", so a 404 is
+        followed by reading the team itself: that 404 is the team's :class:`NotFound`.
+        """
+        self._check(repo)
+        org, slug = _team_parts(team)
+        base = f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
+        try:
+            data = self._http.get(
+                f"{base}/memberships/{quote(login, safe='')}",
+                f"reading {login}'s membership of team {team}",
+            )
+        except NotFound:
+            self._http.get(base, f"reading team {team}")  # NotFound: no such team
+            return False
+        return data.get("state") == "active"
+
     # --- commit statuses
 
     def set_commit_status(
@@ -447,3 +466,11 @@ class GitHubForge(GitHubContents):
     def get_check_log(self, repo: str, sha: str, name: str) -> str | None:
         """The log of check run ``name`` on ``sha`` (Actions job log, else its output)."""
         return threads.check_log(self._http, self._check(repo), sha, name)
+
+
+def _team_parts(team: str) -> tuple[str, str]:
+    """``org/slug`` split; anything else is refused before a request is sent."""
+    org, _, slug = team.strip("@").partition("/")
+    if not org or not slug or "/" in slug:
+        raise InvalidRequest(f"team {team!r} must look like org/team-slug", forge=FORGE)
+    return org, slug

@@ -411,6 +411,26 @@ class GitLabForge(GitLabContents):
             return Permission.NONE
         return permission_for(member.get("access_level"))
 
+    def is_team_member(self, repo: str, team: str, login: str) -> bool:
+        """Whether ``login`` is an active member of group ``team`` (its full path),
+        memberships inherited from parent groups included."""
+        self._pid(repo)
+        group = "/groups/" + quote(team.strip("@"), safe="")
+        users = self._http.get("/users", f"looking up user {login}", username=login)
+        if not users:
+            self._http.get(group, f"reading group {team}")  # NotFound: no such group
+            return False
+        try:
+            member = self._http.get(
+                f"{group}/members/all/{int(users[0]['id'])}",
+                f"reading {login}'s membership of group {team}",
+            )
+        except NotFound:
+            self._http.get(group, f"reading group {team}")  # NotFound: no such group
+            return False
+        # An invitation not yet accepted is ``membership_state: awaiting``.
+        return member.get("membership_state", "active") == "active"
+
     # --- commit statuses
 
     def set_commit_status(

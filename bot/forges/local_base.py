@@ -332,3 +332,32 @@ class LocalBase:
         with self._tx(doing) as con:
             project = self._project(con, repo, doing)
             return self._level(con, project["id"], login)
+
+    # --- teams (CODEOWNERS team owners)
+
+    def set_team(self, team: str, members: list[str]) -> None:
+        """Create team ``team`` (``org/name`` or any name) with exactly ``members``."""
+        doing = f"setting the members of team {team}"
+        if not team.strip("@").strip():
+            raise self._err(InvalidRequest, "a team needs a name", doing)
+        name = team.strip("@")
+        with self._tx(doing) as con:
+            if con.execute("SELECT 1 FROM teams WHERE name = ?", [name]).fetchone() is None:
+                con.execute("INSERT INTO teams VALUES (?, ?)", [name, _now()])
+            con.execute("DELETE FROM team_members WHERE team = ?", [name])
+            for login in dict.fromkeys(members):
+                self._ensure_user(con, login)
+                con.execute("INSERT INTO team_members VALUES (?, ?)", [name, login])
+
+    def is_team_member(self, repo: str, team: str, login: str) -> bool:
+        """Whether ``login`` is in team ``team`` (:class:`NotFound` for no such team)."""
+        doing = f"reading {login}'s membership of team {team}"
+        name = team.strip("@")
+        with self._tx(doing) as con:
+            self._project(con, repo, doing)
+            if con.execute("SELECT 1 FROM teams WHERE name = ?", [name]).fetchone() is None:
+                raise self._err(NotFound, f"no team {name} in {self.directory}", doing)
+            row = con.execute(
+                "SELECT 1 FROM team_members WHERE team = ? AND login = ?", [name, login]
+            ).fetchone()
+        return row is not None

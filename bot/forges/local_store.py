@@ -84,6 +84,9 @@ SCHEMA = [
         id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, number INTEGER NOT NULL,
         review_id INTEGER, author TEXT NOT NULL, path TEXT NOT NULL, line INTEGER,
         body TEXT NOT NULL, in_reply_to INTEGER, created_at TEXT NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS teams (name TEXT PRIMARY KEY, created_at TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS team_members (
+        team TEXT NOT NULL, login TEXT NOT NULL, PRIMARY KEY (team, login))""",
     """CREATE TABLE IF NOT EXISTS check_logs (
         project_id INTEGER NOT NULL, sha TEXT NOT NULL, name TEXT NOT NULL, log TEXT NOT NULL,
         PRIMARY KEY (project_id, sha, name))""",

@@ -83,12 +83,42 @@ class Gate(StrEnum):
     AUTO = "auto"
 
 
+class SelfApproval(StrEnum):
+    """Whether the person who started a run may approve its phases.
+
+    ``allowed``: always. ``docs_only``: only phases whose changed files all match
+    ``approvers.doc_paths`` (a phase that changes code needs someone else).
+    ``never``: never.
+    """
+
+    ALLOWED = "allowed"
+    DOCS_ONLY = "docs_only"
+    NEVER = "never"
+
+
+DEFAULT_DOC_PATHS: tuple[str, ...] = (
+    "docs/**",
+    "doc/**",
+    "**/*.md",
+    "**/*.markdown",
+    "**/*.rst",
+    "**/*.adoc",
+    "**/*.txt",
+    "LICENSE*",
+    "CHANGELOG*",
+)
+"""Paths that count as documentation for ``self_approval: docs_only``."""
+
+
 class ApproversConfig(_Strict):
-    """Who may move a workflow with ``/approve`` and ``/reject``.
+    """Who may move a workflow with ``/approve`` and ``/reject``, and what a gate needs.
 
     Anyone listed in ``users``, or anyone with at least ``min_permission`` on the
-    repository, is an approver. Changes to CI or deployment files (see
-    :class:`PoliciesConfig`) also need one of the ``infra`` logins.
+    repository, is an approver (checked again whenever their approval is counted). A
+    phase's ``human`` and ``mr_approval`` gates need ``required`` distinct approvers at
+    the current head and, with ``codeowners``, the code owners of the paths the phase
+    changed. Changes to CI or deployment files (see :class:`PoliciesConfig`) also need
+    one of the ``infra`` logins.
     """
 
     infra: list[str] = Field(
@@ -97,6 +127,44 @@ class ApproversConfig(_Strict):
     )
     users: list[str] = Field(default_factory=list)
     min_permission: PermissionName = PermissionName.WRITE
+    required: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="Distinct approvers a phase's `human` or `mr_approval` gate needs at the "
+        "MR's current head (a phase may set its own in workflow.yaml).",
+    )
+    codeowners: bool = Field(
+        default=True,
+        description="When the default branch has a CODEOWNERS file, the code owners of the "
+        "paths a phase changed must be among its approvers (GitHub and GitLab syntax).",
+    )
+    self_approval: SelfApproval = Field(
+        default=SelfApproval.DOCS_ONLY,
+        description="Whether the run's starter may approve its phases: `allowed`, "
+        "`docs_only` (not a phase that changed a path outside `doc_paths`), `never`.",
+    )
+    doc_paths: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DOC_PATHS),
+        description="Globs of documentation paths (for `self_approval: docs_only`).",
+    )
+
+
+class PhaseApprovers(_Strict):
+    """``approvers:`` on one phase of a workflow file: this phase's own gate rules.
+
+    Each key left out takes the value of ``approvers`` in config.yaml.
+    """
+
+    required: int | None = Field(
+        default=None, ge=1, le=20, description="Distinct approvers this phase's gate needs."
+    )
+    codeowners: bool | None = Field(
+        default=None, description="Whether code owners of the changed paths must approve."
+    )
+    self_approval: SelfApproval | None = Field(
+        default=None, description="Whether the run's starter may approve this phase."
+    )
 
 
 class TriggerConfig(_Strict):
@@ -411,6 +479,8 @@ class Phase(_Strict):
         new_tests: ``pass`` (new tests must pass) or ``fail`` (a bug's reproduction:
             the tests written must fail before the fix; later phases must make them
             pass).
+        approvers: This phase's own approval rules (``required``, ``codeowners``,
+            ``self_approval``) over ``config.yaml``'s ``approvers``.
     """
 
     name: str
@@ -428,6 +498,10 @@ class Phase(_Strict):
             "the tests it writes must fail on the code as it is, and later phases of the "
             "run must make them pass (the bugfix workflow's reproduce)."
         ),
+    )
+    approvers: PhaseApprovers = Field(
+        default_factory=PhaseApprovers,
+        description="This phase's own `required`, `codeowners` and `self_approval`.",
     )
 
     @field_validator("name", "role")

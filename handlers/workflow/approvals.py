@@ -11,8 +11,10 @@ now shows:
 - ``early``: an ``/approve`` written before the phase's result was up (while it ran,
   or before a person's later push): the approver cannot have seen what it approves;
 - ``not_human``: the phase's gate has no human part (``tests``, ``mr_approval``, a
-  confident ``auto``), so ``/approve`` cannot pass it;
-- ``recorded``: bound to the MR head SHA it was given at.
+  confident ``auto``), so ``/approve`` cannot pass it (unless its push waits for an
+  infrastructure approver, :mod:`.infra_hold`);
+- ``recorded``: bound to the MR head SHA it was given at. Each approver counts once
+  per head (a phase may need several, ``approvers.required``).
 
 The decision and the write are one compare-and-set: a lost race re-reads the run and
 decides again, so two ``/approve`` at once record one approval for a phase.
@@ -27,6 +29,7 @@ from typing import Any, Literal
 from bot.errors import Conflict
 from handlers.services import RunRecord
 from handlers.workflow.gates import effective_gates
+from handlers.workflow.infra_hold import held
 from handlers.workflow.state import Approval, RunData
 
 Outcome = Literal["recorded", "duplicate", "not_waiting", "stale", "early", "not_human", "ended"]
@@ -81,17 +84,21 @@ def record(engine: Any, run: RunRecord, signal: Signal) -> tuple[RunRecord, Outc
             and signal.at < phase.waiting_since.replace(microsecond=0)
         ):
             return run, "early"
-        if "human" not in effective_gates(phase, engine.threshold(phase)):
+        if not held(phase) and "human" not in effective_gates(phase, engine.threshold(phase)):
             return run, "not_human"
-        if any(a.sha == head for a in data.approvals_for(phase)):
-            # Another approval at this head is already in (two /approve at once): the
-            # gate has what it needs; a second one would change nothing.
-            return run, "not_waiting"
+        if any(a.sha == head and _same(a.by, signal.by) for a in data.approvals_for(phase)):
+            # This approver's approval at this head is in already (two /approve at
+            # once): one person counts once, however often they approve.
+            return run, "duplicate"
         change = _adder(phase.name, phase.round, head, signal, engine.now())
         run, won = engine.transition(run, change)
         if won:
             return run, "recorded"
     raise Conflict(f"run {run.id}: the approval {signal.id} lost {_TRIES} races in a row")
+
+
+def _same(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
 
 
 def _adder(name: str, round_: int, head: str | None, signal: Signal, now: datetime):
@@ -102,7 +109,7 @@ def _adder(name: str, round_: int, head: str | None, signal: Signal, now: dateti
         current = data.phase
         if current is None or current.name != name or current.state != "needs_approval":
             return False
-        if any(a.sha == head for a in data.approvals_for(current)):
+        if any(a.sha == head and _same(a.by, signal.by) for a in data.approvals_for(current)):
             return False
         data.approvals.append(
             Approval(

@@ -19,9 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from bot.errors import ForgeError
+from bot.forge import Permission
 from handlers.commands import Command
 from handlers.workflow import admission, approvals
+from handlers.workflow.approvers import Verdict
+from handlers.workflow.infra_hold import INFRA, held, release_verdict
 from handlers.workflow.job import Job, when
 from handlers.workflow.state import RunData
 
@@ -119,13 +124,12 @@ def _approve(job: Job, command: Command, issue: int) -> None:
         return
     engine = job.engine(config)
     who = job.event.actor.login
-    verdict = engine.approvers.check(who)
+    verdict, rule = approver_verdict(engine, engine.data(run), who)
     if not verdict.ok:
         job.refuse(
             safe_key(f"refused.{job.event.comment_id}"),
-            f"@{who}, only approvers may `/approve`: {engine.approvers.describe()} "
-            f"(`approvers` in `.agentforge/config.yaml`). Nothing was changed "
-            f"({verdict.reason}).",
+            f"@{who}, only approvers may `/approve` this phase: "
+            f"{rule}. Your approval does not count ({verdict.reason}), so nothing was changed.",
         )
         return
     job.react()
@@ -148,13 +152,55 @@ def _approve(job: Job, command: Command, issue: int) -> None:
         engine.drive(run)
 
 
+def approver_verdict(engine: Any, data: RunData, who: str) -> tuple[Verdict, str]:
+    """Whether ``who``'s approval of the run's current phase counts and, when it does
+    not, the rule in words for the reply (else ``""``: the rule may cost look-ups)."""
+    phase = data.phase
+    approvers = engine.config.config.approvers
+    if held(phase):
+        verdict = release_verdict(
+            approvers, who, bot_login=engine.s.bot_login, started_by=data.started_by
+        )
+        if verdict.ok:
+            verdict = _may_push(engine, data.repo, who)
+        listed = ", ".join(f"@{a}" for a in approvers.infra)
+        return verdict, f"{listed} (`approvers.infra` in `.agentforge/config.yaml`)"
+    if phase is None or phase.state != "needs_approval":
+        verdict = engine.approvers.check(who)
+    else:
+        verdict = engine.rules.may_approve(data, phase, who, phase.head_sha)
+    if verdict.ok:
+        return verdict, ""
+    rule = engine.rules.describe(data, phase) + " (`approvers` in `.agentforge/config.yaml`)"
+    return verdict, rule
+
+
+def _may_push(engine: Any, repo: str, who: str) -> Verdict:
+    """The released push is made in this job, on behalf of ``who``: the judge's
+    ``policies.min_permission`` applies to them (refused here, with the reason, rather
+    than failing the phase)."""
+    needed = Permission[engine.config.config.policies.min_permission.value.upper()]
+    try:
+        have = engine.s.forge.get_permission(repo, who)
+    except ForgeError as exc:
+        return Verdict(False, f"the permission of @{who} could not be read ({exc})")
+    if have >= needed:
+        return Verdict(True, f"has {have.name.lower()} permission")
+    return Verdict(
+        False,
+        f"@{who} has {have.name.lower()} permission, and the bot pushes on behalf of whoever "
+        f"releases the push, which needs at least {needed.name.lower()} "
+        "(policies.min_permission)",
+    )
+
+
 def _offer_approve(data: RunData) -> bool:
     phase = data.phase
     return (
         data.outcome is None
         and phase is not None
         and phase.state == "needs_approval"
-        and "human" in phase.awaiting
+        and ("human" in phase.awaiting or INFRA in phase.awaiting)
     )
 
 
@@ -236,7 +282,8 @@ register_command(
         bare=True,
         offered=_offer_approve,
         usage="/approve",
-        what="passes the human part of the current phase's gate, at the MR's head",
+        what="approves the current phase at the MR's head (its gate may need several "
+        "approvers or code owners), or releases a push held for approvers.infra",
     )
 )
 register_command(

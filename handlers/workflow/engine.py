@@ -45,7 +45,9 @@ from bot.errors import (
 from bot.events import RepoRef
 from bot.repoconfig import AgentForgeConfig
 from handlers.services import RunRecord, Services
+from handlers.workflow import infra_hold
 from handlers.workflow import status as status_text
+from handlers.workflow.approval_rules import ApprovalRules
 from handlers.workflow.approvers import Approvers
 from handlers.workflow.gates import GateOutcome, evaluate
 from handlers.workflow.state import Claim, PhaseRun, RunData
@@ -119,6 +121,14 @@ class Engine(PhaseSteps):
         self.approvers = Approvers(
             services.forge, repo.full_name, config.config.approvers, services.bot_login
         )
+        self.rules = ApprovalRules(
+            self.approvers,
+            services.forge,
+            services.repo,
+            config,
+            repo=repo.full_name,
+            base_branch=repo.default_branch or "",
+        )
         self._published: dict[str, str] = {}
         self._phase_rows: dict[str, tuple] = {}  # run id -> phase row last written
         self.commands_now: Callable[[RunData], list[str]] = lambda data: []
@@ -157,7 +167,7 @@ class Engine(PhaseSteps):
             phase,
             head_sha=head,
             threshold=self.threshold(phase),
-            approvers=self.approvers,
+            approvers=self.rules,
             reviews=lambda: forge.list_reviews(data.repo, data.mr) if data.mr else [],
             checks=lambda sha: forge.list_checks(data.repo, sha),
         )
@@ -423,6 +433,8 @@ class Engine(PhaseSteps):
         return updated
 
     def _check_gate(self, record: RunRecord, data: RunData, phase: PhaseRun) -> RunRecord | None:
+        if infra_hold.held(phase):
+            return self._check_hold(record, data, phase)
         head = self.head_sha(data)
         outcome = self.evaluate(data, phase, head)
         unchanged = (
@@ -458,6 +470,45 @@ class Engine(PhaseSteps):
             return updated  # someone else moved the run: decide again
         updated = self.publish(updated)
         return updated if outcome.passed else None
+
+    def infra_releasers(self, data: RunData, phase: PhaseRun, head: str | None) -> list[str]:
+        """Infrastructure approvers whose approval at ``head`` releases a held push (see
+        :func:`handlers.workflow.infra_hold.release_verdict`)."""
+        approvers = self.config.config.approvers
+        return [
+            login
+            for login in infra_hold.released(data, phase, head, list(approvers.infra))
+            if infra_hold.release_verdict(
+                approvers, login, bot_login=self.s.bot_login, started_by=data.started_by
+            ).ok
+        ]
+
+    def _check_hold(self, record: RunRecord, data: RunData, phase: PhaseRun) -> RunRecord | None:
+        head = self.head_sha(data)
+        go = bool(self.infra_releasers(data, phase, head))
+        if not go and phase.head_sha == head:
+            self.publish(record)
+            return None
+        now = self.now()
+
+        def change(data: RunData, extra: dict[str, Any]) -> bool:
+            current = data.phase
+            if not infra_hold.held(current) or current.name != phase.name:
+                return False
+            if current.head_sha != head:
+                current.waiting_since = now  # a person pushed: approve the new head
+            current.head_sha = head
+            if go:
+                current.state = "running"
+                current.claim = Claim(job=self.job, at=now)
+                current.awaiting, current.pending = [], []
+            return True
+
+        updated, won = self.transition(record, change)
+        if not won:
+            return updated
+        updated = self.publish(updated)
+        return updated if go else None
 
     def _advance(self, record: RunRecord) -> RunRecord:
         def change(data: RunData, extra: dict[str, Any]) -> bool:

@@ -2,11 +2,15 @@
 
 A phase's gates must all pass (a list in the workflow file is an AND):
 
-- ``human``: an approver's ``/approve`` (or GitLab approval) recorded for this phase's
-  round *at the current head SHA*. A later push needs a new approval.
-- ``mr_approval``: an approving forge review by an approver whose ``commit_id`` is the
-  current head (an approval of an older commit does not count; a later dismissal or
-  unapproval by the same person withdraws it).
+- ``human``: approvers' ``/approve`` (or GitLab approvals) recorded for this phase's
+  round *at the current head SHA*. A later push needs new approvals.
+- ``mr_approval``: approving forge reviews whose ``commit_id`` is the current head (an
+  approval of an older commit does not count; a later dismissal or unapproval by the
+  same person withdraws it).
+
+For both, :mod:`.approval_rules` says whose approvals count and how many are needed
+(``approvers.required``, code owners of the changed paths, the self-approval rule),
+re-checking each approver's access now.
 - ``tests``: every check on the head (statuses, check runs, pipelines) succeeded. A
   failing one *holds* the phase (the status comment says which); none reported yet, or
   some still running, means waiting. Fail closed: no checks is not green.
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 
 from bot.forge import CommitState, CommitStatus, Review
 from bot.repoconfig.schema import Gate
-from handlers.workflow.approvers import Approvers
+from handlers.workflow.approval_rules import ApprovalRules
 from handlers.workflow.state import PhaseRun, RunData
 
 _FAILING = {CommitState.FAILURE, CommitState.ERROR, CommitState.CANCELLED}
@@ -65,7 +69,7 @@ def evaluate(
     *,
     head_sha: str | None,
     threshold: float,
-    approvers: Approvers,
+    approvers: ApprovalRules,
     reviews: Callable[[], list[Review]],
     checks: Callable[[str], list[CommitStatus]],
 ) -> GateOutcome:
@@ -76,7 +80,7 @@ def evaluate(
         phase: The phase whose gates are evaluated.
         head_sha: The MR's (or branch's) current head.
         threshold: The confidence below which ``auto`` becomes ``human``.
-        approvers: Who may approve.
+        approvers: Who may approve and how many must (:mod:`.approval_rules`).
         reviews: Reads the MR's reviews (called only for ``mr_approval``).
         checks: Reads the checks on a commit (called only for ``tests``).
     """
@@ -85,37 +89,43 @@ def evaluate(
         if gate == Gate.AUTO.value:
             continue
         if gate == Gate.HUMAN.value:
-            if not any(a.sha == head_sha for a in data.approvals_for(phase)):
+            given = [a.by for a in data.approvals_for(phase) if a.sha == head_sha]
+            tally = approvers.tally(data, phase, head_sha, given)
+            if not tally.passed:
                 outcome.passed = False
                 outcome.awaiting.append(gate)
-                outcome.pending.append(f"an approver's `/approve` at {_short(head_sha)}")
+                outcome.pending += tally.pending(
+                    "an approver's `/approve`", "`/approve`", _short(head_sha)
+                )
         elif gate == Gate.MR_APPROVAL.value:
-            if not _approved_at_head(reviews, head_sha, approvers):
+            given = _approving_at_head(reviews, head_sha)
+            tally = approvers.tally(data, phase, head_sha, given)
+            if not tally.passed:
                 outcome.passed = False
                 outcome.awaiting.append(gate)
-                outcome.pending.append(f"an approving MR review at {_short(head_sha)}")
+                outcome.pending += tally.pending(
+                    "an approving MR review", "approving MR reviews", _short(head_sha)
+                )
         elif gate == Gate.TESTS.value and not _tests(outcome, head_sha, checks):
             outcome.passed = False
             outcome.awaiting.append(gate)
     return outcome
 
 
-def _approved_at_head(
-    reviews: Callable[[], list[Review]], head_sha: str | None, approvers: Approvers
-) -> bool:
+def _approving_at_head(reviews: Callable[[], list[Review]], head_sha: str | None) -> list[str]:
+    """Who approved the MR at ``head_sha`` and has not withdrawn it since."""
     if head_sha is None:
-        return False
+        return []
     latest: dict[str, Review] = {}
     for review in reviews():
         # A person's latest verdict is what counts (an unapproval withdraws an approval).
         if review.state in ("approved", "dismissed", "changes_requested"):
             latest[review.author.login.lower()] = review
-    return any(
-        review.state == "approved"
-        and review.commit_id == head_sha
-        and approvers.check(review.author.login).ok
+    return [
+        review.author.login
         for review in latest.values()
-    )
+        if review.state == "approved" and review.commit_id == head_sha
+    ]
 
 
 def _tests(

@@ -27,7 +27,13 @@ from bot.events import Event, ForgeKind, ReviewState
 from handlers.commands import first_command, lone_unknown
 from handlers.registry import HandlerContext
 from handlers.workflow import approvals, fixups, review_batch, talk
-from handlers.workflow.commands_table import COMMANDS, bare_names, safe_key, start_run
+from handlers.workflow.commands_table import (
+    COMMANDS,
+    approver_verdict,
+    bare_names,
+    safe_key,
+    start_run,
+)
 from handlers.workflow.job import Job, when
 
 _NEW_COMMITS = {"updated", "synchronize"}
@@ -139,12 +145,12 @@ def on_review(event: Event, ctx: HandlerContext) -> list[Action]:
         return []
     engine = job.engine(config)
     who = event.actor.login
-    verdict = engine.approvers.check(who)
+    verdict, rule = approver_verdict(engine, engine.data(run), who)
     if not verdict.ok:
         job.refuse(
             safe_key(f"refused.approval.{event.object_id}.{who}.{event.head_sha}"),
             f"@{who}, your approval on the forge does not pass the workflow's gate: only "
-            f"{engine.approvers.describe()} may approve ({verdict.reason}).",
+            f"{rule} may approve ({verdict.reason}).",
         )
         return []
     signal = approvals.Signal(

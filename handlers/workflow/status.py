@@ -31,7 +31,7 @@ _WORDS = {
     "failed": "failed",
 }
 _COMMAND_HELP = {
-    "approve": "`/approve` — pass the current phase's gate (approvers only)",
+    "approve": "`/approve` — approve the current phase, or release its held push (approvers only)",
     "reject": "`/reject <why>` — run the current phase again with your feedback",
     "retry": "`/retry` — run the failed phase again",
     "cancel": "`/cancel` — stop the run",

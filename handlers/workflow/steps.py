@@ -14,6 +14,7 @@ from agents.roles.contract import RoleProgress, RoleResult
 from bot.actions import FileChange, OpenMR, UpdateMR
 from handlers.services import RunRecord
 from handlers.workflow import mr as mr_text
+from handlers.workflow.infra_hold import INFRA
 from handlers.workflow.state import PhaseRun, RunData, Usage
 from handlers.workflow.work import build_task, commits_of, push_action
 
@@ -140,6 +141,19 @@ class PhaseSteps:
         if not changes:
             return self._pushed(record, phase.name, [])  # the role changed no file
         (result,) = self.s.actions.apply([push_action(data, phase, changes)])
+        if result.status == "pending":
+            # The policies hold the push (CI or deployment files wait for
+            # approvers.infra): the phase waits for that approval, the change set kept.
+            released = self.infra_releasers(data, phase, self.head_sha(data))
+            if released:
+                # Released, yet still held: waiting again would loop; say why instead.
+                who = ", ".join(f"@{r}" for r in released)
+                return self.fail(
+                    record,
+                    f"The {phase.name} phase's push was released by {who} but the policies "
+                    f"still hold it: {result.detail}",
+                )
+            return self._hold_push(record, phase.name, result.detail)
         if not result.landed:
             return self.fail(
                 record, f"The {phase.name} phase's commit was not pushed: {result.detail}"
@@ -153,6 +167,29 @@ class PhaseSteps:
                 data, phase, self.s.repo.branch_commits(data.repo, data.branch, data.base)
             )
         return self._pushed(record, phase.name, shas)
+
+    def _hold_push(self: Engine, record: RunRecord, name: str, why: str) -> RunRecord:
+        """Wait for an infrastructure approver before pushing (see :mod:`.infra_hold`)."""
+        head = self.head_sha(self.data(record))
+        infra = ", ".join(f"@{a}" for a in self.config.config.approvers.infra) or "no one"
+        infra += " (approvers.infra)"
+        now = self.now()
+
+        def change(data: RunData, extra: dict[str, Any]) -> bool:
+            phase = data.phase
+            if phase is None or phase.name != name or phase.state != "running" or phase.pushed:
+                return False
+            phase.state = "needs_approval"
+            phase.claim = None
+            phase.head_sha = head
+            phase.waiting_since = now
+            phase.awaiting = [INFRA]
+            phase.pending = [f"`/approve` by one of {infra} to push it: {why}"]
+            phase.hold = None
+            return True
+
+        updated, won = self.transition(record, change)
+        return self.publish(updated) if won else updated
 
     def _rework(self: Engine, record: RunRecord, name: str) -> RunRecord:
         def change(data: RunData, extra: dict[str, Any]) -> bool:

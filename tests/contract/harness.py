@@ -28,6 +28,11 @@ class ForgeHarness(Protocol):
         """Give ``login`` a permission on ``repo`` (creating the user if needed)."""
         ...
 
+    def set_team(self, team: str, members: list[str], *, pending: list[str] = ()) -> None:
+        """Create team ``team`` (``acme/<name>``) with active ``members`` and, where the
+        forge has invitations, ``pending`` ones."""
+        ...
+
     def push_branch(
         self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
     ) -> str:

@@ -57,6 +57,10 @@ class GitHubHarness:
         """Set ``login``'s repository role."""
         self.fake.grant(REPO, login, _ROLES[Permission(permission)])
 
+    def set_team(self, team: str, members: list[str], *, pending: list[str] = ()) -> None:
+        """An organization team with active members and pending invitations."""
+        self.fake.add_team(team, members, pending=list(pending))
+
     def push_branch(
         self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
     ) -> str:

@@ -52,6 +52,11 @@ class GitLabHarness:
         """Make ``login`` a member with the matching access level."""
         self.fake.grant(REPO, login, _LEVELS[Permission(permission)])
 
+    def set_team(self, team: str, members: list[str], *, pending: list[str] = ()) -> None:
+        """A group (``acme/backend`` is a subgroup of ``acme``) with members and
+        invitations awaiting acceptance."""
+        self.fake.add_group(team, members, awaiting=list(pending))
+
     def push_branch(
         self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
     ) -> str:

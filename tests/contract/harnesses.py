@@ -45,6 +45,10 @@ class LocalHarness:
         """Grant as the project's owner."""
         self._owner.grant(REPO, login, permission)
 
+    def set_team(self, team: str, members: list[str], *, pending: list[str] = ()) -> None:
+        """A local team (the local forge has no invitations: ``pending`` are left out)."""
+        self._owner.set_team(team, members)
+
     def push_branch(
         self, branch: str, files: dict[str, str | bytes | None], base: str = "main"
     ) -> str:

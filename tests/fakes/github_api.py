@@ -67,6 +67,9 @@ class GitHubFake(
         r("GET", repo + r"/collaborators/(?P<login>[^/]+)/permission", self._permission)
         r("POST", repo + r"/statuses/(?P<sha>[0-9a-f]{40})", self._create_status)
         r("GET", repo + r"/commits/(?P<ref>[^/]+)/status", self._combined_status)
+        team = r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)"
+        r("GET", team, self._get_team)
+        r("GET", team + r"/memberships/(?P<login>[^/]+)", self._team_membership)
         r("GET", r"/app", self._get_app)
         r("GET", r"/users/(?P<login>[^/]+)", self._get_named_user)
         r("GET", repo + r"/contents", self._get_contents)

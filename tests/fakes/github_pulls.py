@@ -181,6 +181,19 @@ class GitHubPullRoutes(GitHubState):
             {"permission": ROLE_TO_LEGACY[role], "role_name": role, "user": self.users[login]}
         )
 
+    def _get_team(self, request: Request, body: Any, org: str, slug: str):
+        if f"{org}/{slug}" not in self.teams:
+            return self._not_found()
+        return json_response({"id": abs(hash(slug)) % 10**6, "slug": slug, "name": slug})
+
+    def _team_membership(self, request: Request, body: Any, org: str, slug: str, login: str):
+        # GitHub answers 404 for a non-member and for a missing team alike.
+        state = self.teams.get(f"{org}/{slug}", {}).get(login)
+        if state is None:
+            return self._not_found()
+        url = f"{self.url}/orgs/{org}/teams/{slug}/memberships/{login}"
+        return json_response({"url": url, "role": "member", "state": state})
+
     def _create_status(self, request: Request, body: Any, owner: str, name: str, sha: str):
         repo = self._repo(owner, name)
         if repo is None:

@@ -88,6 +88,7 @@ class GitHubState(FakeServer):
         self.app: dict[str, Any] | None = None
         self.installation_tokens_issued: list[str] = []
         self.reactions: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.teams: dict[str, dict[str, str]] = {}  # "org/slug" -> login -> state
         self._comment_issue: dict[int, int] = {}
 
     # --- set-up used by tests and harnesses
@@ -142,6 +143,15 @@ class GitHubState(FakeServer):
             "numbers": itertools.count(1),
         }
         return git
+
+    def add_team(self, team: str, members: list[str], *, pending: list[str] = ()) -> None:
+        """Create team ``org/slug`` with active ``members`` (and ``pending`` invitations)."""
+        for login in [*members, *pending]:
+            self.add_user(login)
+        self.teams[team] = {
+            **{login: "active" for login in members},
+            **{login: "pending" for login in pending},
+        }
 
     def grant(self, full_name: str, login: str, role: str) -> None:
         """Give ``login`` a repository role (admin/maintain/write/triage/read/none)."""

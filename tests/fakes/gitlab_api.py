@@ -43,6 +43,8 @@ class GitLabFake(GitLabIssueRoutes, GitLabMRRoutes, GitLabTriggerRoutes, GitLabT
         r("GET", r"/api/v4/personal_access_tokens/self", self._token_self)
         r("GET", r"/api/v4/users", self._find_users)
         r("GET", p, self._get_project)
+        r("GET", r"/api/v4/groups/(?P<gid>[^/]+)", self._get_group)
+        r("GET", r"/api/v4/groups/(?P<gid>[^/]+)/members/all/(?P<uid>\d+)", self._group_member)
         r("POST", p + r"/issues", self._create_issue)
         r("GET", p + r"/issues/(?P<iid>\d+)", self._get_issue)
         r("PUT", p + r"/issues/(?P<iid>\d+)", self._edit_issue)

@@ -8,6 +8,7 @@ version is recorded each time the source branch moves.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from werkzeug import Request, Response
 
@@ -204,6 +205,28 @@ class GitLabMRRoutes(GitLabState):
                 membership_state="active",
             )
         )
+
+    def _get_group(self, request: Request, body: Any, gid: str) -> Response:
+        path = unquote(gid)
+        if path not in self.groups:
+            return self._nf("Group")
+        return json_response({"id": abs(hash(path)) % 10**6, "full_path": path})
+
+    def _group_member(self, request: Request, body: Any, gid: str, uid: str) -> Response:
+        path = unquote(gid)
+        if path not in self.groups:
+            return self._nf("Group")
+        user = next((u for u in self.users.values() if u["id"] == int(uid)), None)
+        # members/all: the group's own members and those inherited from its ancestors.
+        parts = path.split("/")
+        chain = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        state = None
+        for group in chain:
+            if user is not None and user["username"] in self.groups.get(group, {}):
+                state = self.groups[group][user["username"]]
+        if state is None:
+            return self._nf()
+        return json_response(dict(user, access_level=30, membership_state=state))
 
     def _create_status(self, request: Request, body: Any, pid: str, sha: str) -> Response:
         project = self._project(pid)

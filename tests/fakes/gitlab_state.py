@@ -81,6 +81,7 @@ class GitLabState(FakeServer):
         self.tokens: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
+        self.groups: dict[str, dict[str, str]] = {}  # full path -> username -> state
         self._last_ms = 0
 
     def now(self) -> str:
@@ -172,6 +173,15 @@ class GitLabState(FakeServer):
             "mr_iids": itertools.count(1),
         }
         return git
+
+    def add_group(self, path: str, members: list[str], *, awaiting: list[str] = ()) -> None:
+        """Create group ``path`` (``a/b`` is a subgroup of ``a``) with ``members``."""
+        for username in [*members, *awaiting]:
+            self.add_user(username)
+        self.groups[path] = {
+            **{u: "active" for u in members},
+            **{u: "awaiting" for u in awaiting},
+        }
 
     def grant(self, path: str, username: str, access_level: int) -> None:
         """Make ``username`` a member with ``access_level`` (10 Guest … 50 Owner; 0 removes)."""

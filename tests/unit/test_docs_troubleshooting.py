@@ -37,7 +37,7 @@ MESSAGES: dict[str, str] = {
     "ts-not-allowlisted": "is not in the allowlist",
     "ts-queue-unwritable": "the job queue cannot be written: ",
     "ts-config-invalid": "problem(s) in .agentforge/ config:",
-    "ts-not-approver": "only approvers may `/approve`: ",
+    "ts-not-approver": "only approvers may `/approve` this phase: ",
     "ts-no-provider": "no model provider is usable for role ",
     "ts-all-routes-failed": "failed after retries: ",
     "ts-privacy": "and may only use a local model, but role ",

@@ -201,3 +201,15 @@ def test_status_with_a_log_records_it_for_the_check(env, tmp_path):
     # An unknown ref is refused before anything is recorded.
     assert run("status", "nope", "--state", "failure", "--log", str(log)).exit_code == 2
     assert run("status", "main", "--state", "failure", "--log", str(tmp_path / "x")).exit_code == 2
+
+
+def test_team_sets_and_empties_members(env):
+    assert run("team", "acme/core", "lead", "ann").exit_code == 0
+    forge = LocalForge(env, "alice")
+    assert forge.is_team_member("acme/app", "acme/core", "lead")
+    assert run("team", "acme/core", "ann").exit_code == 0  # replaces the members
+    assert not forge.is_team_member("acme/app", "acme/core", "lead")
+    assert run("team", "acme/core").exit_code == 0
+    assert not forge.is_team_member("acme/app", "@acme/core", "ann")
+    bad = run("team", "@")
+    assert bad.exit_code == 2 and "a team needs a name" in bad.output

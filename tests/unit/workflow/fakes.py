@@ -104,6 +104,7 @@ class FakeForge:
         self.mrs: dict[int, MergeRequest] = {}
         self.reviews: dict[int, list[Review]] = {}
         self.permissions: dict[str, Permission] = {}
+        self.teams: dict[str, set[str]] = {}
         self.checks: dict[str, list[CommitStatus]] = {}
         self.reactions: list[tuple[int, str | None, str]] = []
         self.base_tree: dict[str, str] = {"README.md": "# app\n"}
@@ -187,6 +188,11 @@ class FakeForge:
 
     def get_permission(self, repo: str, login: str) -> Permission:
         return self.permissions.get(login, Permission.NONE)
+
+    def is_team_member(self, repo: str, team: str, login: str) -> bool:
+        if team not in self.teams:
+            raise NotFound(f"no team {team}")
+        return login in self.teams[team]
 
     def list_checks(self, repo: str, sha: str) -> list[CommitStatus]:
         return list(self.checks.get(sha, []))
@@ -439,6 +445,17 @@ class FakeReader:
                     f"b/{path}",
                 )
         return "".join(out)
+
+    def changed_files(self, repo: str, base: str, head: str) -> list[str]:
+        old, new = self._tree(base), self._tree(head)
+        return sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
+
+    def _tree(self, ref: str) -> dict[str, str]:
+        for chain in self.forge.branches.values():
+            for c in chain:
+                if c.sha == ref:
+                    return c.tree
+        return self.forge.tree(ref) or {}
 
     def branch_commits(self, repo: str, branch: str, base: str) -> list[BranchCommit]:
         with self.forge.lock:
