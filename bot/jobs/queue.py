@@ -548,7 +548,6 @@ class JobQueue:
                     follow.event_name,
                     job.repo,
                     job.subject,
-                    follow.payload,
                     self.max_attempts,
                     now,
                     now,
