@@ -34,6 +34,7 @@ from webhook_load import (
     SECRET,
     _read_response,
     _request_bytes,
+    child_pids,
     free_port,
     wait_ready,
 )
@@ -98,23 +99,6 @@ def build(count: int, dup_ratio: float, bad_ratio: float, rng: random.Random) ->
             "X-Hub-Signature-256": sign_github(secret, item["body"]),
         }
     return merged
-
-
-def child_pids(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (read from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces: split after it.
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def kill_jobs_process(server_pid: int) -> None:

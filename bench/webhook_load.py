@@ -230,6 +230,28 @@ def start_agentforge(
     return subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
 
 
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: split after it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def handler_runs(log: Path, since: float, until: float) -> int:
     """Jobs the CPU handler finished between two wall-clock times."""
     if not log.exists():
@@ -277,11 +299,15 @@ def main() -> None:
     cpu = args.handler_cpu_ms > 0
     phases: dict[str, tuple[float, float]] = {}
 
-    def measure(name: str, port: int, drain: bool = False) -> None:
+    cpu_used: dict[str, float] = {}
+
+    def measure(name: str, port: int, drain: bool = False, pids: dict[str, int] | None = None):
         warmed = asyncio.run(drive(port, "/webhooks/github", warm, args.concurrency))
+        before = {k: cpu_seconds(p) for k, p in (pids or {}).items()}
         started = time.time()
         results[name] = asyncio.run(drive(port, "/webhooks/github", deliveries, args.concurrency))
         phases[name] = (started, time.time())
+        cpu_used.update({k: cpu_seconds(p) - before[k] for k, p in (pids or {}).items()})
         if drain:
             accepted = warmed["statuses"].get(202, 0) + results[name]["statuses"].get(202, 0)
             results[name]["drain_s"] = wait_drained(port, accepted)
@@ -311,7 +337,9 @@ def main() -> None:
         server = start_agentforge(port, Path(tmp) / "data", extra if cpu else None, imports)
         try:
             wait_ready(port, "/readyz", timeout=60)
-            measure("agentforge", port, drain=not cpu)
+            pids = {"server": server.pid}
+            pids.update(("jobs process", p) for p in child_pids(server.pid))
+            measure("agentforge", port, drain=not cpu, pids=pids)
             if cpu:
                 backlog = queue_depth(port)
                 runs = {name: handler_runs(log, *span) for name, span in phases.items()}
@@ -340,6 +368,10 @@ def main() -> None:
             f"agentforge worked the burst off {results['agentforge']['drain_s']:.2f} s after "
             "its last 202; the paced phase started after that (steady state)"
         )
+    print(
+        "CPU during the burst, per delivery: "
+        + ", ".join(f"{k} {v / args.count * 1e6:.0f} us" for k, v in cpu_used.items())
+    )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     ratio = results["agentforge"]["accepted_per_s"] / results["bare"]["accepted_per_s"]
     print(f"throughput ratio agentforge/bare: {ratio:.2f} (target >= 0.50)")

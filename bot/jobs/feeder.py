@@ -12,6 +12,12 @@ While records keep arriving it gathers them, and writes when the journal has not
 for one poll, at the latest after :data:`FEED_MAX_DELAY_SECONDS` or
 :data:`FEED_MAX_RECORDS`: one large transaction costs less CPU per row than many small
 ones during a burst.
+
+It is also how the jobs process knows that deliveries are arriving: it tells the queue
+(:meth:`bot.jobs.queue.JobQueue.intake_seen`, and :meth:`JournalFeeder.busy` as one of
+its intakes), so the workers' coordinator keeps deferring its commits to pauses in
+intake as it does in one process. That matters across processes too: every DuckDB
+commit is an fsync on the disk the journal's ``fdatasync`` waits for.
 """
 
 from __future__ import annotations
@@ -59,7 +65,9 @@ class JournalFeeder:
         self._idle = threading.Condition()
         self._reads = 0  # reads started
         self._caught_up = 0  # the latest read after which nothing was left to store
+        self._growing = False  # the last read found new records
         self._thread = threading.Thread(target=self._loop, name="agentforge-feeder", daemon=True)
+        queue.add_intake(self)
 
     def start(self) -> None:
         """Start the feeding thread."""
@@ -68,6 +76,10 @@ class JournalFeeder:
     def wake(self) -> None:
         """Look for new records now (an intake in the same process appended)."""
         self._wake.set()
+
+    def busy(self) -> bool:
+        """True while the journal grows (deliveries are arriving)."""
+        return self._growing
 
     @property
     def healthy(self) -> bool:
@@ -100,10 +112,14 @@ class JournalFeeder:
                 self._reads += 1
                 reading = self._reads
             fresh, done_segments = self._read()
+            self._growing = bool(fresh)
             if fresh:
+                self.queue.intake_seen(len(fresh))
                 if not backlog:
                     since = time.monotonic()
                 backlog.extend(fresh)
+            else:
+                self.queue.notify_intake_idle()
             grew = bool(fresh)
             hold = (
                 grew

@@ -239,8 +239,8 @@ def test_feeder_gathers_records_while_the_journal_grows(opened, monkeypatch) -> 
         return store(records)
 
     monkeypatch.setattr(opened.queue, "store", counting)
-    for n in range(1, 41):
-        opened.intake.submit(delivery(n))
+    futures = [opened.intake.submit(delivery(n)) for n in range(1, 41)]
+    assert all(f.result(10).status == "queued" for f in futures)
     assert opened.intake.flush(10)
     assert sum(batches) == 40 and len(batches) < 40  # batched, not one transaction each
     assert count_rows(opened.db, "jobs") == 40
