@@ -114,6 +114,7 @@ async def send(
     queue = list(reversed(todo))
     resend: list[int] = []
     answered = 0
+    stop_at: int | None = None
 
     async def connection() -> None:
         nonlocal answered
@@ -121,7 +122,8 @@ async def send(
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             return
-        while queue:
+        nonlocal stop_at
+        while queue and (stop_at is None or answered < stop_at):
             index = queue.pop()
             item = items[index]
             try:
@@ -137,6 +139,9 @@ async def send(
             answered += 1
             if kill_after is not None and answered == kill_after:
                 kill()
+                # Keep sending a little while the killed process is away, then end the
+                # round (the rest goes out in the next one, after the next kill).
+                stop_at = answered + 50
         writer.close()
 
     await asyncio.gather(*(connection() for _ in range(8)))
@@ -164,17 +169,26 @@ def start(port: int, data: Path, record: Path, handler_dir: Path, workers: int):
     )
 
 
-def settled(port: int) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    open_jobs = 0.0
-    seen = False  # no depth at all: the jobs process is restarting, nothing is known
+def settled(port: int, expected: int) -> bool:
+    """Every one of ``expected`` jobs is in the queue and none is open.
+
+    Acknowledged deliveries reach the queue from the journal a moment later, and while
+    the jobs process restarts ``/metrics`` has no queue depth at all: count, don't
+    assume.
+    """
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return False
+    open_jobs = total = 0.0
     for line in text.splitlines():
         if line.startswith("agentforge_queue_depth{"):
-            seen = True
+            value = float(line.rsplit(" ", 1)[1])
+            total += value
             if not any(s in line for s in ('"done"', '"dead"')):
-                open_jobs += float(line.rsplit(" ", 1)[1])
-    return seen and open_jobs == 0
+                open_jobs += value
+    return total >= expected and open_jobs == 0
 
 
 def run_soak(
@@ -230,7 +244,8 @@ def run_soak(
             if not todo:
                 break
         deadline = time.monotonic() + 300
-        while not settled(port) and time.monotonic() < deadline:
+        expected = len({i["comment"] for i in items if i["valid"]})
+        while not settled(port, expected) and time.monotonic() < deadline:
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
