@@ -97,7 +97,11 @@ class Supervisor:
         with self._lock:
             if self._stopping.is_set():
                 return
-            self._proc = subprocess.Popen(command, env=self.env, pass_fds=(self._pipe_r,))
+            # Its own session: a terminal's Ctrl-C (sent to the foreground process group)
+            # reaches the server only, which then stops the child with the grace.
+            self._proc = subprocess.Popen(
+                command, env=self.env, pass_fds=(self._pipe_r,), start_new_session=True
+            )
         log.info("started child process", process=self.name, pid=self._proc.pid)
 
     def _watch(self) -> None:

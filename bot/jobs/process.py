@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    server_class = _graceful_server_class()
+
     from bot.commands._imports import import_modules, register_shipped_handlers
     from bot.intake.supervisor import watch_parent
     from bot.logs import configure_logging
@@ -180,8 +182,25 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=int(args.grace) or None,
     )
-    uvicorn.Server(config).run()
+    server_class(config).run()
     return 0
+
+
+def _graceful_server_class() -> type:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """A uvicorn server that a repeated signal does not cut short.
+
+        A second SIGINT (a terminal's Ctrl-C reaches the whole process group, then the
+        server's SIGTERM follows) would make uvicorn exit at once, skipping the release
+        of unfinished jobs; the supervisor's SIGKILL after the grace is the hard stop.
+        """
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.should_exit = True
+
+    return GracefulServer
 
 
 if __name__ == "__main__":
