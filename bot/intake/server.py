@@ -110,7 +110,7 @@ class JobsProcess:
     Attributes:
         imports: ``--import`` modules the child imports (handlers to register).
         overrides: Settings given on the command line (the child reads the rest from
-            the same environment).
+            the same environment, and gets the data directory from here).
         env: The child's environment (default: this process's).
         backoff_initial: First delay before restarting a child that died.
         intake_lock: The fd of :func:`bot.intake.journal.take_intake_lock` if the caller
@@ -308,7 +308,10 @@ async def _start_split(state: ServerState, spec: JobsProcess, grace: float) -> N
     for module in spec.imports:
         command += ["--import", module]
     env = dict(spec.env if spec.env is not None else os.environ)
-    env[OVERRIDES_ENV] = json.dumps({k: str(v) for k, v in spec.overrides.items()})
+    # The child reads its settings from the same environment; the data directory is
+    # always passed, so that the two can never work on different ones.
+    overrides = {**spec.overrides, "data_dir": data_dir.resolve()}
+    env[OVERRIDES_ENV] = json.dumps({k: str(v) for k, v in overrides.items()})
     state.supervisor = Supervisor(
         "jobs", command, env=env, grace=grace, backoff_initial=spec.backoff_initial
     )
@@ -342,6 +345,8 @@ def _recover_alone(settings: Settings, journal: Path, ids: IdCounter) -> set[str
         db.close()
 
 
+FORWARD_MAX_BODY_BYTES = 64 * 1024
+"""Largest body forwarded to the jobs process (the admin API takes no large bodies)."""
 RECOVER_WAIT_SECONDS = 90.0
 """How long a starting server waits for the data directory's writer lock."""
 
@@ -386,7 +391,11 @@ def _render_metrics(state: ServerState) -> tuple[bytes, str]:
 
 async def _forward(state: ServerState, request: Request) -> Response:
     """Answer a DuckDB-reading route through the jobs process."""
-    body = await request.body()
+    try:
+        # Read before anything checks who is asking (the jobs process does): bounded.
+        body = await _read_body(request, FORWARD_MAX_BODY_BYTES)
+    except Reply as reply:
+        return _json(reply.status, {"status": reply.outcome, "reason": reply.reason})
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     try:
         answer = await run_in_threadpool(
