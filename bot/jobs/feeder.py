@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import StoreError
-from bot.intake.journal import parse_records, segments
+from bot.intake.journal import parse_records, segment_number, segments
 from bot.jobs.queue import JobQueue, Stored
 from bot.jobs.subjects import MrAliases, alias_subject
 from bot.logs import get_logger
@@ -63,8 +63,7 @@ class JournalFeeder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Condition()
-        self._reads = 0  # reads started
-        self._caught_up = 0  # the latest read after which nothing was left to store
+        self._committed = (0, 0)  # (segment number, offset): everything before is stored
         self._growing = False  # the last read found new records
         self._thread = threading.Thread(target=self._loop, name="agentforge-feeder", daemon=True)
         queue.add_intake(self)
@@ -87,12 +86,16 @@ class JournalFeeder:
         return self._thread.is_alive() and self.last_error is None
 
     def flush(self, timeout: float = 10) -> bool:
-        """Wait until everything journaled so far is in DuckDB; False on timeout."""
-        with self._idle:
-            after = self._reads  # a read that starts later sees every acknowledged record
+        """Wait until everything journaled so far is in DuckDB; False on timeout.
+
+        "So far" is the newest segment's size now: every delivery acknowledged before
+        the call is inside it. ``timeout=0`` only checks.
+        """
+        found = segments(self.directory)
+        target = (segment_number(found[-1]), found[-1].stat().st_size) if found else (0, 0)
         self.wake()
         with self._idle:
-            return self._idle.wait_for(lambda: self._caught_up > after, timeout)
+            return self._idle.wait_for(lambda: self._committed >= target, timeout)
 
     def stop(self, timeout: float = 30) -> None:
         """Store what is journaled, then stop."""
@@ -108,10 +111,7 @@ class JournalFeeder:
         since = 0.0
         while True:
             stopping = self._stop.is_set()
-            with self._idle:
-                self._reads += 1
-                reading = self._reads
-            fresh, done_segments = self._read()
+            fresh, done_segments, position = self._read()
             self._growing = bool(fresh)
             if fresh:
                 self.queue.intake_seen(len(fresh))
@@ -136,20 +136,22 @@ class JournalFeeder:
                 backlog = []
             if not backlog:
                 self._delete(done_segments)
-                if not fresh:
-                    with self._idle:
-                        self._caught_up = reading
-                        self._idle.notify_all()
+                with self._idle:
+                    # Everything read so far is stored: up to here.
+                    self._committed = max(self._committed, position)
+                    self._idle.notify_all()
                 if stopping:
                     return
             self._wake.wait(FEED_POLL_SECONDS)
             self._wake.clear()
 
-    def _read(self) -> tuple[list[Stored], list[Path]]:
-        """New complete records, and the closed segments read to their end."""
+    def _read(self) -> tuple[list[Stored], list[Path], tuple[int, int]]:
+        """New complete records, the closed segments read to their end, and the position
+        (segment number, offset) read up to."""
         found = segments(self.directory)
         records: list[Stored] = []
         finished: list[Path] = []
+        position = self._committed
         for index, path in enumerate(found):
             newest = index == len(found) - 1
             start = self._offsets.get(path.name, 0)
@@ -161,6 +163,8 @@ class JournalFeeder:
                 continue
             got, end, damaged = parse_records(data)
             self._offsets[path.name] = start + end
+            if not damaged:
+                position = max(position, (segment_number(path), start + end))
             records.extend(self._resolved(got))
             if damaged:
                 self.last_error = f"damaged record in {path} at byte {start + end}"
@@ -170,7 +174,7 @@ class JournalFeeder:
                 continue  # kept for the intake process's recovery; never deleted here
             if not newest and end == len(data):
                 finished.append(path)
-        return records, finished
+        return records, finished, position
 
     def _resolved(self, records: list[Stored]) -> list[Stored]:
         if self.aliases is None:
