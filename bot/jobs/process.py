@@ -21,6 +21,7 @@ released, everything journaled is stored, and the database is closed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -122,6 +123,23 @@ class _ForwardedClient:
         await self.app(scope, receive, send)
 
 
+def lower_priority(nice: int) -> None:
+    """Run this process at ``nice``: handlers burn CPU on the cores that acknowledge
+    webhooks, and intake should win.
+
+    With autogroup scheduling (Linux's default on desktops and many servers) CPU time is
+    shared between sessions first and a nice value counts only inside its session. The
+    supervisor starts this process in a session of its own, so the session gets the
+    same nice value (``/proc/self/autogroup``); without autogroup that file is absent.
+    """
+    os.nice(nice)
+    autogroup = Path("/proc/self/autogroup")
+    if autogroup.exists():
+        # Not permitted everywhere: the per-thread nice value still applies then.
+        with contextlib.suppress(OSError):
+            autogroup.write_text(str(nice))
+
+
 def _open_writer(data_dir: Path) -> Any:
     from bot.errors import StoreLocked
     from bot.store.db import Database
@@ -159,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
     if settings.jobs_nice > 0:
-        # Handlers burn CPU on the cores that acknowledge webhooks: let intake win.
-        os.nice(settings.jobs_nice)
+        lower_priority(settings.jobs_nice)
     register_shipped_handlers()
     import_modules(args.imports)
     db = _open_writer(settings.data_dir)
