@@ -26,9 +26,9 @@ once it is in the journal, and the jobs process feeds DuckDB from there
   tail (a crash mid-append, never acknowledged) and deletes the segments.
 
 Record format: ``length (4 bytes, big endian) | crc32 (4) | body``, where the body is a
-JSON line of the delivery's fields followed by the raw payload. (JSON costs ~5 us a
-record against ~1 ms of CPU per request on the intake path, so a binary encoding was
-not worth its format version.)
+JSON line of the delivery's fields followed by the raw payload. (Encoding a 12 KB
+record, CRC included, measured ~10 us against ~500 us of server CPU per delivery, so a
+binary encoding was not worth a format change.)
 """
 
 from __future__ import annotations
