@@ -215,7 +215,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
     (
-        5,
+        # 5 is the rate-limit ledger's (limit_events).
+        6,
         "job payloads in their own table, keyed by job id",
         """
         -- A job's state lives in an indexed column, and DuckDB updates such a row as
