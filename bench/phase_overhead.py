@@ -365,10 +365,12 @@ class Stack:
     def start(self, workers: int = 4, poll_seconds: float = 0.2) -> None:
         """Open the stores, start the workers and the local feed."""
         from bot.commands._imports import register_shipped_handlers
-        from bot.intake.journal import JOURNAL_NAME, JournalIntake
+        from bot.intake.journal import JOURNAL_DIR, JournalIntake, recover
         from bot.intake.local_feed import LocalFeed
-        from bot.intake.server import tune_store
+        from bot.jobs.feeder import JournalFeeder
+        from bot.jobs.ids import IDS_NAME, IdCounter
         from bot.jobs.queue import JobQueue
+        from bot.jobs.runtime import tune_store
         from bot.jobs.subjects import MrAliases
         from bot.jobs.worker import WorkerPool
         from bot.logs import configure_logging
@@ -385,7 +387,14 @@ class Stack:
         tune_store(self.db)
         aliases = MrAliases.for_db(self.db)
         self.queue = JobQueue(self.db)
-        self.intake = JournalIntake(self.queue, self.data_dir / JOURNAL_NAME)
+        # One process, as create_app() without a jobs process: journal, feeder, workers.
+        journal = self.data_dir / JOURNAL_DIR
+        ids = IdCounter(self.data_dir / IDS_NAME)
+        keys = recover(self.db, journal, self.queue.max_attempts, ids)
+        self.queue.id_source = ids.next
+        self.feeder = JournalFeeder(self.queue, journal, aliases)
+        self.feeder.start()
+        self.intake = JournalIntake(journal, keys=keys, ids=ids, feeder=self.feeder)
         bench = self
 
         class TimedPool(WorkerPool):
@@ -450,6 +459,7 @@ class Stack:
         self.feed.stop()
         self.pool.stop(30)
         self.intake.close()
+        self.feeder.stop()
         self.queue.close()
         self.db.close()
 

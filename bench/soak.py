@@ -1,12 +1,14 @@
-"""Soak/fault run: deliveries with duplicates and bad signatures, the server SIGKILLed mid-run.
+"""Soak/fault run: deliveries with duplicates and bad signatures, processes SIGKILLed mid-run.
 
 Starts ``agentforge serve`` (with a recording handler imported via ``--import``), sends
-every delivery, kills the server with SIGKILL several times while requests are in
-flight, restarts it and re-sends whatever was not acknowledged (as a forge would). At
-the end it checks, from the records and from what the handler recorded, that every
-valid unique delivery was processed exactly once and no invalid one was stored.
+every delivery, and SIGKILLs a process several times while requests are in flight:
+by turns the server (then it restarts it and re-sends whatever was not acknowledged,
+as a forge would) and its jobs process (the feeder and the workers; the server's
+supervisor restarts it while deliveries keep arriving). At the end it checks, from the
+records and from what the handler recorded, that every valid unique delivery was
+processed exactly once and no invalid one was stored.
 
-    python bench/soak.py --count 5000 --kills 5
+    python bench/soak.py --count 5000 --kills 6
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from webhook_load import (
     SECRET,
     _read_response,
     _request_bytes,
+    child_pids,
     free_port,
     wait_ready,
 )
@@ -98,13 +101,20 @@ def build(count: int, dup_ratio: float, bad_ratio: float, rng: random.Random) ->
     return merged
 
 
+def kill_jobs_process(server_pid: int) -> None:
+    """SIGKILL the server's jobs process (its supervised child)."""
+    for pid in child_pids(server_pid):
+        os.kill(pid, signal.SIGKILL)
+
+
 async def send(
-    port: int, items: list[dict], todo: list[int], kill_after: int | None, proc
+    port: int, items: list[dict], todo: list[int], kill_after: int | None, kill
 ) -> list[int]:
-    """Send ``todo``; SIGKILL ``proc`` after ``kill_after`` answers. Returns what to resend."""
+    """Send ``todo``; call ``kill()`` after ``kill_after`` answers. Returns what to resend."""
     queue = list(reversed(todo))
     resend: list[int] = []
     answered = 0
+    stop_at: int | None = None
 
     async def connection() -> None:
         nonlocal answered
@@ -112,7 +122,8 @@ async def send(
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             return
-        while queue:
+        nonlocal stop_at
+        while queue and (stop_at is None or answered < stop_at):
             index = queue.pop()
             item = items[index]
             try:
@@ -127,7 +138,10 @@ async def send(
                 resend.append(index)
             answered += 1
             if kill_after is not None and answered == kill_after:
-                proc.send_signal(signal.SIGKILL)
+                kill()
+                # Keep sending a little while the killed process is away, then end the
+                # round (the rest goes out in the next one, after the next kill).
+                stop_at = answered + 50
         writer.close()
 
     await asyncio.gather(*(connection() for _ in range(8)))
@@ -155,16 +169,26 @@ def start(port: int, data: Path, record: Path, handler_dir: Path, workers: int):
     )
 
 
-def settled(port: int) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    open_jobs = 0.0
+def settled(port: int, expected: int) -> bool:
+    """Every one of ``expected`` jobs is in the queue and none is open.
+
+    Acknowledged deliveries reach the queue from the journal a moment later, and while
+    the jobs process restarts ``/metrics`` has no queue depth at all: count, don't
+    assume.
+    """
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return False
+    open_jobs = total = 0.0
     for line in text.splitlines():
-        if line.startswith("agentforge_queue_depth{") and not any(
-            s in line for s in ('"done"', '"dead"')
-        ):
-            open_jobs += float(line.rsplit(" ", 1)[1])
-    return open_jobs == 0
+        if line.startswith("agentforge_queue_depth{"):
+            value = float(line.rsplit(" ", 1)[1])
+            total += value
+            if not any(s in line for s in ('"done"', '"dead"')):
+                open_jobs += value
+    return total >= expected and open_jobs == 0
 
 
 def run_soak(
@@ -188,30 +212,50 @@ def run_soak(
         kills_done = 0
         started = time.perf_counter()
         proc = None
+        killed: dict[str, int] = {"server": 0, "jobs": 0}
         while True:
-            port = free_port()
-            proc = start(port, data, record, handler_dir, workers)
-            wait_ready(port, "/readyz", timeout=60)
+            if proc is None:
+                port = free_port()
+                proc = start(port, data, record, handler_dir, workers)
+                wait_ready(port, "/readyz", timeout=120)
             kill_after = None
+            # By turns: the jobs process first, then the server.
+            target = "jobs" if kills_done % 2 == 0 else "server"
             if kills_done < kills and todo:
                 kill_after = max(1, len(todo) // (kills - kills_done + 1))
-            todo = asyncio.run(send(port, items, todo, kill_after, proc))
+            server = proc
+
+            def kill(target=target, server=server) -> None:
+                if target == "server":
+                    server.send_signal(signal.SIGKILL)
+                else:
+                    kill_jobs_process(server.pid)
+
+            todo = asyncio.run(send(port, items, todo, kill_after, kill))
             if kill_after is not None:
-                proc.wait(30)
                 kills_done += 1
+                killed[target] += 1
+                if target == "server":
+                    proc.wait(30)
+                    proc = None
+                else:
+                    wait_ready(port, "/readyz", timeout=120)  # the supervisor restarted it
                 continue
             if not todo:
                 break
         deadline = time.monotonic() + 300
-        while not settled(port) and time.monotonic() < deadline:
+        expected = len({i["comment"] for i in items if i["valid"]})
+        while not settled(port, expected) and time.monotonic() < deadline:
             time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         elapsed = time.perf_counter() - started
-        return _findings(items, data, record, kills_done, elapsed)
+        return _findings(items, data, record, killed, elapsed)
 
 
-def _findings(items: list[dict], data: Path, record: Path, kills: int, elapsed: float) -> dict:
+def _findings(
+    items: list[dict], data: Path, record: Path, kills: dict[str, int], elapsed: float
+) -> dict:
     from bot.store.db import Database
 
     valid = {i["comment"] for i in items if i["valid"]}
@@ -228,7 +272,9 @@ def _findings(items: list[dict], data: Path, record: Path, kills: int, elapsed: 
     return {
         "deliveries_sent": len(items),
         "valid_unique": len(valid),
-        "kills": kills,
+        "kills": sum(kills.values()),
+        "server_kills": kills["server"],
+        "jobs_process_kills": kills["jobs"],
         "seconds": round(elapsed, 1),
         "jobs": len(jobs),
         "jobs_not_done": sum(1 for _, state in jobs if state != "done"),
@@ -244,7 +290,7 @@ def main() -> None:
     """Run a bigger soak and print its findings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000)
-    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--kills", type=int, default=6)
     args = parser.parse_args()
     report = run_soak(args.count, args.kills)
     print(json.dumps(report, indent=2))

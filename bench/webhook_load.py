@@ -11,7 +11,13 @@ intake journal (its durable commit point, see ``bot/intake/journal.py``) before 
 (``agentforge_queue_depth`` on ``/metrics``) and reports that drain time: the paced
 phase measures steady-state latency, and the drain time is the cost of deferring.
 
+With ``--handler-cpu-ms N`` every job burns N ms of CPU in its handler
+(``bench/bench_cpu_handler.py``, imported with ``--import``), and the paced phase starts
+without waiting for the backlog: both phases are measured while the workers (in the jobs
+process) run CPU-heavy jobs, and the benchmark prints how many ran during each phase.
+
     python bench/webhook_load.py --count 5000 --concurrency 32
+    python bench/webhook_load.py --handler-cpu-ms 50
 """
 
 from __future__ import annotations
@@ -203,21 +209,54 @@ def run_bare_server(port: int) -> None:
     uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
-def start_agentforge(port: int, data_dir: Path, extra_env: dict[str, str] | None = None):
+def start_agentforge(
+    port: int,
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    imports: tuple[str, ...] = (),
+):
     """Start ``agentforge serve`` on loopback; returns the process."""
     env = {
         **os.environ,
         "AGENTFORGE_GITHUB_WEBHOOK_SECRET": SECRET,
         "AGENTFORGE_DATA_DIR": str(data_dir),
         "AGENTFORGE_LOG_LEVEL": os.environ.get("AGENTFORGE_LOG_LEVEL", "WARNING"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), os.environ.get("PYTHONPATH", "")]),
         **(extra_env or {}),
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    for module in imports:
+        command += ["--import", module]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: split after it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def handler_runs(log: Path, since: float, until: float) -> int:
+    """Jobs the CPU handler finished between two wall-clock times."""
+    if not log.exists():
+        return 0
+    return sum(1 for line in log.read_text().split() if since <= float(line) <= until)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -237,6 +276,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0, help="paced requests/s")
     parser.add_argument("--paced-count", type=int, default=1000)
+    parser.add_argument(
+        "--handler-cpu-ms",
+        type=float,
+        default=0.0,
+        help="each job burns this much CPU in its handler; the paced phase then runs "
+        "while the workers work the backlog off",
+    )
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,15 +296,26 @@ def main() -> None:
     deliveries = deliveries[: args.count]
     results: dict[str, dict] = {}
 
-    def measure(name: str, port: int, drain: bool = False) -> None:
+    cpu = args.handler_cpu_ms > 0
+    phases: dict[str, tuple[float, float]] = {}
+
+    cpu_used: dict[str, float] = {}
+
+    def measure(name: str, port: int, drain: bool = False, pids: dict[str, int] | None = None):
         warmed = asyncio.run(drive(port, "/webhooks/github", warm, args.concurrency))
+        before = {k: cpu_seconds(p) for k, p in (pids or {}).items()}
+        started = time.time()
         results[name] = asyncio.run(drive(port, "/webhooks/github", deliveries, args.concurrency))
+        phases[name] = (started, time.time())
+        cpu_used.update({k: cpu_seconds(p) - before[k] for k, p in (pids or {}).items()})
         if drain:
             accepted = warmed["statuses"].get(202, 0) + results[name]["statuses"].get(202, 0)
             results[name]["drain_s"] = wait_drained(port, accepted)
+        started = time.time()
         results[name + "@rate"] = asyncio.run(
             drive(port, "/webhooks/github", paced, 4, rate=args.rate)
         )
+        phases[name + "@rate"] = (started, time.time())
 
     port = free_port()
     bare = subprocess.Popen(
@@ -271,12 +328,21 @@ def main() -> None:
     finally:
         stop(bare)
 
+    runs: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_agentforge(port, Path(tmp) / "data")
+        log = Path(tmp) / "handler.log"
+        extra = {"BENCH_HANDLER_CPU_MS": str(args.handler_cpu_ms), "BENCH_HANDLER_LOG": str(log)}
+        imports = ("bench_cpu_handler",) if cpu else ()
+        server = start_agentforge(port, Path(tmp) / "data", extra if cpu else None, imports)
         try:
-            wait_ready(port, "/readyz")
-            measure("agentforge", port, drain=True)
+            wait_ready(port, "/readyz", timeout=60)
+            pids = {"server": server.pid}
+            pids.update(("jobs process", p) for p in child_pids(server.pid))
+            measure("agentforge", port, drain=not cpu, pids=pids)
+            if cpu:
+                backlog = queue_depth(port)
+                runs = {name: handler_runs(log, *span) for name, span in phases.items()}
         finally:
             stop(server)
 
@@ -289,10 +355,24 @@ def main() -> None:
             f"{name:>16}: {r['accepted_per_s']:8.0f} accepted/s  p50 {r['p50_ms']:6.2f} ms  "
             f"p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}"
         )
+    if cpu:
+        print(
+            f"handler burns {args.handler_cpu_ms:.0f} ms CPU per job; jobs finished during the "
+            f"burst: {runs.get('agentforge', 0)}, during the paced phase: "
+            f"{runs.get('agentforge@rate', 0)}; left queued at the end: "
+            f"{backlog.get('queued', 0) + backlog.get('failed', 0)}, "
+            f"running {backlog.get('running', 0)}"
+        )
+    else:
+        print(
+            f"agentforge worked the burst off {results['agentforge']['drain_s']:.2f} s after "
+            "its last 202; the paced phase started after that (steady state)"
+        )
     print(
-        f"agentforge worked the burst off {results['agentforge']['drain_s']:.2f} s after "
-        "its last 202; the paced phase started after that (steady state)"
+        "CPU during the burst, per delivery: "
+        + ", ".join(f"{k} {v / args.count * 1e6:.0f} us" for k, v in cpu_used.items())
     )
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     ratio = results["agentforge"]["accepted_per_s"] / results["bare"]["accepted_per_s"]
     print(f"throughput ratio agentforge/bare: {ratio:.2f} (target >= 0.50)")
     print(

@@ -51,6 +51,25 @@ class _QueueDepthByQueue(Collector):
         yield family
 
 
+class _ChildProcess(Collector):
+    def __init__(self, name: str, up: Callable[[], bool], restarts: Callable[[], int]) -> None:
+        self._name, self._up, self._restarts = name, up, restarts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "agentforge_process_up", "1 while a supervised child process runs.", labels=["process"]
+        )
+        up.add_metric([self._name], 1.0 if self._up() else 0.0)
+        yield up
+        restarts = GaugeMetricFamily(
+            "agentforge_process_restarts",
+            "Times the supervisor restarted a child process that died.",
+            labels=["process"],
+        )
+        restarts.add_metric([self._name], float(self._restarts()))
+        yield restarts
+
+
 class Metrics:
     """The server's metrics.
 
@@ -62,8 +81,18 @@ class Metrics:
         job_failures: Failed job attempts by error class.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, intake: bool = True, jobs: bool = True) -> None:
+        """Args:
+        intake: Register the webhook metrics (the intake process's).
+        jobs: Register the job metrics (the jobs process's).
+        """
         self.registry = CollectorRegistry(auto_describe=True)
+        if intake:
+            self._intake_metrics()
+        if jobs:
+            self._job_metrics()
+
+    def _intake_metrics(self) -> None:
         self.deliveries = Counter(
             "agentforge_webhook_deliveries",
             "Webhook deliveries received, by forge, event and outcome.",
@@ -77,6 +106,8 @@ class Metrics:
             buckets=_ACK_BUCKETS,
             registry=self.registry,
         )
+
+    def _job_metrics(self) -> None:
         self.job_duration = Histogram(
             "agentforge_job_duration_seconds",
             "Seconds a job attempt ran, by outcome.",
@@ -90,6 +121,10 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
+
+    def watch_process(self, name: str, up: Callable[[], bool], restarts: Callable[[], int]) -> None:
+        """Report ``agentforge_process_up`` and ``agentforge_process_restarts`` of a child."""
+        self.registry.register(_ChildProcess(name, up, restarts))
 
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
         """Report ``agentforge_queue_depth`` from ``depth()`` at every scrape."""

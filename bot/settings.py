@@ -167,6 +167,16 @@ class Settings(BaseSettings):
         description="Worker threads of the light queue (commands, gate checks): never "
         "held up by role runs.",
     )
+    jobs_nice: int = Field(
+        default=5,
+        ge=0,
+        le=19,
+        description="How much lower the CPU priority of `serve`'s jobs process (feeder and "
+        "workers) is than the server's (nice increment, also applied to its session's "
+        "autogroup; 0: the same), so handlers that burn CPU do not delay webhook "
+        "acknowledgements. Higher favours acknowledgements over job progress on a busy "
+        "machine.",
+    )
     job_max_attempts: int = Field(default=5, ge=1, le=100)
     job_lease_seconds: int = Field(default=300, ge=5)
     job_backoff_seconds: float = Field(default=5.0, ge=0)

@@ -72,12 +72,11 @@ def serve(
     import uvicorn
 
     from bot.commands.doctor import token_scope_warnings
-    from bot.intake.server import create_app
+    from bot.intake.journal import take_intake_lock
+    from bot.intake.server import JobsProcess, create_app
     from bot.intake.verify import Verifier
     from bot.logs import configure_logging, get_logger
-    from bot.services import build_dispatcher
     from bot.settings import load_settings
-    from bot.store.db import Database
 
     overrides: dict[str, object] = {}
     if workers is not None:
@@ -101,18 +100,12 @@ def serve(
         log.info("webhook secret", **line)
     for warning in token_scope_warnings(settings):
         log.warning("token_scope", message=warning)
-    db = Database.open(settings.data_dir)  # fails fast (StoreLocked) before binding the port
-    # Handlers with typed services (run store, repo reader, config, roles, live
-    # actions...), then the executor for what they propose at the end.
-    dispatcher = build_dispatcher(settings, db)
-    if settings.dispatch_secret is not None:
-        from bot.jobs.ci_dispatch import build_routing
-
-        # Repositories whose config says `dispatch: {mode: ci}` run on their CI.
-        dispatcher = build_routing(settings, dispatcher)
-    app = create_app(
-        settings, db=db, dispatcher=dispatcher, verifier=verifier, shutdown_grace=shutdown_grace
-    )
+    # Fails fast (StoreLocked) before binding the port if another server has the data
+    # directory. The jobs process (bot.jobs.process) opens DuckDB, builds the handlers'
+    # services and the dispatcher, and runs the workers; this process takes deliveries.
+    intake_lock = take_intake_lock(settings.data_dir)
+    jobs = JobsProcess(imports=tuple(imports), overrides=overrides, intake_lock=intake_lock)
+    app = create_app(settings, verifier=verifier, shutdown_grace=shutdown_grace, jobs_process=jobs)
     log.info("listening", host=host, port=port)
     config = uvicorn.Config(
         app,

@@ -246,7 +246,8 @@ class DashboardQueries:
         if not keys:
             return {}
         rows = self.db.fetchall(
-            "SELECT subject, forge, event_name, delivery_id, payload FROM jobs WHERE id IN"
+            "SELECT j.subject, j.forge, j.event_name, j.delivery_id, p.payload FROM jobs j"
+            " JOIN job_payloads p ON p.job_id = j.id WHERE j.id IN"
             " (SELECT max(id) FROM jobs WHERE list_contains(?, subject) GROUP BY subject)",
             [list(keys)],
         )

@@ -29,6 +29,7 @@ def _live_metrics() -> Metrics:
     for name, method in inspect.getmembers(metrics, inspect.ismethod):
         if name.startswith("watch_") and len(inspect.signature(method).parameters) == 1:
             method(dict)  # an empty source: the family is described, no samples
+    metrics.watch_process("jobs", lambda: False, lambda: 0)  # the supervisor's child
     return metrics
 
 

@@ -1,31 +1,34 @@
 """The intake journal: the durable commit point of a webhook delivery in ``agentforge serve``.
 
 A DuckDB commit costs milliseconds of CPU and an fsync of its WAL; an fsync'd append
-to one file costs a fraction of that. So the server acknowledges a delivery once it is
-in ``<data_dir>/intake.journal`` and feeds DuckDB from there in the background::
+to one file costs a fraction of that. So the intake process acknowledges a delivery
+once it is in the journal, and the jobs process feeds DuckDB from there
+(:mod:`bot.jobs.feeder`)::
 
-    request ─► writer thread: dedupe (in memory) ─► job id ─► append + fdatasync ─► 202
-                                                                   │
-                         feeder thread: insert into deliveries/jobs (idempotent) ─► workers
+    intake process                                        jobs process (DuckDB's writer)
+    request ─► writer thread: dedupe ─► job id ─► append + fdatasync ─► 202
+                                                     │
+                         <data_dir>/journal/000…N.journal ──► feeder: insert (idempotent)
+                                                                 └─► delete fed segments
 
-- **Dedupe stays atomic.** One process writes a data directory (the writer lock), and
-  one writer thread checks and adds both unique keys (``forge:delivery id`` and the
-  content key) in memory before the append. The sets are loaded from ``deliveries`` and
-  from the journal at start; DuckDB's unique keys stay as a backstop.
-- **Job ids** are drawn from ``job_id_seq`` ahead of time (committed), so a 202 names
-  its job before DuckDB has the row. At start the ids drawn but never used by the last
-  process (above every stored job) are used first, so ids continue without a jump.
-- **Feeding in batches.** While deliveries keep arriving the feeder gathers records
-  and writes them when intake pauses (:data:`bot.jobs.queue.INTAKE_QUIET_SECONDS`), at the
-  latest after :data:`FEED_MAX_DELAY_SECONDS` or :data:`FEED_MAX_RECORDS`: one large
-  transaction costs less CPU per row than many small ones during a burst.
-- **Replay.** At start every complete record is inserted with ``ON CONFLICT DO
-  NOTHING`` (records already fed are skipped), a torn tail (a crash mid-append, never
-  acknowledged) is cut off, and the file is emptied. While running, the file is emptied
-  whenever everything in it has been committed to DuckDB.
+- **Segments.** The journal is a directory of numbered files. The writer appends to the
+  newest and starts a new one past :data:`SEGMENT_BYTES`; it never deletes. The feeder
+  deletes a segment once it is not the newest and every record in it is committed to
+  DuckDB. Each file has one writer and one deleter, so the two processes need no lock.
+- **Dedupe stays atomic.** One process takes deliveries for a data directory, and one
+  writer thread checks and adds both unique keys (``forge:delivery id`` and the content
+  key) in memory before the append. The set is loaded from ``deliveries`` at start
+  (:func:`recover`); DuckDB's unique keys stay as a backstop.
+- **Job ids** come from the counter shared with the jobs process (:mod:`bot.jobs.ids`),
+  one draw per append, so a 202 names its job before DuckDB has the row.
+- **Recovery.** Before the jobs process starts, :func:`recover` stores every complete
+  record with ``ON CONFLICT DO NOTHING`` (records already fed are skipped), cuts a torn
+  tail (a crash mid-append, never acknowledged) and deletes the segments.
 
 Record format: ``length (4 bytes, big endian) | crc32 (4) | body``, where the body is a
-JSON line of the delivery's fields followed by the raw payload.
+JSON line of the delivery's fields followed by the raw payload. (Encoding a 12 KB
+record, CRC included, measured ~10 us against ~500 us of server CPU per delivery, so a
+binary encoding was not worth a format change.)
 """
 
 from __future__ import annotations
@@ -37,35 +40,27 @@ import os
 import queue as stdqueue
 import struct
 import threading
-import time
 import zlib
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.errors import QueueUnavailable, StoreError
-from bot.jobs.queue import Delivery, EnqueueResult, JobQueue, Stored, Waiter, settle_waiters
+from bot.jobs.ids import IdCounter
+from bot.jobs.queue_types import Delivery, EnqueueResult, Stored, Waiter, settle_waiters, utcnow
 from bot.logs import get_logger
 
 log = get_logger("bot.intake.journal")
 
-JOURNAL_NAME = "intake.journal"
+JOURNAL_DIR = "journal"
+"""The journal's directory inside the data directory."""
+SEGMENT_SUFFIX = ".journal"
+SEGMENT_BYTES = 8 * 1024 * 1024
+"""A segment past this size is closed and a new one started (bounds what a restarted
+feeder reads again)."""
 _HEADER = struct.Struct(">II")
-_ID_BLOCK = 2048
-_TRUNCATE_BYTES = 8 * 1024 * 1024
-FEED_MAX_DELAY_SECONDS = 1.0
-"""Longest a journaled delivery waits for DuckDB while intake is busy."""
-FEED_MAX_RECORDS = 5000
-"""Largest backlog the feeder gathers before it writes, busy intake or not."""
-FEED_SATURATED_DELAY_SECONDS = 10.0
-"""Longest a journaled delivery waits for DuckDB while intake is saturated (a burst)."""
-FEED_SATURATED_BYTES = 128 * 1024 * 1024
-"""Largest backlog (payload bytes held in memory) the feeder gathers during a burst."""
-FEED_RECHECK_SECONDS = 0.005
-"""How often a feeder with a backlog checks whether intake has gone quiet."""
 _FIELDS = ("forge", "delivery_id", "event_name", "content_key", "subject", "repo", "kind")
 
 
@@ -96,88 +91,188 @@ def decode(body: bytes) -> Stored:
     return Stored(delivery, int(meta["job_id"]), datetime.fromisoformat(meta["received_at"]))
 
 
-def read_records(path: Path) -> tuple[list[Stored], int]:
-    """Every complete record, and the byte offset where the valid part of the file ends."""
-    data = path.read_bytes() if path.exists() else b""
+def parse_records(data: bytes, offset: int = 0) -> tuple[list[Stored], int, bool]:
+    """Complete records in ``data`` from ``offset``.
+
+    Returns:
+        The records, the offset after the last one, and whether reading stopped at
+        damage (a bad checksum or an undecodable body) rather than at the end of what
+        has been written.
+    """
     records: list[Stored] = []
-    offset = 0
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
         body = data[offset + _HEADER.size : offset + _HEADER.size + length]
-        if len(body) < length or zlib.crc32(body) != crc:
-            break
+        if len(body) < length:
+            return records, offset, False  # not written yet (or torn by a crash)
+        if zlib.crc32(body) != crc:
+            return records, offset, True
         try:
             records.append(decode(body))
         except (ValueError, KeyError, TypeError):
-            break
+            return records, offset, True
         offset += _HEADER.size + length
-    return records, offset
+    return records, offset, False
+
+
+def read_records(path: Path) -> tuple[list[Stored], int]:
+    """Every complete record of one segment, and the offset where its valid part ends."""
+    data = path.read_bytes() if path.exists() else b""
+    records, good, _ = parse_records(data)
+    return records, good
+
+
+def segments(directory: Path) -> list[Path]:
+    """The journal's segments, oldest first."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.name.endswith(SEGMENT_SUFFIX))
+
+
+def segment_path(directory: Path, number: int) -> Path:
+    """The path of segment ``number``."""
+    return directory / f"{number:012d}{SEGMENT_SUFFIX}"
+
+
+def segment_number(path: Path) -> int:
+    """The number of a segment file."""
+    return int(path.name.removesuffix(SEGMENT_SUFFIX))
+
+
+def recover(db: Any, directory: Path, max_attempts: int, ids: IdCounter) -> set[str]:
+    """Store what the journal holds, empty it, and return the dedupe keys.
+
+    Run by the intake process while nothing else has the data directory open: before
+    the jobs process starts. It also sets the id counter above every id in use and
+    moves the database's id sequence up to it (so that commands run while the server is
+    stopped never draw an id a journaled job holds).
+
+    Raises:
+        StoreError: the records could not be stored or read.
+    """
+    from bot.jobs import queue_store
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stored = 0
+    try:
+        for path in segments(directory):
+            records, good = read_records(path)
+            for start in range(0, len(records), 2000):
+                stored += len(
+                    queue_store.store_records(db, records[start : start + 2000], max_attempts)
+                )
+            if path.stat().st_size > good:
+                log.warning(
+                    "cut a torn record off the intake journal", segment=path.name, offset=good
+                )
+        keys: set[str] = set()
+        for dkey, ckey in db.fetchall("SELECT delivery_key, content_key FROM deliveries"):
+            keys.add(dkey)
+            if ckey:
+                keys.add("c:" + ckey)
+        used = queue_store.max_job_id(db)
+        queue_store.advance_job_ids(db, ids.reset_above(used) - 1)
+    except StoreError as exc:
+        raise StoreError(f"recovering intake journal {directory}: {exc}") from exc
+    if stored:
+        log.warning("replayed intake journal", records=stored)
+    for path in segments(directory):
+        path.unlink()
+    _fsync_dir(directory)
+    return keys
+
+
+INTAKE_LOCK_NAME = "intake.lock"
+
+
+def take_intake_lock(data_dir: Path) -> int:
+    """Become the one intake process of ``data_dir`` (an exclusive ``flock``, kept open).
+
+    The jobs process is DuckDB's writer; this lock is the intake's own, so a second
+    server on the same data directory fails at once, while a jobs process left by a
+    killed server may still be finishing.
+
+    Raises:
+        StoreLocked: another server takes deliveries for ``data_dir``.
+    """
+    import fcntl
+
+    from bot.errors import StoreLocked
+
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / INTAKE_LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = path.read_text().strip() or "unknown"
+        os.close(fd)
+        raise StoreLocked(
+            f"{data_dir} is already in use by server process {holder} (one server per "
+            "data directory: stop it or use another AGENTFORGE_DATA_DIR)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class JournalIntake:
     """Durable, deduplicated intake for one server process (see the module docstring).
 
     Args:
-        queue: The job queue whose database is fed.
-        path: The journal file.
+        directory: The journal's directory (``<data_dir>/journal``), emptied by
+            :func:`recover` before.
+        keys: The dedupe keys :func:`recover` returned (kept current here).
+        ids: The shared job id counter.
+        feeder: A :class:`bot.jobs.feeder.JournalFeeder` in the same process (the
+            single-process app), woken after each append; None when the jobs process
+            feeds.
+        segment_bytes: Size past which a new segment starts.
     """
 
-    def __init__(self, queue: JobQueue, path: Path) -> None:
-        self.queue = queue
-        self.path = Path(path)
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        keys: set[str],
+        ids: IdCounter,
+        feeder: Any = None,
+        segment_bytes: int = SEGMENT_BYTES,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.ids = ids
+        self.clock = clock
         self.last_error: str | None = None
+        self.segment_bytes = segment_bytes
+        self.feeder = feeder
         self._pending: stdqueue.SimpleQueue[tuple[Delivery, Waiter] | None] = stdqueue.SimpleQueue()
-        self._feed: stdqueue.SimpleQueue[list[Stored] | None] = stdqueue.SimpleQueue()
-        self._keys: set[str] = set()
-        self._ids: deque[int] = deque()
-        self._ids_cond = threading.Condition()
+        self._keys = keys
         self._closed = False
         self._writing = False
-        self._written = 0  # records appended since the file was last emptied
-        self._fed = 0  # of those, records committed to DuckDB
-        self._fed_cond = threading.Condition()
-        self._recover()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._size = os.fstat(self._fd).st_size
+        existing = segments(self.directory)
+        self._segment = segment_number(existing[-1]) + 1 if existing else 1
+        self._fd = self._open_segment()
+        self._size = 0
         self._writer = threading.Thread(target=self._write_loop, name="agentforge-journal")
-        self._feeder = threading.Thread(target=self._feed_loop, name="agentforge-feeder")
-        self._writer.daemon = self._feeder.daemon = True
+        self._writer.daemon = True
         self._writer.start()
-        self._feeder.start()
-        queue.add_intake(self)
-        # Follow-up jobs (a light job's hand-over to the heavy lane) draw their ids
-        # here too, so ids stay in arrival order with journaled deliveries.
-        queue.id_source = self.next_job_id
 
-    # --- start-up --------------------------------------------------------------------------
-
-    def _recover(self) -> None:
-        try:
-            for dkey, ckey in self.queue.db.fetchall(
-                "SELECT delivery_key, content_key FROM deliveries"
-            ):
-                self._keys.add(dkey)
-                if ckey:
-                    self._keys.add("c:" + ckey)
-            records, good = read_records(self.path)
-            if records:
-                self.queue.store(records)
-                log.warning("replayed intake journal", records=len(records))
-            # Ids the previous process drew but never used come first: job ids continue
-            # after a restart (or a kill) instead of jumping by a block.
-            leftover = self.queue.unused_job_ids()
-            fresh = self.queue.reserve_job_ids(max(0, _ID_BLOCK - len(leftover)))
-            self._ids = deque([*leftover, *fresh])
-        except StoreError as exc:
-            raise StoreError(f"recovering intake journal {self.path}: {exc}") from exc
-        for stored in records:
-            self._keys.update(_keys_of(stored.delivery))
-        if self.path.exists():
-            if self.path.stat().st_size > good:
-                log.warning("cut a torn record off the intake journal", offset=good)
-            with open(self.path, "r+b") as f:
-                f.truncate(0)
-                os.fsync(f.fileno())
+    def _open_segment(self) -> int:
+        path = segment_path(self.directory, self._segment)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _fsync_dir(self.directory)  # the new name survives a crash
+        return fd
 
     # --- intake ----------------------------------------------------------------------------
 
@@ -201,9 +296,14 @@ class JournalIntake:
         return fut
 
     def flush(self, timeout: float = 10) -> bool:
-        """Wait until every acknowledged delivery is also in DuckDB; False on timeout."""
-        with self._fed_cond:
-            return self._fed_cond.wait_for(lambda: self._fed >= self._written, timeout)
+        """Wait until every acknowledged delivery is in DuckDB (same-process feeder only).
+
+        Raises:
+            RuntimeError: the feeder runs in another process.
+        """
+        if self.feeder is None:
+            raise RuntimeError("the journal is fed by the jobs process, not this one")
+        return self.feeder.flush(timeout)
 
     def busy(self) -> bool:
         """True while deliveries wait for (or are in) an append."""
@@ -211,15 +311,17 @@ class JournalIntake:
 
     @property
     def healthy(self) -> bool:
-        """True while both threads run and the last append and feed succeeded."""
-        alive = self._writer.is_alive() and self._feeder.is_alive()
-        return alive and not self._closed and self.last_error is None
+        """True while the writer runs and the last append succeeded."""
+        return self._writer.is_alive() and not self._closed and self.last_error is None
+
+    def next_job_id(self) -> int:
+        """The next job id in arrival order (the shared counter)."""
+        return self.ids.next()
 
     def _write_loop(self) -> None:
         while True:
             first = self._pending.get()
             if first is None:
-                self._feed.put(None)
                 return
             batch = [first]
             stop = False
@@ -233,21 +335,17 @@ class JournalIntake:
                     break
                 batch.append(item)
             self._writing = True
-            self.queue.intake_seen(len(batch))
             try:
                 self._write_batch(batch)
             finally:
                 self._writing = False
-                self.queue.notify_intake_idle()
             if stop:
-                self._feed.put(None)
                 return
 
     def _write_batch(self, batch: list[tuple[Delivery, Waiter]]) -> None:
         outcomes: list[Any] = []
-        fresh: list[Stored] = []
+        fresh: list[Delivery] = []
         added: list[str] = []
-        now = self.queue.clock()
         for delivery, _ in batch:
             keys = _keys_of(delivery)
             if not keys.isdisjoint(self._keys):
@@ -255,27 +353,27 @@ class JournalIntake:
                 continue
             self._keys.update(keys)
             added.extend(keys)
-            stored = Stored(delivery, self._next_id(), now)
-            fresh.append(stored)
-            outcomes.append(EnqueueResult("queued", stored.job_id))
+            fresh.append(delivery)
+            outcomes.append(None)
         if fresh:
-            if self._written == self._fed and self._size > _TRUNCATE_BYTES:
-                self._empty_file()
             try:
-                self._append(b"".join(encode(s) for s in fresh))
+                if self._size > self.segment_bytes:
+                    self._rotate()
+                ids = self.ids.take(len(fresh))
+                now = self.clock()
+                stored = [Stored(d, i, now) for d, i in zip(fresh, ids, strict=True)]
+                self._append(b"".join(encode(s) for s in stored))
             except OSError as exc:
                 self._keys.difference_update(added)
-                self.last_error = f"appending to intake journal {self.path}: {exc}"
-                error = QueueUnavailable(self.last_error)
-                outcomes = [error] * len(batch)
-                fresh = []
+                self.last_error = f"appending to intake journal {self.directory}: {exc}"
+                outcomes = [QueueUnavailable(self.last_error)] * len(batch)
             else:
                 self.last_error = None
-                with self._fed_cond:
-                    self._written += len(fresh)
+                by_id = iter(stored)
+                outcomes = [o or EnqueueResult("queued", next(by_id).job_id) for o in outcomes]
         settle_waiters(batch, outcomes)
-        if fresh:
-            self._feed.put(fresh)
+        if fresh and self.last_error is None and self.feeder is not None:
+            self.feeder.wake()
 
     def _append(self, data: bytes) -> None:
         try:
@@ -285,126 +383,27 @@ class JournalIntake:
             os.fdatasync(self._fd)
         except OSError:
             # Never leave a partial record in the middle of the file: later records
-            # would be unreadable at replay.
+            # would be unreadable.
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, self._size)
             raise
         self._size += len(data)
 
-    def _empty_file(self) -> None:
-        # Everything appended so far is committed in DuckDB: the journal can start over.
-        try:
-            os.ftruncate(self._fd, 0)
-            os.fsync(self._fd)
-        except OSError as exc:
-            log.error("could not empty the intake journal", error=str(exc))
-            return
-        self._size = 0
-        with self._fed_cond:
-            self._written = self._fed = 0
-
-    def next_job_id(self) -> int:
-        """The next job id in arrival order (thread-safe; may wait for a new block)."""
-        return self._next_id()
-
-    def _next_id(self) -> int:
-        with self._ids_cond:
-            if len(self._ids) == _ID_BLOCK // 2:
-                self._feed.put([])  # ask the feeder for the next block, ahead of time
-            while not self._ids:
-                self._feed.put([])
-                self._ids_cond.wait(1.0)
-            return self._ids.popleft()
-
-    # --- feeding DuckDB ------------------------------------------------------------------
-
-    def _feed_loop(self) -> None:
-        stopping = False
-        backlog: list[Stored] = []
-        size = 0  # payload bytes in the backlog
-        since = 0.0  # when the oldest record in the backlog arrived
-        while not stopping:
-            try:
-                # With a backlog, wake up soon to see whether intake has gone quiet.
-                items = [self._feed.get(timeout=FEED_RECHECK_SECONDS if backlog else None)]
-            except stdqueue.Empty:
-                items = []
-            refill = False
-            for item in [*items, *_drain(self._feed)]:
-                if item is None:
-                    stopping = True
-                elif not item:
-                    refill = True
-                else:
-                    if not backlog:
-                        since = time.monotonic()
-                    backlog.extend(item)
-                    size += sum(len(s.delivery.payload) for s in item)
-            if refill:
-                self._refill_ids()
-            if backlog and not stopping and self._defer(len(backlog), size, since):
-                continue
-            if backlog and not self._store(backlog, stopping):
-                return  # replayed from the journal at the next start
-            backlog = []
-            size = 0
-
-    def _defer(self, records: int, size: int, since: float) -> bool:
-        # Each transaction costs CPU on the cores that also answer webhooks, and a large
-        # one costs less per row than many small ones: while deliveries keep arriving,
-        # gather records until intake pauses, bounded in records and in delay. While
-        # intake is saturated (requests queue up behind each append) every CPU-us spent
-        # here is taken from acknowledgements: wait for the burst to end, under a wider
-        # bound in delay and memory.
-        age = time.monotonic() - since
-        if size >= FEED_SATURATED_BYTES or age >= FEED_SATURATED_DELAY_SECONDS:
-            return False
-        if self.queue.intake_saturated():
-            return True
-        if records >= FEED_MAX_RECORDS or age >= FEED_MAX_DELAY_SECONDS:
-            return False
-        return not self.queue.intake_quiet()
-
-    def _store(self, backlog: list[Stored], stopping: bool) -> bool:
-        """Store ``backlog`` until it succeeds; False if stopping while DuckDB fails."""
-        while True:
-            try:
-                self.queue.store(backlog)
-            except StoreError as exc:
-                # The records are safe in the journal (replayed at the next start);
-                # keep them and try again.
-                self.last_error = f"feeding the job queue from the intake journal: {exc}"
-                log.error("feeding the job queue failed", error=str(exc))
-                if stopping or self._closed:
-                    return False
-                threading.Event().wait(0.5)
-                continue
-            self.last_error = None
-            with self._fed_cond:
-                self._fed += len(backlog)
-                self._fed_cond.notify_all()
-            return True
-
-    def _refill_ids(self) -> None:
-        try:
-            ids = self.queue.reserve_job_ids(_ID_BLOCK)
-        except StoreError as exc:
-            log.error("reserving job ids failed", error=str(exc))
-            return
-        with self._ids_cond:
-            self._ids.extend(ids)
-            self._ids_cond.notify_all()
+    def _rotate(self) -> None:
+        # The feeder deletes a segment only once a newer one exists: create the new one
+        # first, then stop writing the old one.
+        self._segment += 1
+        fd = self._open_segment()
+        os.close(self._fd)
+        self._fd, self._size = fd, 0
 
     def close(self, timeout: float = 30) -> None:
-        """Append what was submitted, feed everything to DuckDB, then empty the file."""
+        """Append what was submitted, then stop (the feeder takes it from the file)."""
         if self._closed:
             return
         self._closed = True
         self._pending.put(None)
         self._writer.join(timeout)
-        self._feeder.join(timeout)
-        if not self._feeder.is_alive() and self._written == self._fed:
-            self._empty_file()
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
@@ -414,11 +413,3 @@ def _keys_of(delivery: Delivery) -> set[str]:
     if delivery.content_key:
         keys.add("c:" + delivery.content_key)
     return keys
-
-
-def _drain(q: stdqueue.SimpleQueue) -> Iterator[Any]:
-    while True:
-        try:
-            yield q.get_nowait()
-        except stdqueue.Empty:
-            return

@@ -23,27 +23,31 @@ Order of checks for a delivery (each answer is what the forge should do next)::
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.dashboard import dashboard_router
 from bot.errors import PayloadError, QueueUnavailable, VerificationError
 from bot.events import EventKind
 from bot.intake.access import repo_allowed
-from bot.intake.journal import JOURNAL_NAME, JournalIntake
+from bot.intake.journal import JOURNAL_DIR, JournalIntake, recover, take_intake_lock
 from bot.intake.state import ServerState
 from bot.intake.verify import Verifier
 from bot.jobs.dispatch import Dispatcher, InProcessDispatcher
+from bot.jobs.ids import IDS_NAME, IdCounter
 from bot.jobs.priorities import classify
-from bot.jobs.queue import Delivery, JobQueue
-from bot.jobs.subjects import MrAliases, resolve_subject
-from bot.jobs.worker import WorkerPool
+from bot.jobs.queue import Delivery
+from bot.jobs.runtime import JobsRuntime
+from bot.jobs.subjects import resolve_subject
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.parsers import parse_event
@@ -99,35 +103,25 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     )
 
 
-def _reconcile_scheduler(settings: Settings, state: ServerState) -> Any:
-    """The thread enqueueing reconcile sweeps (None when turned off or nothing to sweep
-    with: no forge configured, no workers)."""
-    if not settings.reconcile_minutes or state.pool is None:
-        return None
-    from bot.jobs.reconcile import ReconcileScheduler, known_repos
+@dataclass(frozen=True)
+class JobsProcess:
+    """How ``agentforge serve`` runs its jobs side: as a supervised child process.
 
-    forges = [
-        name
-        for name, ok in (
-            ("github", settings.github_token or settings.github_app_id),
-            ("gitlab", settings.gitlab_token),
-            ("local", getattr(settings, "local_dir", None)),
-        )
-        if ok
-    ]
-    if not forges:
-        return None
-    queue = state.queue
+    Attributes:
+        imports: ``--import`` modules the child imports (handlers to register).
+        overrides: Settings given on the command line (the child reads the rest from
+            the same environment, and gets the data directory from here).
+        env: The child's environment (default: this process's).
+        backoff_initial: First delay before restarting a child that died.
+        intake_lock: The fd of :func:`bot.intake.journal.take_intake_lock` if the caller
+            took it already (to fail before binding a port); taken at start otherwise.
+    """
 
-    def repos() -> list[tuple[str, str]]:
-        return known_repos(state.db, settings.repo_allowlist, forges)
-
-    return ReconcileScheduler(
-        lambda delivery: queue.enqueue(delivery),
-        repos,
-        interval=settings.reconcile_minutes * 60,
-        actor=settings.bot_login,
-    )
+    imports: tuple[str, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] | None = None
+    backoff_initial: float = 0.5
+    intake_lock: int | None = None
 
 
 def create_app(
@@ -138,61 +132,49 @@ def create_app(
     verifier: Verifier | None = None,
     start_workers: bool = True,
     shutdown_grace: float = 30.0,
+    jobs_process: JobsProcess | None = None,
 ) -> FastAPI:
-    """Build the app. Stores open (if ``db`` is None) and workers start in its lifespan.
+    """Build the app. Stores open and workers start in its lifespan.
+
+    Two shapes (docs/architecture.md, "Processes"):
+
+    - with ``jobs_process`` (``agentforge serve``): this process only takes deliveries
+      in (verify, dedupe, journal, acknowledge); the feeder and the workers run in a
+      supervised child that is DuckDB's one writer, and the routes that read DuckDB
+      are forwarded to it;
+    - without (tests, embedding, in-memory stores): everything in this process, on
+      ``db`` or the data directory's database.
 
     Args:
         settings: Process settings (secrets, limits, workers, data dir).
-        db: An already-open writer database (the app closes it on shutdown).
-        dispatcher: Where jobs go; in-process handlers by default.
+        db: An already-open writer database (the app closes it on shutdown); only
+            without ``jobs_process``.
+        dispatcher: Where jobs go; in-process handlers by default (the child builds its
+            own).
         verifier: Secrets checker; built from ``settings`` by default.
         start_workers: False to only accept and queue (tests, benchmarks of intake).
         shutdown_grace: Seconds running jobs get to finish at shutdown.
+        jobs_process: Run the jobs side as a child process.
 
     Raises:
         SettingsError: no webhook secret and no insecure flag, or a bad signing token.
     """
+    if jobs_process is not None and db is not None:
+        raise ValueError("db is opened by the jobs process when jobs_process is given")
     state = ServerState(
         settings=settings,
         verifier=verifier or Verifier.from_settings(settings),
-        metrics=Metrics(),
+        metrics=Metrics(jobs=jobs_process is None),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for warning in state.verifier.warnings():
             log.warning("webhook secret check", warning=warning)
-        state.db = db or Database.open(settings.data_dir)
-        tune_store(state.db)
-        # MR -> issue aliases for ordering subjects, read once here and kept current by
-        # the run store (see bot.jobs.subjects): intake never reads the database for them.
-        state.aliases = MrAliases.for_db(state.db)
-        state.queue = JobQueue(
-            state.db,
-            max_attempts=settings.job_max_attempts,
-            lease_seconds=settings.job_lease_seconds,
-            backoff_seconds=settings.job_backoff_seconds,
-        )
-        if state.db.path.name != ":memory:":
-            # The durable commit point of a delivery (see bot.intake.journal); DuckDB is fed
-            # from it in the background.
-            state.intake = await run_in_threadpool(
-                JournalIntake, state.queue, state.db.path.parent / JOURNAL_NAME
-            )
-        state.metrics.watch_queue(state.queue.depth)
-        state.metrics.watch_queues(state.queue.depth_by_queue)
-        if start_workers:
-            state.pool = WorkerPool(
-                state.queue,
-                dispatcher or InProcessDispatcher(),
-                # One lane per queue, each with its own limit (bot.jobs.priorities).
-                lanes=settings.lanes(),
-                metrics=state.metrics,
-            )
-            await run_in_threadpool(state.pool.start)
-        scheduler = _reconcile_scheduler(settings, state)
-        if scheduler is not None:
-            scheduler.start()
+        if jobs_process is not None:
+            await _start_split(state, jobs_process, shutdown_grace)
+        else:
+            await _start_single(state, db, dispatcher, start_workers)
         if settings.local_dir is not None:
             from bot.intake.local_feed import LocalFeed
 
@@ -206,16 +188,20 @@ def create_app(
             yield
         finally:
             state.shutting_down = True
-            if scheduler is not None:
-                await run_in_threadpool(scheduler.stop)
             if state.local_feed is not None:
                 await run_in_threadpool(state.local_feed.stop)
-            if state.pool is not None:
-                await run_in_threadpool(state.pool.stop, shutdown_grace)
             if state.intake is not None:
                 await run_in_threadpool(state.intake.close)
-            await run_in_threadpool(state.queue.close)
-            state.db.close()
+            if state.supervisor is not None:
+                # The child feeds what the journal holds and gives running jobs the
+                # grace before it exits.
+                await run_in_threadpool(state.supervisor.stop)
+                state.extras["jobs_socket_dir"].cleanup()
+                os.close(state.extras["intake_lock"])
+            if state.runtime is not None:
+                await run_in_threadpool(state.runtime.stop, shutdown_grace)
+            if state.db is not None:
+                state.db.close()
             log.info("server stopped")
 
     app = FastAPI(title="AgentForge", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -245,50 +231,192 @@ def create_app(
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        body, content_type = await run_in_threadpool(state.metrics.render)
+        body, content_type = await run_in_threadpool(_render_metrics, state)
         return Response(body, media_type=content_type)
 
-    from bot.intake.server_admin import admin_router
+    if jobs_process is not None:
+        # Everything else reads DuckDB: the jobs process answers it.
+        async def forward(request: Request) -> Response:
+            return await _forward(state, request)
 
-    app.include_router(admin_router(state))
-    app.include_router(dashboard_router(state))
+        app.router.add_route("/{path:path}", forward, methods=["GET", "HEAD", "POST"])
+    else:
+        from bot.dashboard import dashboard_router
+        from bot.intake.server_admin import admin_router
+
+        app.include_router(admin_router(state))
+        app.include_router(dashboard_router(state))
     return app
 
 
-STORE_SETTINGS = ("SET threads = 1", "SET checkpoint_threshold = '256MB'")
-"""DuckDB settings for a server process. Intake writes small transactions back to back
-on a machine whose cores also run the event loop: one DuckDB thread avoids handing tiny
-inserts between threads, and a larger WAL threshold keeps the automatic checkpoint
-(which rewrites tables and stalls commits) out of bursts; DuckDB still checkpoints at
-that size and when the server closes the database."""
+async def _start_single(
+    state: ServerState, db: Database | None, dispatcher: Dispatcher | None, start_workers: bool
+) -> None:
+    """Open the stores and start the jobs side in this process."""
+    settings = state.settings
+    state.db = db or Database.open(settings.data_dir)
+    journal = None if state.db.path.name == ":memory:" else state.db.path.parent / JOURNAL_DIR
+    ids = IdCounter(state.db.path.parent / IDS_NAME) if journal is not None else None
+    keys: set[str] = set()
+    if journal is not None:
+        keys = await run_in_threadpool(recover, state.db, journal, settings.job_max_attempts, ids)
+    runtime = JobsRuntime(
+        settings,
+        state.db,
+        dispatcher or InProcessDispatcher(),
+        state.metrics,
+        journal=journal,
+        ids=ids,
+        start_workers=start_workers,
+    )
+    state.runtime, state.queue, state.pool = runtime, runtime.queue, runtime.pool
+    # MR -> issue aliases for ordering subjects, kept current by the run store (see
+    # bot.jobs.subjects): intake never reads the database for them.
+    state.aliases = runtime.aliases
+    if journal is not None:
+        # The durable commit point of a delivery (see bot.intake.journal); DuckDB is fed
+        # from it in the background.
+        state.intake = JournalIntake(journal, keys=keys, ids=ids, feeder=runtime.feeder)
+        runtime.queue.add_intake(state.intake)
+    await run_in_threadpool(runtime.start)
 
 
-def tune_store(db: Database) -> None:
-    """Apply :data:`STORE_SETTINGS` to the server's database (in-memory ones too)."""
-    for statement in STORE_SETTINGS:
-        db.execute(statement)
+async def _start_split(state: ServerState, spec: JobsProcess, grace: float) -> None:
+    """Recover the journal, start taking deliveries, and start the jobs process."""
+    import sys
+    import tempfile
+
+    from bot.intake.jobs_client import JobsClient
+    from bot.intake.supervisor import Supervisor
+    from bot.jobs.process import OVERRIDES_ENV
+
+    settings = state.settings
+    data_dir = Path(settings.data_dir)
+    lock = spec.intake_lock if spec.intake_lock is not None else take_intake_lock(data_dir)
+    state.extras["intake_lock"] = lock
+    ids = IdCounter(data_dir / IDS_NAME)
+    journal = data_dir / JOURNAL_DIR
+    keys = await run_in_threadpool(_recover_alone, settings, journal, ids)
+    state.intake = JournalIntake(journal, keys=keys, ids=ids)
+    # A directory only this user can enter (a Unix socket path must be short, so not
+    # inside the data directory).
+    sockets = tempfile.TemporaryDirectory(prefix="agentforge-")
+    state.extras["jobs_socket_dir"] = sockets
+    socket_path = Path(sockets.name) / "jobs.sock"
+    command = [sys.executable, "-m", "bot.jobs.process", "--socket", str(socket_path)]
+    command += ["--grace", str(grace)]
+    for module in spec.imports:
+        command += ["--import", module]
+    env = dict(spec.env if spec.env is not None else os.environ)
+    # The child reads its settings from the same environment; the data directory is
+    # always passed, so that the two can never work on different ones.
+    overrides = {**spec.overrides, "data_dir": data_dir.resolve()}
+    env[OVERRIDES_ENV] = json.dumps({k: str(v) for k, v in overrides.items()})
+    state.supervisor = Supervisor(
+        "jobs", command, env=env, grace=grace, backoff_initial=spec.backoff_initial
+    )
+    state.jobs = JobsClient(socket_path)
+    state.metrics.watch_process(
+        "jobs", lambda: state.supervisor.alive, lambda: state.supervisor.restarts
+    )
+    state.supervisor.start()
+
+
+def _recover_alone(settings: Settings, journal: Path, ids: IdCounter) -> set[str]:
+    """Open the database as its only user, store the journal, return the dedupe keys.
+
+    A jobs process left by a server that was killed may still be finishing (it stops
+    by itself once it sees the server gone): wait for its lock, up to its grace.
+    """
+    from bot.errors import StoreLocked
+
+    deadline = time.monotonic() + RECOVER_WAIT_SECONDS
+    while True:
+        try:
+            db = Database.open(settings.data_dir)
+            break
+        except StoreLocked:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        return recover(db, journal, settings.job_max_attempts, ids)
+    finally:
+        db.close()
+
+
+FORWARD_MAX_BODY_BYTES = 64 * 1024
+"""Largest body forwarded to the jobs process (the admin API takes no large bodies)."""
+RECOVER_WAIT_SECONDS = 90.0
+"""How long a starting server waits for the data directory's writer lock."""
 
 
 def readiness_problems(state: ServerState) -> list[str]:
-    """Why the server cannot take deliveries right now (empty when ready)."""
+    """Why the server cannot take deliveries or run jobs right now (empty when ready)."""
     problems = []
     if state.shutting_down:
         problems.append("shutting down")
-    if state.db is None or state.queue is None:
-        return [*problems, "stores not open"]
-    try:
-        state.db.fetchone("SELECT count(*) FROM jobs WHERE false")
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not ready"
-        problems.append(f"records database unreadable: {type(exc).__name__}")
-    if not state.queue.healthy:
-        problems.append(f"queue not writable: {state.queue.last_error or 'committer stopped'}")
     if state.intake is not None and not state.intake.healthy:
         problems.append(f"intake journal: {state.intake.last_error or 'writer stopped'}")
     if state.local_feed is not None and not state.local_feed.healthy:
         problems.append(f"local forge feed: {state.local_feed.last_error or 'stopped'}")
-    if state.pool is not None and state.pool.alive < state.pool.size:
-        problems.append(f"{state.pool.size - state.pool.alive} worker thread(s) stopped")
-    return problems
+    if state.supervisor is not None:
+        return problems + _jobs_process_problems(state)
+    if state.runtime is None:
+        return [*problems, "stores not open"]
+    return problems + state.runtime.problems()
+
+
+def _jobs_process_problems(state: ServerState) -> list[str]:
+    if not state.supervisor.alive:
+        return [f"jobs process not running (restarts so far: {state.supervisor.restarts})"]
+    try:
+        answer = state.jobs.request("GET", "/readyz", timeout=5)
+        return list(json.loads(answer.body).get("problems", []))
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return [f"jobs process not answering: {type(exc).__name__}: {exc}"]
+
+
+def _render_metrics(state: ServerState) -> tuple[bytes, str]:
+    body, content_type = state.metrics.render()
+    if state.jobs is None:
+        return body, content_type
+    try:
+        answer = state.jobs.request("GET", "/metrics", timeout=5)
+    except (OSError, http.client.HTTPException) as exc:
+        log.warning("jobs process metrics unavailable", error=str(exc))
+        return body, content_type
+    return body + answer.body, content_type
+
+
+async def _forward(state: ServerState, request: Request) -> Response:
+    """Answer a DuckDB-reading route through the jobs process."""
+    try:
+        # Read before anything checks who is asking (the jobs process does): bounded.
+        body = await _read_body(request, FORWARD_MAX_BODY_BYTES)
+    except Reply as reply:
+        return _json(reply.status, {"status": reply.outcome, "reason": reply.reason})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    try:
+        answer = await run_in_threadpool(
+            state.jobs.request,
+            request.method,
+            target,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+            body,
+            client=request.client.host if request.client else None,
+            scheme=request.url.scheme,
+        )
+    except (OSError, http.client.HTTPException) as exc:
+        return _json(
+            503,
+            {"status": "unavailable", "reason": f"the jobs process is not answering: {exc}"},
+            {"retry-after": "5"},
+        )
+    response = Response(answer.body, status_code=answer.status)
+    for name, value in answer.headers:
+        response.headers.append(name, value)
+    return response
 
 
 async def receive(state: ServerState, forge: str, request: Request) -> Response:
@@ -363,7 +491,7 @@ async def _accept(
         raise Reply(200, "ignored", reason)
     if not repo_allowed(event.repo.full_name, state.settings.repo_allowlist):
         raise Reply(200, "ignored", f"repository {event.repo.full_name} is not in the allowlist")
-    if state.queue is None or state.shutting_down:
+    if (state.intake or state.queue) is None or state.shutting_down:
         raise Reply(503, "unavailable", "the server is shutting down; retry later")
     content_key = event.content_key()
     if delivery_id is None:

@@ -24,7 +24,7 @@ class ServerState:
     """Everything one running app owns (no globals: tests run several apps)."""
 
     settings: Settings
-    verifier: Verifier
+    verifier: Verifier | None
     metrics: Metrics
     db: Database | None = None
     queue: JobQueue | None = None
@@ -33,5 +33,11 @@ class ServerState:
     local_feed: Any = None
     """The :class:`bot.intake.local_feed.LocalFeed` when ``settings.local_dir`` is set."""
     aliases: MrAliases | None = None
+    runtime: Any = None
+    """The :class:`bot.jobs.runtime.JobsRuntime` where the jobs side runs in this process."""
+    supervisor: Any = None
+    """The :class:`bot.intake.supervisor.Supervisor` of the jobs process, when it is one."""
+    jobs: Any = None
+    """The :class:`bot.intake.jobs_client.JobsClient` that reaches the jobs process."""
     shutting_down: bool = False
     extras: dict[str, Any] = field(default_factory=dict)

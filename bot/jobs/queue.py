@@ -113,14 +113,16 @@ _LEASE = (
     "      AND o.subject NOT IN (SELECT subject FROM busy)))"
     " ORDER BY o.priority, o.id LIMIT $n)"
     " AND state IN ('queued', 'failed')"
-    " RETURNING id, delivery_id, forge, event_name, repo, subject, payload, headers,"
+    " RETURNING id, delivery_id, forge, event_name, repo, subject, headers,"
     " attempts, max_attempts, lease_owner, queue, priority"
 )
 _FOLLOWUP = (
     "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"
     " max_attempts, available_at, created_at, updated_at, queue, priority)"
-    " VALUES (coalesce(?, nextval('job_id_seq')), ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?)"
+    " VALUES (coalesce(?, nextval('job_id_seq')), ?, ?, ?, ?, ?, ''::BLOB, '{}', ?, ?, ?, ?,"
+    " ?, ?) RETURNING id"
 )
+_PAYLOADS = "SELECT job_id, payload FROM job_payloads WHERE job_id IN (SELECT unnest(?))"
 _COMPLETE = (
     "UPDATE jobs SET state = 'done', result = u.result, lease_owner = NULL,"
     " lease_expires_at = NULL, updated_at = $now, finished_at = $now, last_error = NULL"
@@ -182,8 +184,9 @@ class JobQueue:
         self._closed = False
         self._committing = False
         self.id_source: Callable[[], int] | None = None
-        """Where follow-up jobs get their ids (the intake journal's, so that they keep
-        arrival order with journaled deliveries); None = the sequence."""
+        """Where jobs stored here get their ids (the counter shared with the intake
+        journal, :mod:`bot.jobs.ids`, so that they keep arrival order with journaled
+        deliveries); None = the database's sequence."""
         self._intake_at = 0.0  # time.monotonic() of the last intake batch
         self._load = 1.0  # moving average of deliveries per intake batch
         self._committer = threading.Thread(
@@ -335,14 +338,6 @@ class JobQueue:
         with self._idle:
             self._idle.notify_all()
 
-    def unused_job_ids(self) -> list[int]:
-        """Drawn but unused job ids above every stored job (see :mod:`bot.jobs.queue_store`)."""
-        return queue_store.unused_job_ids(self.db)
-
-    def reserve_job_ids(self, n: int) -> list[int]:
-        """Draw ``n`` job ids from the sequence, committed, for rows stored later."""
-        return queue_store.reserve_job_ids(self.db, n)
-
     def store(self, records: list[Stored]) -> int:
         """Insert journaled deliveries and their jobs; rows already there are skipped.
 
@@ -376,6 +371,8 @@ class JobQueue:
         if not fresh:
             return [r or EnqueueResult("duplicate") for r in results]
         rows = [deliveries[i] for i in fresh]
+        if self.id_source is not None:
+            return self._enqueue_with_ids(rows, fresh, results)
         try:
             try:
                 # Fast path: a plain insert. If any row hits a unique key, the whole
@@ -391,6 +388,21 @@ class JobQueue:
         for i, d in zip(fresh, rows, strict=True):
             job_id = job_ids.get(d.delivery_key)
             results[i] = EnqueueResult("queued", job_id) if job_id else EnqueueResult("duplicate")
+        return [r or EnqueueResult("duplicate") for r in results]
+
+    def _enqueue_with_ids(
+        self, rows: list[Delivery], fresh: list[int], results: list[EnqueueResult | None]
+    ) -> list[EnqueueResult]:
+        # Ids from the shared counter (bot.jobs.ids) keep arrival order with journaled
+        # deliveries; rows whose keys are stored already are skipped by the insert.
+        now = self.clock()
+        records = [Stored(d, self.id_source(), now) for d in rows]  # type: ignore[misc]
+        try:
+            new = {s.job_id for s in queue_store.store_records(self.db, records, self.max_attempts)}
+        except StoreError as exc:
+            raise QueueUnavailable(f"writing {len(rows)} deliveries to the queue: {exc}") from exc
+        for i, s in zip(fresh, records, strict=True):
+            results[i] = EnqueueResult("queued", s.job_id) if s.job_id in new else None
         return [r or EnqueueResult("duplicate") for r in results]
 
     def _insert(self, rows: list[Delivery], *, skip_conflicts: bool) -> dict[str, int]:
@@ -432,7 +444,10 @@ class JobQueue:
         now = self.clock()
         expires = now + timedelta(seconds=self.lease_seconds)
         params = {"owner": owner, "expires": expires, "now": now, "n": n, "queue": queue}
-        rows = sorted(cur.execute(_LEASE, params).fetchall(), key=lambda r: (r[12], r[0]))
+        rows = sorted(cur.execute(_LEASE, params).fetchall(), key=lambda r: (r[11], r[0]))
+        if not rows:
+            return []
+        payloads = dict(cur.execute(_PAYLOADS, [[row[0] for row in rows]]).fetchall())
         return [
             Job(
                 id=row[0],
@@ -441,13 +456,13 @@ class JobQueue:
                 event_name=row[3],
                 repo=row[4],
                 subject=row[5],
-                payload=bytes(row[6]),
-                headers=json.loads(row[7] or "{}"),
-                attempts=row[8],
-                max_attempts=row[9],
-                lease_owner=row[10],
-                queue=row[11] or "heavy",
-                priority=row[12] if row[12] is not None else 1,
+                payload=bytes(payloads.get(row[0], b"")),
+                headers=json.loads(row[6] or "{}"),
+                attempts=row[7],
+                max_attempts=row[8],
+                lease_owner=row[9],
+                queue=row[10] or "heavy",
+                priority=row[11] if row[11] is not None else 1,
             )
             for row in rows
         ]
@@ -524,7 +539,7 @@ class JobQueue:
     ) -> None:
         job = f.job
         for job_id, follow in zip(ids, f.followups, strict=True):
-            cur.execute(
+            (stored_id,) = cur.execute(
                 _FOLLOWUP,
                 [
                     job_id,
@@ -533,7 +548,6 @@ class JobQueue:
                     follow.event_name,
                     job.repo,
                     job.subject,
-                    follow.payload,
                     self.max_attempts,
                     now,
                     now,
@@ -541,6 +555,10 @@ class JobQueue:
                     follow.queue,
                     follow.priority,
                 ],
+            ).fetchone()
+            cur.execute(
+                "INSERT INTO job_payloads (job_id, payload) VALUES (?, ?)",
+                [stored_id, follow.payload],
             )
 
     def _fail(self, cur: duckdb.DuckDBPyConnection, f: Finished, now: datetime) -> str | None:

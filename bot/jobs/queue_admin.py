@@ -46,8 +46,8 @@ def list_jobs(db: Database, state: str | None = None, limit: int = 100) -> list[
 def get_job(db: Database, job_id: int) -> dict[str, Any] | None:
     """One job with its result, headers and payload size, or None."""
     rows = db.fetch_dicts(
-        f"SELECT {_LIST_COLUMNS}, result, headers, octet_length(payload) AS payload_bytes"  # noqa: S608 - constant SQL text
-        " FROM jobs WHERE id = ?",
+        f"SELECT {_LIST_COLUMNS}, result, headers, (SELECT octet_length(p.payload)"  # noqa: S608 - constant SQL text
+        " FROM job_payloads p WHERE p.job_id = jobs.id) AS payload_bytes FROM jobs WHERE id = ?",
         [job_id],
     )
     if not rows:

@@ -46,47 +46,56 @@ _INSERT_DELIVERIES = (
 _INSERT_JOBS = (
     "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject, payload, headers,"  # noqa: S608 - constant SQL text
     " max_attempts, available_at, created_at, updated_at, queue, priority) SELECT b.job_id,"
-    " b.delivery_id, b.forge, b.event_name, b.repo, b.subject, b.payload, b.headers, $1,"
+    " b.delivery_id, b.forge, b.event_name, b.repo, b.subject, ''::BLOB, b.headers, $1,"
     f" b.received_at, b.received_at, b.received_at, b.queue, b.priority FROM {_BATCH} b"
 )
+_INSERT_PAYLOADS = (
+    f"INSERT INTO job_payloads (job_id, payload) SELECT b.job_id, b.payload FROM {_BATCH} b"  # noqa: S608 - constant SQL text
+)
+"""Payloads live in their own table, keyed by job id: a job's state changes update an
+indexed column, which DuckDB does as delete + insert of the row, and the payload
+(~12 KB for a typical webhook) must not be rewritten with every lease and finish."""
 
 
-def reserve_job_ids(db: Database, n: int) -> list[int]:
-    """Draw ``n`` job ids from the sequence, committed, for rows stored later.
-
-    Raises:
-        StoreError: the sequence could not be read.
-    """
-    try:
-        with db.transaction() as cur:
-            rows = cur.execute("SELECT nextval('job_id_seq') FROM range(?)", [n]).fetchall()
-    except duckdb.Error as exc:
-        raise StoreError(f"reserving {n} job ids: {exc}") from exc
-    return [int(r[0]) for r in rows]
-
-
-def unused_job_ids(db: Database) -> list[int]:
-    """Ids the sequence handed out that no job or delivery holds, above the highest used.
-
-    The intake journal draws ids ahead of time; those a stopped (or killed) process had
-    not used yet are handed out again here instead of being lost, so job ids continue
-    after a restart without a jump. Only ids above every stored job are returned: an id
-    once given to a job is never reused. Call it only as the data directory's writer,
-    before anything else draws from the sequence.
+def max_job_id(db: Database) -> int:
+    """The highest id a job, a delivery or the id sequence has used (0 if none).
 
     Raises:
-        StoreError: the sequence or the tables could not be read.
+        StoreError: the tables could not be read.
     """
     try:
         row = db.fetchone(
-            "SELECT (SELECT last_value FROM duckdb_sequences() WHERE sequence_name ="
-            " 'job_id_seq'), greatest((SELECT coalesce(max(id), 0) FROM jobs),"
-            " (SELECT coalesce(max(job_id), 0) FROM deliveries))"
+            "SELECT greatest((SELECT coalesce(max(id), 0) FROM jobs),"
+            " (SELECT coalesce(max(job_id), 0) FROM deliveries),"
+            " (SELECT coalesce(max(last_value), 0) FROM duckdb_sequences()"
+            "  WHERE sequence_name = 'job_id_seq'))"
         )
     except duckdb.Error as exc:
-        raise StoreError(f"reading the job id sequence: {exc}") from exc
-    drawn, used = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
-    return list(range(used + 1, drawn + 1))
+        raise StoreError(f"reading the highest job id: {exc}") from exc
+    return int(row[0] or 0) if row else 0
+
+
+def advance_job_ids(db: Database, used: int) -> None:
+    """Move ``job_id_seq`` up so that its next value is above ``used``.
+
+    Jobs stored while the server runs take ids from the shared counter
+    (:mod:`bot.jobs.ids`); commands that enqueue while it is stopped draw from the
+    sequence, which must not hand out an id a stored job holds.
+
+    Raises:
+        StoreError: the sequence could not be advanced.
+    """
+    try:
+        row = db.fetchone(
+            "SELECT coalesce(max(last_value), 0) FROM duckdb_sequences()"
+            " WHERE sequence_name = 'job_id_seq'"
+        )
+        behind = used - int(row[0] or 0) if row else used
+        if behind > 0:
+            with db.transaction() as cur:
+                cur.execute("SELECT max(nextval('job_id_seq')) FROM range(?)", [behind])
+    except duckdb.Error as exc:
+        raise StoreError(f"advancing the job id sequence to {used}: {exc}") from exc
 
 
 def batch_table(deliveries: Sequence[Delivery], job_ids: Sequence[int | None], at: Any) -> Any:
@@ -145,11 +154,14 @@ def store_records(db: Database, records: Sequence[Stored], max_attempts: int) ->
             new = [s for s in records if s.delivery.delivery_key in keys]
             if len(new) == len(records):
                 cur.execute(_INSERT_JOBS, [max_attempts])
+                cur.execute(_INSERT_PAYLOADS)
             elif new:
+                only = " WHERE b.delivery_key IN (SELECT unnest($keys))"
                 cur.execute(
-                    _INSERT_JOBS + " WHERE b.delivery_key IN (SELECT unnest($2))",
-                    [max_attempts, sorted(keys)],
+                    _INSERT_JOBS.replace("$1", "$attempts") + only,
+                    {"attempts": max_attempts, "keys": sorted(keys)},
                 )
+                cur.execute(_INSERT_PAYLOADS + only, {"keys": sorted(keys)})
     except duckdb.Error as exc:
         raise StoreError(f"storing {len(records)} journaled deliveries: {exc}") from exc
     return new
@@ -193,11 +205,17 @@ def insert_deliveries(
                 "INSERT INTO jobs (id, delivery_id, forge, event_name, repo, subject,"  # noqa: S608 - constant SQL text
                 " payload, headers, max_attempts, available_at, created_at, updated_at,"
                 " queue, priority) SELECT d.job_id, b.delivery_id, b.forge, b.event_name,"
-                " b.repo, b.subject, b.payload, b.headers, $1, b.received_at, b.received_at,"
+                " b.repo, b.subject, ''::BLOB, b.headers, $1, b.received_at, b.received_at,"
                 " b.received_at, b.queue, b.priority"
                 f" FROM {_BATCH} b JOIN (SELECT unnest($2) AS delivery_key,"
                 " unnest($3) AS job_id) d ON d.delivery_key = b.delivery_key",
                 [max_attempts, list(job_ids), list(job_ids.values())],
+            )
+            cur.execute(
+                "INSERT INTO job_payloads (job_id, payload) SELECT d.job_id, b.payload"  # noqa: S608 - constant SQL text
+                f" FROM {_BATCH} b JOIN (SELECT unnest($1) AS delivery_key,"
+                " unnest($2) AS job_id) d ON d.delivery_key = b.delivery_key",
+                [list(job_ids), list(job_ids.values())],
             )
     return job_ids
 

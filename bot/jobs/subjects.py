@@ -94,3 +94,21 @@ def resolve_subject(event: Event, aliases: MrAliases | None = None) -> str | Non
     if issue is None:
         return subject
     return f"{event.forge.value}:{event.repo.full_name}:issue:{issue}"
+
+
+def alias_subject(subject: str | None, aliases: MrAliases) -> str | None:
+    """``subject`` with an MR's subject replaced by its run's issue's, when known.
+
+    Used where a delivery's subject was computed without the map (the intake process
+    journals ``forge:repo:mr:N``; the jobs process, which keeps the map, resolves it).
+    """
+    if subject is None:
+        return None
+    head, sep, number = subject.rpartition(":mr:")
+    if not sep or not number.isdigit():
+        return subject
+    forge, _, repo = head.partition(":")
+    issue = aliases.issue_for(forge, repo, int(number))
+    if issue is None:
+        return subject
+    return f"{forge}:{repo}:issue:{issue}"

@@ -19,8 +19,10 @@ def _soak_module():
 
 @pytest.mark.slow
 def test_kills_lose_nothing_and_duplicate_nothing() -> None:
-    report = _soak_module().run_soak(count=600, kills=3, dup_ratio=0.25, bad_ratio=0.15)
-    assert report["kills"] == 3
+    report = _soak_module().run_soak(count=600, kills=4, dup_ratio=0.25, bad_ratio=0.15)
+    assert report["kills"] == 4
+    # By turns: the jobs process (feeder and workers) and the server itself.
+    assert report["jobs_process_kills"] == 2 and report["server_kills"] == 2
     assert report["deliveries_sent"] > report["valid_unique"] == 600
     assert report["processed_exactly_once"], report["missing"]
     assert report["jobs"] == 600 and report["jobs_not_done"] == 0

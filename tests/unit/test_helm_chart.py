@@ -163,3 +163,25 @@ def test_skeleton_check_catches_broken_indentation() -> None:
     broken = "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n labels: {}\n"
     with pytest.raises(yaml.YAMLError):
         _skeleton(broken)
+
+
+def test_service_monitor_is_off_by_default_and_scrapes_the_services_metrics_port() -> None:
+    values = _values()["serviceMonitor"]
+    assert values["enabled"] is False
+    text = (TEMPLATES / "servicemonitor.yaml").read_text(encoding="utf-8")
+    # The whole manifest sits inside the toggle: nothing renders while it is off.
+    first, *_, last = [line for line in text.splitlines() if line.strip()]
+    assert first == "{{- if .Values.serviceMonitor.enabled }}" and last == "{{- end }}"
+    (monitor,) = _skeleton(text)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["kind"] == "ServiceMonitor"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    (service,) = _skeleton((TEMPLATES / "service.yaml").read_text(encoding="utf-8"))
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    server = (ROOT / "bot" / "intake" / "server.py").read_text(encoding="utf-8")
+    assert '@app.get("/metrics")' in server
+    # It selects the Service by the same labels the Service selects its pod by.
+    assert 'include "agentforge.selectorLabels"' in text.split("matchLabels:")[1]
+    assert re.fullmatch(r"\d+[smh]", values["interval"])
+    assert re.fullmatch(r"\d+[smh]", values["scrapeTimeout"])

@@ -59,7 +59,7 @@ def test_run_without_the_shipped_handlers_says_so(monkeypatch, tmp_path, capsys)
     assert "handlers.workflow" in capsys.readouterr().err
 
 
-def test_serve_builds_services_inside_the_executing_dispatcher(
+def test_serve_runs_the_jobs_side_as_a_child_with_its_imports_and_overrides(
     shipped, tmp_path, monkeypatch
 ) -> None:
     import uvicorn
@@ -77,10 +77,38 @@ def test_serve_builds_services_inside_the_executing_dispatcher(
     monkeypatch.setattr(bot.intake.server, "create_app", fake_create_app)
     monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
     try:
-        assert main(["serve", "--port", "0"]) == 0
+        assert main(["serve", "--port", "0", "--workers", "3", "--import", "json"]) == 0
+    finally:
+        if built.get("jobs_process") is not None:
+            os.close(built["jobs_process"].intake_lock)
+    jobs = built["jobs_process"]
+    assert "db" not in built and "dispatcher" not in built  # the child opens and builds them
+    assert jobs.imports == ("json",) and jobs.overrides == {"workers_heavy": 3}
+
+
+def test_the_jobs_process_builds_services_inside_the_executing_dispatcher(
+    shipped, tmp_path, monkeypatch
+) -> None:
+    import uvicorn
+
+    import bot.jobs.process
+
+    monkeypatch.setenv("AGENTFORGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AGENTFORGE_JOBS_NICE", "0")
+    built = {}
+
+    def fake_jobs_app(settings, db, dispatcher, grace):
+        built.update(db=db, dispatcher=dispatcher, grace=grace)
+        return object()
+
+    monkeypatch.setattr(bot.jobs.process, "jobs_app", fake_jobs_app)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
+    try:
+        code = bot.jobs.process.main(["--socket", str(tmp_path / "s"), "--grace", "7"])
     finally:
         if "db" in built:
             built["db"].close()
+    assert code == 0 and built["grace"] == 7.0
     dispatcher = built["dispatcher"]
     assert isinstance(dispatcher, ExecutingDispatcher)
     assert isinstance(dispatcher.inner.services, ServicesBuilder)

@@ -1,23 +1,34 @@
-"""The intake journal: durable before the answer, atomic dedupe, idempotent replay, torn tails."""
+"""The intake journal and its feeder: durable before the answer, atomic dedupe,
+idempotent replay, torn tails, segments, a feeder killed and restarted."""
 
 from __future__ import annotations
 
 import pytest
 
+import bot.jobs.feeder
 from bot.errors import QueueUnavailable, StoreError
-from bot.intake.journal import JOURNAL_NAME, JournalIntake, read_records
+from bot.intake.journal import (
+    JOURNAL_DIR,
+    JournalIntake,
+    read_records,
+    recover,
+    segments,
+)
+from bot.jobs.feeder import JournalFeeder
+from bot.jobs.ids import IDS_NAME, IdCounter
 from bot.jobs.queue import Delivery, JobQueue, count_rows
+from bot.jobs.subjects import MrAliases
 from bot.store.db import Database
 
 
-def delivery(n: int, content: str | None = None) -> Delivery:
+def delivery(n: int, content: str | None = None, subject: str | None = None) -> Delivery:
     return Delivery(
         forge="github",
         delivery_id=f"d{n}",
         event_name="issue_comment",
         payload=b'{"n": %d}\n\x00binary-safe' % n,
         content_key=content if content is not None else f"c{n}",
-        subject=f"github:acme/app:issue:{n}",
+        subject=subject or f"github:acme/app:issue:{n}",
         repo="acme/app",
         kind="issue_comment",
         action="created",
@@ -31,26 +42,37 @@ def unavailable(records: list) -> int:
 
 
 class Opened:
-    """A data directory opened the way the server opens it: database, queue, journal."""
+    """A data directory opened the way the single-process server opens it."""
 
-    def __init__(self, data_dir) -> None:
+    def __init__(self, data_dir, *, segment_bytes: int = 8 * 1024 * 1024) -> None:
+        self.dir = data_dir / JOURNAL_DIR
         self.db = Database.open(data_dir)
+        self.ids = IdCounter(data_dir / IDS_NAME)
+        keys = recover(self.db, self.dir, 5, self.ids)
         self.queue = JobQueue(self.db)
-        self.intake = JournalIntake(self.queue, data_dir / JOURNAL_NAME)
+        self.queue.id_source = self.ids.next
+        self.feeder = JournalFeeder(self.queue, self.dir, MrAliases.for_db(self.db))
+        self.feeder.start()
+        self.intake = JournalIntake(
+            self.dir, keys=keys, ids=self.ids, feeder=self.feeder, segment_bytes=segment_bytes
+        )
 
     def crash(self) -> None:
-        """Stop without feeding or emptying the journal (what SIGKILL leaves behind)."""
-        self.intake._closed = True
-        self.intake._pending.put(None)
-        self.intake._writer.join(5)
-        self.intake._feeder.join(5)
+        """Stop without storing anything more (what SIGKILL leaves behind)."""
+        self.queue.store = unavailable
+        self.intake.close()
+        self.feeder.stop()
         self.queue.close()
         self.db.close()
 
     def close(self) -> None:
         self.intake.close()
+        self.feeder.stop()
         self.queue.close()
         self.db.close()
+
+    def records(self) -> list:
+        return [r for path in segments(self.dir) for r in read_records(path)[0]]
 
 
 @pytest.fixture
@@ -61,15 +83,16 @@ def opened(data_dir):
         o.close()
 
 
-def test_acknowledged_delivery_is_in_the_journal_then_in_the_queue(opened, data_dir) -> None:
+def test_acknowledged_delivery_is_in_the_journal_then_in_the_queue(opened) -> None:
     result = opened.intake.submit(delivery(1)).result(10)
     assert result.status == "queued"
     # On disk before the answer: the journal already holds it, byte for byte.
-    records, _ = read_records(data_dir / JOURNAL_NAME)
-    assert [(r.delivery, r.job_id) for r in records] == [(delivery(1), result.job_id)]
+    assert [(r.delivery, r.job_id) for r in opened.records()] == [(delivery(1), result.job_id)]
     assert opened.intake.flush(10)
     row = opened.db.fetchone(
-        "SELECT payload, state, subject FROM jobs WHERE id = ?", [result.job_id]
+        "SELECT p.payload, state, subject FROM jobs JOIN job_payloads p ON p.job_id = jobs.id"
+        " WHERE id = ?",
+        [result.job_id],
     )
     assert row == (delivery(1).payload, "queued", "github:acme/app:issue:1")
 
@@ -86,12 +109,12 @@ def test_restart_remembers_what_was_already_accepted(data_dir) -> None:
     first = Opened(data_dir)
     job_id = first.intake.submit(delivery(1)).result(10).job_id
     first.close()
-    assert (data_dir / JOURNAL_NAME).stat().st_size == 0  # everything fed: emptied
     second = Opened(data_dir)
     try:
+        assert not second.records()  # recovery stored the journal and emptied it
         assert second.intake.submit(delivery(1)).result(10).status == "duplicate"
         fresh = second.intake.submit(delivery(2)).result(10)
-        assert fresh.status == "queued" and fresh.job_id > job_id
+        assert fresh.status == "queued" and fresh.job_id == job_id + 1
     finally:
         second.close()
 
@@ -100,8 +123,11 @@ def test_crash_before_feeding_is_replayed_once(data_dir) -> None:
     first = Opened(data_dir)
     first.queue.store = unavailable
     ids = [first.intake.submit(delivery(n)).result(10).job_id for n in range(3)]
+    records = first.records()
     first.crash()
-    assert len(read_records(data_dir / JOURNAL_NAME)[0]) == 3
+    assert len(records) == 3
+    with Database.open(data_dir) as db:
+        assert count_rows(db, "jobs") == 0  # acknowledged, journaled, never fed
     second = Opened(data_dir)
     try:
         rows = second.db.fetchall("SELECT id, delivery_id FROM jobs ORDER BY id")
@@ -109,24 +135,46 @@ def test_crash_before_feeding_is_replayed_once(data_dir) -> None:
         assert second.intake.submit(delivery(0)).result(10).status == "duplicate"
     finally:
         second.close()
-    third = Opened(data_dir)  # replaying again (journal emptied or not) adds nothing
+    third = Opened(data_dir)
     try:
         assert count_rows(third.db, "jobs") == 3 and count_rows(third.db, "deliveries") == 3
     finally:
         third.close()
 
 
+def test_a_restarted_feeder_reads_the_journal_again_and_stores_nothing_twice(opened) -> None:
+    # What a kill -9 of the jobs process leaves: a journal partly fed, a new feeder
+    # that knows nothing of what the old one did.
+    for n in range(1, 4):
+        opened.intake.submit(delivery(n)).result(10)
+    assert opened.intake.flush(10)
+    opened.feeder.stop()
+    second = JournalFeeder(opened.queue, opened.dir)
+    opened.intake.feeder = second
+    second.start()
+    try:
+        opened.intake.submit(delivery(4)).result(10)
+        assert second.flush(10)
+        assert count_rows(opened.db, "jobs") == 4 and count_rows(opened.db, "deliveries") == 4
+    finally:
+        second.stop()
+
+
 def test_records_already_fed_are_skipped_at_replay(data_dir) -> None:
     first = Opened(data_dir)
     first.intake.submit(delivery(1)).result(10)
     assert first.intake.flush(10)
-    first.crash()  # fed, but the journal was not emptied
-    assert len(read_records(data_dir / JOURNAL_NAME)[0]) == 1
+    first.crash()  # fed; the segment is still there
     second = Opened(data_dir)
     try:
         assert count_rows(second.db, "jobs") == 1
     finally:
         second.close()
+
+
+def _only_segment(o: Opened):
+    (path,) = segments(o.dir)
+    return path
 
 
 @pytest.mark.parametrize("cut", [1, 5, 9, -1])
@@ -135,8 +183,8 @@ def test_torn_tail_is_cut_off_and_earlier_records_kept(data_dir, cut) -> None:
     first.queue.store = unavailable
     kept = first.intake.submit(delivery(1)).result(10).job_id
     first.intake.submit(delivery(2)).result(10)
+    path = _only_segment(first)
     first.crash()
-    path = data_dir / JOURNAL_NAME
     data = path.read_bytes()
     one = len(data) // 2  # both records have the same length
     path.write_bytes(data[: one + cut] if cut > 0 else data[:-1])  # a crash mid-append
@@ -153,8 +201,8 @@ def test_corrupted_record_stops_replay_at_the_damage(data_dir) -> None:
     first = Opened(data_dir)
     first.queue.store = unavailable
     first.intake.submit(delivery(1)).result(10)
+    path = _only_segment(first)
     first.crash()
-    path = data_dir / JOURNAL_NAME
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF  # the checksum no longer matches
     path.write_bytes(bytes(data))
@@ -167,46 +215,22 @@ def test_closed_intake_refuses_new_deliveries(opened) -> None:
         opened.intake.submit(delivery(1)).result(10)
 
 
-class BusyIntake:
-    """Marks intake as busy without pause, the way a long burst of webhooks does."""
-
-    def __init__(self, queue: JobQueue) -> None:
-        import threading
-
-        self.queue = queue
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            self.queue.intake_seen()
-            self.stop.wait(0.001)
-
-    def __enter__(self) -> BusyIntake:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(5)
+def test_segments_rotate_and_fed_ones_are_deleted_but_never_the_newest(data_dir) -> None:
+    o = Opened(data_dir, segment_bytes=200)  # every append past 200 bytes starts a segment
+    try:
+        for n in range(1, 7):
+            assert o.intake.submit(delivery(n)).result(10).status == "queued"
+        assert o.intake.flush(10)
+        assert o.feeder.flush(10)  # one more pass deletes what the last one stored
+        left = segments(o.dir)
+        assert len(left) == 1  # only the one the intake still appends to
+        assert count_rows(o.db, "jobs") == 6
+    finally:
+        o.close()
 
 
-def test_feeding_waits_for_a_pause_in_intake_but_not_forever(opened) -> None:
-    with BusyIntake(opened.queue):
-        assert not opened.queue.intake_quiet()
-        assert not opened.queue.wait_intake_idle(0.05)
-        result = opened.intake.submit(delivery(1)).result(10)
-        # Intake never pauses here: the feeder's delay bound still gets it stored.
-        assert opened.intake.flush(10)
-    assert opened.queue.wait_intake_idle(10)
-    assert opened.queue.intake_quiet()
-    assert opened.db.fetchone("SELECT state FROM jobs WHERE id = ?", [result.job_id]) == ("queued",)
-
-
-def test_feeding_gathers_records_while_intake_is_busy(opened, monkeypatch) -> None:
-    import bot.intake.journal
-
-    monkeypatch.setattr(bot.intake.journal, "FEED_MAX_DELAY_SECONDS", 60.0)
+def test_feeder_gathers_records_while_the_journal_grows(opened, monkeypatch) -> None:
+    monkeypatch.setattr(bot.jobs.feeder, "FEED_MAX_DELAY_SECONDS", 60.0)
     batches: list[int] = []
     store = opened.queue.store
 
@@ -215,59 +239,45 @@ def test_feeding_gathers_records_while_intake_is_busy(opened, monkeypatch) -> No
         return store(records)
 
     monkeypatch.setattr(opened.queue, "store", counting)
-    with BusyIntake(opened.queue):
-        for n in range(1, 41):
-            assert opened.intake.submit(delivery(n)).result(10).status == "queued"
-        # Acknowledged (on disk in the journal), but not written to DuckDB mid-burst.
-        assert not opened.intake.flush(0.2)
-        assert batches == []
+    futures = [opened.intake.submit(delivery(n)) for n in range(1, 41)]
+    assert all(f.result(10).status == "queued" for f in futures)
     assert opened.intake.flush(10)
-    assert batches == [40]
+    assert sum(batches) == 40 and len(batches) < 40  # batched, not one transaction each
     assert count_rows(opened.db, "jobs") == 40
 
 
-class Saturation:
-    """Stands in for JobQueue.intake_saturated: a burst that the test switches off."""
-
-    def __init__(self) -> None:
-        self.on = True
-
-    def __call__(self) -> bool:
-        return self.on
-
-
-def test_feeding_waits_out_a_saturated_burst(opened, monkeypatch) -> None:
-    import bot.intake.journal
-
-    # Outside a burst these would store every record at once.
-    monkeypatch.setattr(bot.intake.journal, "FEED_MAX_DELAY_SECONDS", 0.0)
-    monkeypatch.setattr(bot.intake.journal, "FEED_MAX_RECORDS", 1)
-    saturated = Saturation()
-    monkeypatch.setattr(opened.queue, "intake_saturated", saturated)
-    for n in range(1, 31):
-        assert opened.intake.submit(delivery(n)).result(10).status == "queued"
-    assert not opened.intake.flush(0.2)
-    assert count_rows(opened.db, "jobs") == 0
-    saturated.on = False
+def test_feeder_gives_an_mr_subject_its_runs_issue(opened) -> None:
+    MrAliases.for_db(opened.db).add("github", "acme/app", 7, 3)
+    result = opened.intake.submit(delivery(1, subject="github:acme/app:mr:7")).result(10)
+    other = opened.intake.submit(delivery(2, subject="github:acme/app:mr:8")).result(10)
     assert opened.intake.flush(10)
-    assert count_rows(opened.db, "jobs") == 30
+    subjects = dict(opened.db.fetchall("SELECT id, subject FROM jobs"))
+    assert subjects[result.job_id] == "github:acme/app:issue:3"
+    assert subjects[other.job_id] == "github:acme/app:mr:8"  # no run: left as it is
 
 
-@pytest.mark.parametrize(
-    ("bound", "value"), [("FEED_SATURATED_DELAY_SECONDS", 0.05), ("FEED_SATURATED_BYTES", 100)]
-)
-def test_a_saturated_burst_delays_feeding_only_within_bounds(
-    opened, monkeypatch, bound: str, value: float
-) -> None:
-    import bot.intake.journal
-
-    monkeypatch.setattr(bot.intake.journal, bound, value)
-    monkeypatch.setattr(opened.queue, "intake_saturated", Saturation())
-    for n in range(1, 6):
-        assert opened.intake.submit(delivery(n)).result(10).status == "queued"
-    # Intake never stops being saturated here: the bound still gets the records stored.
-    assert opened.intake.flush(10)
-    assert count_rows(opened.db, "jobs") == 5
+def test_a_damaged_closed_segment_is_reported_and_kept(data_dir) -> None:
+    first = Opened(data_dir)
+    first.queue.store = unavailable
+    first.intake.submit(delivery(1)).result(10)
+    path = _only_segment(first)
+    first.crash()
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    db = Database.open(data_dir)
+    queue = JobQueue(db)
+    (path.parent / "999999999999.journal").write_bytes(b"")  # a newer segment exists
+    feeder = JournalFeeder(queue, path.parent)
+    feeder.start()
+    try:
+        assert not feeder.flush(0.5) or not feeder.healthy
+        assert not feeder.healthy and "damaged" in (feeder.last_error or "")
+        assert path.exists()  # left for the intake's recovery, never deleted unread
+    finally:
+        feeder.stop()
+        queue.close()
+        db.close()
 
 
 def test_job_ids_continue_after_a_restart(data_dir) -> None:
@@ -283,7 +293,7 @@ def test_job_ids_continue_after_a_restart(data_dir) -> None:
 def test_job_ids_continue_after_a_kill_and_are_never_reused(data_dir) -> None:
     first = Opened(data_dir)
     ids = [first.intake.submit(delivery(n)).result(10).job_id for n in (1, 2)]
-    first.crash()  # acknowledged, journaled, maybe not fed yet
+    first.crash()  # acknowledged, journaled, not fed
     second = Opened(data_dir)
     ids.append(second.intake.submit(delivery(3)).result(10).job_id)
     assert second.intake.flush(10)
@@ -291,3 +301,16 @@ def test_job_ids_continue_after_a_kill_and_are_never_reused(data_dir) -> None:
     second.close()
     assert ids == [ids[0], ids[0] + 1, ids[0] + 2]
     assert stored == ids  # the replayed jobs kept their ids; the new one is the next
+
+
+def test_the_id_counter_is_shared_so_jobs_stored_by_the_queue_keep_arrival_order(
+    opened,
+) -> None:
+    first = opened.intake.submit(delivery(1)).result(10).job_id
+    direct = opened.queue.enqueue(delivery(2))  # e.g. a reconcile sweep in the jobs process
+    last = opened.intake.submit(delivery(3)).result(10).job_id
+    assert (first, direct.job_id, last) == (first, first + 1, first + 2)
+    # Commands run while the server is stopped draw from the sequence: it was moved up.
+    assert opened.intake.flush(10)
+    (seq,) = opened.db.fetchone("SELECT nextval('job_id_seq')")
+    assert seq > 0

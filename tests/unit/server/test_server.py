@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.intake.journal import JOURNAL_DIR
 from bot.intake.server import CONTENT_DELIVERY_PREFIX, create_app
 from bot.jobs.queue import count_rows
 from bot.settings import load_settings
@@ -53,7 +54,11 @@ def test_valid_delivery_is_committed_before_the_202(server) -> None:
     response = client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 202
     job_id = response.json()["job_id"]
-    row = records(state).fetchone("SELECT payload, subject, state FROM jobs WHERE id = ?", [job_id])
+    row = records(state).fetchone(
+        "SELECT p.payload, subject, state FROM jobs JOIN job_payloads p ON p.job_id = jobs.id"
+        " WHERE id = ?",
+        [job_id],
+    )
     assert row[0] == body  # the raw bytes, not re-serialised JSON
     assert row[1] == "github:Codertocat/Hello-World:issue:1"
     assert row[2] == "queued"
@@ -193,7 +198,8 @@ def test_records_database_failure_keeps_acknowledged_deliveries_in_the_journal(s
     assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
     assert not state.intake.flush(1)
     assert client.get("/readyz").status_code == 503  # the feeder reports the failure
-    assert b"Codertocat" in (state.db.path.parent / "intake.journal").read_bytes()
+    journal = state.db.path.parent / JOURNAL_DIR
+    assert any(b"Codertocat" in segment.read_bytes() for segment in journal.iterdir())
 
 
 def test_queue_without_journal_that_cannot_be_written_is_503() -> None:
