@@ -149,6 +149,20 @@ def _shot(driver, name: str) -> Path:
     return path
 
 
+def _follow(driver, element, url_part: str) -> None:
+    """Click ``element`` and wait until the browser is on a page whose URL has
+    ``url_part`` (a click returns before the new page is loaded)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, 15).until(
+        lambda d: (
+            url_part in d.current_url
+            and d.execute_script("return document.readyState") == "complete"
+        )
+    )
+
+
 def _no_injected_markup(driver) -> None:
     from selenium.webdriver.common.by import By
 
@@ -176,7 +190,7 @@ def test_every_page_shows_the_recorded_values(server, browser) -> None:
     _no_injected_markup(d)
     shots.append(_shot(d, "01-overview"))
 
-    d.find_element(By.LINK_TEXT, "Runs").click()
+    _follow(d, d.find_element(By.LINK_TEXT, "Runs"), "/runs")
     titles = [e.text for e in d.find_elements(By.CSS_SELECTOR, "td.title")]
     assert EVIL_TITLE in titles  # the title with <script> in it reads as plain text
     assert [e.text for e in d.find_elements(By.TAG_NAME, "h2")] == ["acme/api", "acme/shop"]
@@ -184,8 +198,7 @@ def test_every_page_shows_the_recorded_values(server, browser) -> None:
     shots.append(_shot(d, "02-runs"))
 
     Select(d.find_element(By.NAME, "state")).select_by_visible_text("failed")
-    d.find_element(By.CSS_SELECTOR, "form.filter button").click()
-    assert "state=failed" in d.current_url
+    _follow(d, d.find_element(By.CSS_SELECTOR, "form.filter button"), "state=failed")
     runs = [e.text for e in d.find_elements(By.CSS_SELECTOR, "table.runs td a.mono")]
     assert runs == [API_RUN[:12]]
     shots.append(_shot(d, "03-runs-failed"))
@@ -211,7 +224,7 @@ def test_every_page_shows_the_recorded_values(server, browser) -> None:
     assert d.find_elements(By.CSS_SELECTOR, "rect.span-failed")
     shots.append(_shot(d, "05-run-failed"))
 
-    d.find_element(By.LINK_TEXT, "Usage").click()
+    _follow(d, d.find_element(By.LINK_TEXT, "Usage"), "/usage")
     assert d.find_element(By.ID, "usage-cost").text.startswith("$1.50")
     by_model = d.find_element(By.ID, "by-model").text
     assert "claude-sonnet-4 2 4600 1200 0 $1.00" in by_model
@@ -220,7 +233,7 @@ def test_every_page_shows_the_recorded_values(server, browser) -> None:
     assert len(d.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
     shots.append(_shot(d, "06-usage"))
 
-    d.find_element(By.LINK_TEXT, "Deliveries").click()
+    _follow(d, d.find_element(By.LINK_TEXT, "Deliveries"), "/deliveries")
     rows = d.find_elements(By.CSS_SELECTOR, "#deliveries tr")
     assert len(rows) == 4
     table = d.find_element(By.ID, "deliveries").text
@@ -228,7 +241,7 @@ def test_every_page_shows_the_recorded_values(server, browser) -> None:
     _no_injected_markup(d)
     shots.append(_shot(d, "07-deliveries"))
 
-    d.find_element(By.LINK_TEXT, "Jobs").click()
+    _follow(d, d.find_element(By.LINK_TEXT, "Jobs"), "/jobs")
     assert DEAD_ERROR in d.find_element(By.ID, "dead").text
     failed = d.find_element(By.ID, "failed").text
     assert RETRY_ERROR in failed and "1/3" in failed
