@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -86,21 +87,106 @@ def _no_lease() -> None:
 # --- repository reads ----------------------------------------------------------------
 
 
+class CommitFiles:
+    """Files read at a commit, kept by ``(forge, repo, commit, path)`` (LRU, thread-safe).
+
+    A commit names its content, so an entry (the text, or None for "no such file")
+    never goes stale; only reads pinned to a commit id are kept.
+
+    Args:
+        size: How many files to keep (least recently used go first).
+    """
+
+    _ABSENT = object()
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, str, str], str | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str, str], read: Callable[[], str | None]) -> str | None:
+        """The file under ``key``, read with ``read`` only on a miss (errors are not kept)."""
+        with self._lock:
+            found = self._items.get(key, self._ABSENT)
+            if found is not self._ABSENT:
+                self._items.move_to_end(key)
+                return found  # type: ignore[return-value]
+        text = read()
+        with self._lock:
+            self._items[key] = text
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return text
+
+
+class JobHeads:
+    """:data:`BranchHeads` looked up once per job and branch.
+
+    Only default branches are asked for (the config's and the run's base), and the bot
+    never pushes to them, so within one job the first answer stays true; the config
+    source and the repository reader share one instance, so a job fetches once.
+    """
+
+    def __init__(self, heads: BranchHeads) -> None:
+        self.heads = heads
+        self._seen: dict[tuple[str, str], str | None] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, repo: str, branch: str) -> str | None:
+        """The head of ``branch`` as the first lookup in this job found it."""
+        key = (repo, branch)
+        with self._lock:
+            if key not in self._seen:
+                self._seen[key] = self.heads(repo, branch)
+            return self._seen[key]
+
+
 class ForgeRepoReader:
     """:class:`handlers.services.RepoReader` over a forge and its cached clones.
+
+    Reads at the repository's default branch are pinned to its head commit (looked up
+    through ``heads``) and kept in ``files``, so the gate's CODEOWNERS and the lessons
+    are not read from the forge again until the default branch moves. Reads at any
+    other branch (the run's own, which the bot pushes to) always go to the forge.
 
     Args:
         forge: Where files and MR changes are read.
         clones_dir: The cache of git clones (shared with the executor's pushes).
+        heads: The default branch's head per job (None: every read goes to the forge).
+        files: Files at commits, shared between jobs.
     """
 
-    def __init__(self, forge: Forge, clones_dir: Path) -> None:
+    def __init__(
+        self,
+        forge: Forge,
+        clones_dir: Path,
+        heads: BranchHeads | None = None,
+        files: CommitFiles | None = None,
+    ) -> None:
         self.forge = forge
         self.clones_dir = Path(clones_dir)
+        self.heads = heads
+        self.files = files
+        self._default: dict[str, str] = {}
 
     def file_at(self, repo: str, ref: str, path: str) -> str | None:
         """The text of ``path`` at ``ref``, or None when it does not exist there."""
-        return self.forge.get_file(repo, path, ref=ref)
+        sha = self._pinned(repo, ref)
+        if sha is None:
+            return self.forge.get_file(repo, path, ref=ref)
+        return self.files.get(
+            (self.forge.name, repo, sha, path), lambda: self.forge.get_file(repo, path, ref=sha)
+        )
+
+    def _pinned(self, repo: str, ref: str) -> str | None:
+        """The commit ``ref`` stands for, when it is the default branch (else None)."""
+        if self.heads is None or self.files is None:
+            return None
+        if repo not in self._default:
+            self._default[repo] = self.forge.get_repo(repo).default_branch
+        if ref != self._default[repo]:
+            return None
+        return self.heads(repo, ref)
 
     def mr_changed_files(self, repo: str, number: int) -> list[str]:
         """Paths the MR changes against its base."""
@@ -426,6 +512,7 @@ class ServicesBuilder:
         self.roles = roles
         self.clock = clock
         self.config_cache = ConfigCache()
+        self.commit_files = CommitFiles()
         self._logins: dict[str, str] = {}
         self._roles: dict[str, LazyRoles] = {}
         self._lock = threading.Lock()
@@ -441,13 +528,12 @@ class ServicesBuilder:
         forge = executor.forge
         ctx = ExecutionContext.from_event(event, job_id=getattr(job, "id", None) or None)
         roles = self._roles_for(forge)
+        heads = JobHeads(ClonedHeads(forge, self.settings.clones_dir))
         return Services(
             forge=forge,
             runs=self.runs,
-            repo=ForgeRepoReader(forge, self.settings.clones_dir),
-            config=ForgeConfigSource(
-                forge, self.config_cache, ClonedHeads(forge, self.settings.clones_dir)
-            ),
+            repo=ForgeRepoReader(forge, self.settings.clones_dir, heads, self.commit_files),
+            config=ForgeConfigSource(forge, self.config_cache, heads),
             roles=roles.runner,
             context=roles.context,
             actions=ExecutorSink(executor, ctx),
