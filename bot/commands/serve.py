@@ -9,6 +9,7 @@ kept.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 import click
 
 from bot.commands._imports import import_modules, import_option, register_shipped_handlers
+
+GIL_SWITCH_INTERVAL = 0.0005
+"""Seconds a thread waiting for the GIL waits before the holder must hand it over."""
 
 
 @click.command()
@@ -107,6 +111,10 @@ def serve(
     jobs = JobsProcess(imports=tuple(imports), overrides=overrides, intake_lock=intake_lock)
     app = create_app(settings, verifier=verifier, shutdown_grace=shutdown_grace, jobs_process=jobs)
     log.info("listening", host=host, port=port)
+    # The journal's writer thread gives up the GIL for every write and fdatasync; with
+    # the default 5 ms switch interval it then waits up to that long, per syscall, for the
+    # event loop thread to let it back in, which holds every acknowledgement of the batch.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     config = uvicorn.Config(
         app,
         host=host,
