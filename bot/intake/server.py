@@ -109,9 +109,9 @@ class IntakeApp(FastAPI):
     A delivery needs none of what FastAPI wraps every request in (telemetry, body-limit,
     exception and exit-stack middleware, route matching, dependency resolution):
     :func:`receive` reads the body under its own limit and turns every outcome into an
-    answer. Passing a delivery straight to it measured about a quarter of the server's
-    CPU per delivery (bench/webhook_load.py). Every other request, and a webhook path
-    under a ``root_path``, goes through FastAPI as before.
+    answer. That wrapping was ~15% of the server's main-thread profile samples per
+    delivery (py-spy during bench/webhook_load.py). Every other request, and a webhook
+    path under a ``root_path``, goes through FastAPI as before.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
