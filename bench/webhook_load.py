@@ -206,7 +206,20 @@ def run_bare_server(port: int) -> None:
     """Serve :func:`bare_app` with the same uvicorn settings as ``agentforge serve``."""
     import uvicorn
 
-    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False)
+    sys.path.insert(0, str(ROOT))
+    from bot.commands.serve import UVICORN_OPTIONS, tune_process
+
+    tune_process()
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, **UVICORN_OPTIONS)
+
+
+def _uvicorn_stack() -> str:
+    """The event loop and HTTP parser uvicorn's ``auto`` picks here (both servers')."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"loop {loop}, http {http}"
 
 
 def start_agentforge(
@@ -324,7 +337,7 @@ def main() -> None:
     )
     try:
         wait_ready(port, "/healthz")
-        measure("bare", port)
+        measure("bare", port, pids={"bare": bare.pid})
     finally:
         stop(bare)
 
@@ -372,6 +385,7 @@ def main() -> None:
         "CPU during the burst, per delivery: "
         + ", ".join(f"{k} {v / args.count * 1e6:.0f} us" for k, v in cpu_used.items())
     )
+    print(f"uvicorn: {_uvicorn_stack()}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     ratio = results["agentforge"]["accepted_per_s"] / results["bare"]["accepted_per_s"]
     print(f"throughput ratio agentforge/bare: {ratio:.2f} (target >= 0.50)")

@@ -6,7 +6,7 @@ once it is in the journal, and the jobs process feeds DuckDB from there
 (:mod:`bot.jobs.feeder`)::
 
     intake process                                        jobs process (DuckDB's writer)
-    request ─► writer thread: dedupe ─► job id ─► append + fdatasync ─► 202
+    request ─► writer thread: dedupe ─► job id ─► append (O_DSYNC) ─► 202
                                                      │
                          <data_dir>/journal/000…N.journal ──► feeder: insert (idempotent)
                                                                  └─► delete fed segments
@@ -270,7 +270,10 @@ class JournalIntake:
 
     def _open_segment(self) -> int:
         path = segment_path(self.directory, self._segment)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # O_DSYNC: each write returns once its data (and the size that reaches it) is on
+        # disk, as write + fdatasync would, in one syscall. The writer thread gives up the
+        # GIL once per batch instead of twice, and waits to get it back once.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_DSYNC, 0o600)
         _fsync_dir(self.directory)  # the new name survives a crash
         return fd
 
@@ -377,10 +380,9 @@ class JournalIntake:
 
     def _append(self, data: bytes) -> None:
         try:
-            written = os.write(self._fd, data)
+            written = os.write(self._fd, data)  # synchronous: the segment is O_DSYNC
             if written != len(data):
                 raise OSError(f"short write ({written} of {len(data)} bytes)")
-            os.fdatasync(self._fd)
         except OSError:
             # Never leave a partial record in the middle of the file: later records
             # would be unreadable.

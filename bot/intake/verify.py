@@ -140,7 +140,8 @@ class Verifier:
         received_b = received.strip().lower().encode("ascii", "replace")
         matched = False
         for secret in self.github_secrets:
-            expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
+            # hmac.digest is the one-shot C path: a fraction of hmac.new()'s set-up cost.
+            expected = hmac.digest(secret, body, "sha256").hex().encode()
             # Try every secret so timing does not reveal which one matched.
             matched |= hmac.compare_digest(expected, received_b)
         if not matched:
@@ -187,7 +188,7 @@ class Verifier:
             raise VerificationError("webhook-signature has no v1 signature")
         matched = False
         for key in self.gitlab_signing_keys:
-            expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
+            expected = base64.b64encode(hmac.digest(key, signed, "sha256"))
             for value in candidates:
                 matched |= hmac.compare_digest(expected, value)
         if not matched:

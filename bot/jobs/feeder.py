@@ -17,7 +17,7 @@ It is also how the jobs process knows that deliveries are arriving: it tells the
 (:meth:`bot.jobs.queue.JobQueue.intake_seen`, and :meth:`JournalFeeder.busy` as one of
 its intakes), so the workers' coordinator keeps deferring its commits to pauses in
 intake as it does in one process. That matters across processes too: every DuckDB
-commit is an fsync on the disk the journal's ``fdatasync`` waits for.
+commit is an fsync on the disk the journal's synchronous append waits for.
 """
 
 from __future__ import annotations

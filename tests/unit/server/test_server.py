@@ -387,3 +387,19 @@ def test_a_reconcile_job_cannot_come_in_as_a_webhook(server) -> None:
     response = client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 400 and response.json()["status"] == "bad_request"
     assert stored(state) == (0, 0)
+
+
+def test_a_delivery_under_a_root_path_takes_fastapis_route_to_the_same_answers(data_dir) -> None:
+    # IntakeApp answers /webhooks/* itself only without a root path; mounted under one,
+    # the delivery goes through FastAPI's router and must get the same answers.
+    values = {"github_webhook_secret": GH_SECRET, "max_body_bytes": 64 * 1024, "workers": 1}
+    app = create_app(load_settings(**values), start_workers=False)
+    with TestClient(app, root_path="/bot") as client:
+        body, headers = github_delivery(delivery="rooted-1")
+        first = client.post("/bot/webhooks/github", content=body, headers=headers)
+        again = client.post("/bot/webhooks/github", content=body, headers=headers)
+        forged = client.post("/bot/webhooks/github", content=body + b" ", headers=headers)
+    assert first.status_code == 202 and first.json()["status"] == "queued"
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert forged.status_code == 401
+    assert forged.json()["reason"] == "X-Hub-Signature-256 does not match any configured secret"
