@@ -314,3 +314,42 @@ def test_the_id_counter_is_shared_so_jobs_stored_by_the_queue_keep_arrival_order
     assert opened.intake.flush(10)
     (seq,) = opened.db.fetchone("SELECT nextval('job_id_seq')")
     assert seq > 0
+
+
+def test_append_sizes_group_records_by_the_append_that_wrote_them() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.jobs.feeder import append_sizes
+    from bot.jobs.queue import Stored
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    stamps = [t0, t0, t0, t0 + timedelta(microseconds=1), t0 + timedelta(seconds=1)]
+    stamps += [t0 + timedelta(seconds=1)]
+    records = [Stored(delivery(n), n, at) for n, at in enumerate(stamps, 1)]
+    assert append_sizes(records) == [3, 1, 2]
+    assert append_sizes([]) == []
+
+
+def test_separate_appends_read_in_one_poll_do_not_count_as_a_burst(data_dir) -> None:
+    # A steady trickle (one delivery per append) that the feeder, polling from another
+    # process, finds several of at once must not look like a saturated intake: the
+    # workers would hold back for seconds as if a burst were on.
+    db = Database.open(data_dir)
+    ids = IdCounter(data_dir / IDS_NAME)
+    journal = data_dir / JOURNAL_DIR
+    intake = JournalIntake(journal, keys=recover(db, journal, 5, ids), ids=ids)
+    for n in range(1, 11):
+        assert intake.submit(delivery(n)).result(10).status == "queued"  # one append each
+    queue = JobQueue(db)
+    feeder = JournalFeeder(queue, journal)
+    feeder.start()
+    try:
+        assert feeder.flush(10)
+        assert count_rows(db, "jobs") == 10
+        assert queue._load < 1.5  # ten batches of one, not one batch of ten
+        assert not queue.intake_saturated()
+    finally:
+        intake.close()
+        feeder.stop()
+        queue.close()
+        db.close()
