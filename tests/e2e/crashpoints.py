@@ -1,0 +1,250 @@
+"""Run the real ``agentforge`` CLI with a SIGKILL armed at one side-effect boundary.
+
+Used by ``tests/e2e/test_crash_matrix.py`` as a subprocess entry::
+
+    python tests/e2e/crashpoints.py POINT N NOTE [STEP] -- serve --local DIR --port P
+
+``POINT`` names one boundary of :data:`POINTS` (a method the bot goes through to change
+something durable: a forge write, a git commit or push, a run-store write, the queue's
+record of a finished job, the local feed's cursor, a role's heartbeat). The method is
+wrapped before the CLI starts; on its ``N``-th call in this process (counting only calls
+made inside engine step ``STEP``, e.g. ``engine._begin``, when given) the wrapper lets the
+call run (``after``) or not (``before``), appends one line to the file ``NOTE`` (synced,
+so the test knows the kill was the injected one) and sends itself ``SIGKILL``: no
+``finally``, no ``atexit``, no flush — the way a machine or an OOM killer stops a bot.
+
+Crash injection lives here, in test code: the product has no switch for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Point:
+    """One boundary: ``module.owner.attr`` is wrapped; ``when`` the kill comes.
+
+    Attributes:
+        module: The module that defines ``owner``.
+        owner: The class whose method is wrapped.
+        attr: The method.
+        when: ``after`` the call returned (its effect is durable, what follows it is
+            not), or ``before`` it runs (everything before it is durable, it is not).
+        counts: Which calls count (all when None), e.g. only a queue cycle that
+            records a finished job.
+    """
+
+    module: str
+    owner: str
+    attr: str
+    when: str = "after"
+    counts: Callable[..., bool] | None = None
+
+
+def _finishes_a_job(_self: Any, finished: list, *args: Any, **kwargs: Any) -> bool:
+    return bool(finished)
+
+
+POINTS: dict[str, Point] = {
+    # The forge writes: the executor's appliers (bot/executor.py) call these on the
+    # local forge adapter; the first create_comment is the status comment.
+    "forge.create_comment": Point("bot.forges.local", "LocalForge", "create_comment"),
+    "forge.edit_comment": Point("bot.forges.local", "LocalForge", "edit_comment"),
+    "forge.add_reaction": Point("bot.forges.local", "LocalForge", "add_reaction"),
+    "forge.open_mr": Point("bot.forges.local", "LocalForge", "open_mr"),
+    "forge.update_mr": Point("bot.forges.local", "LocalForge", "update_mr"),
+    "forge.mark_ready": Point("bot.forges.local", "LocalForge", "mark_ready"),
+    # Git: the executor's PushCommit commits in the clone cache, then pushes.
+    "git.commit": Point("bot.workspace", "Workspace", "commit"),
+    "git.push": Point("bot.workspace", "Workspace", "push"),
+    # The run store: a run created, each transition's compare-and-set.
+    "runs.create": Point("bot.store.runs", "DuckDBRunStore", "create"),
+    "runs.compare_and_set": Point("bot.store.runs", "DuckDBRunStore", "compare_and_set"),
+    # The audit record of an applied action.
+    "audit.append": Point("bot.store.audit", "AuditLog", "append"),
+    # A role's progress report renews the job's lease: the role is mid-run.
+    "role.heartbeat": Point("bot.leases", "JobLease", "renew"),
+    # The job's work is done (its writes landed) but the queue has not recorded it.
+    "queue.finish": Point("bot.queue", "JobQueue", "cycle", "before", _finishes_a_job),
+    # A local event is in the queue, the feed's cursor not yet past it.
+    "feed.cursor": Point("bot.local_feed", "CursorFile", "save", "before"),
+}
+
+
+def engine_steps() -> list[str]:
+    """The ``handlers/`` frames of the current stack (``module.function``), outermost first."""
+    return [
+        f"{Path(f.filename).stem}.{f.name}"
+        for f in traceback.extract_stack()
+        if f"{os.sep}handlers{os.sep}" in f.filename
+    ]
+
+
+def arm(name: str, nth: int, note: str, step: str | None = None) -> None:
+    """Wrap boundary ``name`` so that its ``nth`` counted call kills this process.
+
+    With ``step`` (``module.function`` of a ``handlers/`` frame, e.g.
+    ``engine._begin``) only calls made from inside that engine step count, so a
+    boundary is named by what the engine was doing rather than by an order of jobs
+    that may vary.
+    """
+    point = POINTS[name]
+    owner = getattr(importlib.import_module(point.module), point.owner)
+    original = getattr(owner, point.attr)
+    lock = threading.Lock()
+    seen = [0]
+
+    def die() -> None:
+        line = {"point": name, "call": nth, "pid": os.getpid(), "steps": engine_steps()}
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, (json.dumps(line) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        counted = point.counts is None or point.counts(*args, **kwargs)
+        if counted and step is not None:
+            counted = step in engine_steps()
+        with lock:
+            if counted:
+                seen[0] += 1
+            fire = counted and seen[0] == nth
+        if fire and point.when == "before":
+            die()
+        result = original(*args, **kwargs)
+        if fire:
+            die()
+        return result
+
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    setattr(owner, point.attr, wrapper)
+
+
+def start_cli(args: list[str], crash: tuple | None) -> None:
+    """Arm ``crash`` (point, n, note file[, step]) if given, then run ``agentforge
+    ARGS``; never returns (the console script's entry ends the process with the
+    command's status)."""
+    if crash is not None:
+        arm(*crash)
+    from bot.cli import run
+
+    sys.argv = ["agentforge", *args]
+    run()
+
+
+# --- the zygote: processes forked from one that has already imported the bot ---------
+
+PRELOAD = (
+    "bot.cli",
+    "bot.commands.serve",
+    "uvicorn",
+    "fastapi",
+    "bot.server",
+    "bot.services",
+    "bot.executor",
+    "bot.worker",
+    "bot.forges.local",
+    "handlers.workflow",
+)
+"""What ``agentforge serve`` imports before it does anything (seconds on a busy machine)."""
+
+
+def _child(order: dict[str, Any]) -> None:
+    os.chdir(order["cwd"])
+    os.environ.clear()
+    os.environ.update(order["env"])
+    log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own streams
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    crash = order.get("crash")
+    start_cli(order["args"], tuple(crash) if crash else None)
+
+
+def zygote() -> int:
+    """Import the bot once, then fork one process per order read from stdin.
+
+    An order is one JSON line ``{"args", "env", "cwd", "log", "crash"}``; the answer is
+    ``{"started": pid}``, and ``{"exited": pid, "status": returncode}`` (negative: the
+    signal) when that process ends. Single-threaded on purpose: a process forked from a
+    threaded one may inherit a lock some other thread held. EOF on stdin ends it.
+    """
+    import select
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    children: set[int] = set()
+
+    def say(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    say({"ready": os.getpid()})
+    buffered = b""
+    while True:
+        readable, _, _ = select.select([0], [], [], 0.05)
+        if readable:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                break
+            buffered += chunk
+            while b"\n" in buffered:
+                line, buffered = buffered.split(b"\n", 1)
+                order = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    try:
+                        _child(order)
+                    finally:
+                        os._exit(70)
+                children.add(pid)
+                say({"started": pid})
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                children.discard(pid)
+                say({"exited": pid, "status": os.waitstatus_to_exitcode(status)})
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``POINT N NOTE [STEP] -- agentforge arguments``: arm, then run the real CLI; or
+    ``--zygote`` (see :func:`zygote`)."""
+    if argv == ["--zygote"]:
+        return zygote()
+    if "--" not in argv or argv.index("--") not in (3, 4):
+        print("usage: crashpoints.py POINT N NOTE [STEP] -- AGENTFORGE-ARGS...", file=sys.stderr)
+        print("       crashpoints.py --zygote", file=sys.stderr)
+        return 2
+    split = argv.index("--")
+    name, nth, note = argv[0], int(argv[1]), argv[2]
+    if name not in POINTS:
+        print(f"unknown crash point {name!r}; known: {', '.join(POINTS)}", file=sys.stderr)
+        return 2
+    step = argv[3] if split == 4 else None
+    start_cli(argv[split + 1 :], (name, nth, note, step))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
