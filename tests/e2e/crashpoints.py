@@ -43,6 +43,8 @@ class Point:
             not), or ``before`` it runs (everything before it is durable, it is not).
         counts: Which calls count (all when None), e.g. only a queue cycle that
             records a finished job.
+        context: What ``STEP`` is looked for in (default: the engine steps on the
+            stack), for a boundary no engine step calls.
     """
 
     module: str
@@ -50,10 +52,17 @@ class Point:
     attr: str
     when: str = "after"
     counts: Callable[..., bool] | None = None
+    context: Callable[..., list[str]] | None = None
 
 
 def _finishes_a_job(_self: Any, finished: list, *args: Any, **kwargs: Any) -> bool:
     return bool(finished)
+
+
+def _finished_events(_self: Any, finished: list, *args: Any, **kwargs: Any) -> list[str]:
+    # What STEP matches for queue.finish: the event names of the jobs being recorded
+    # (e.g. ``issue_comment``), since no engine step is on the stack there.
+    return [f.job.event_name for f in finished]
 
 
 POINTS: dict[str, Point] = {
@@ -76,7 +85,9 @@ POINTS: dict[str, Point] = {
     # A role's progress report renews the job's lease: the role is mid-run.
     "role.heartbeat": Point("bot.leases", "JobLease", "renew"),
     # The job's work is done (its writes landed) but the queue has not recorded it.
-    "queue.finish": Point("bot.queue", "JobQueue", "cycle", "before", _finishes_a_job),
+    "queue.finish": Point(
+        "bot.queue", "JobQueue", "cycle", "before", _finishes_a_job, _finished_events
+    ),
     # A local event is in the queue, the feed's cursor not yet past it.
     "feed.cursor": Point("bot.local_feed", "CursorFile", "save", "before"),
 }
@@ -97,7 +108,7 @@ def arm(name: str, nth: int, note: str, step: str | None = None) -> None:
     With ``step`` (``module.function`` of a ``handlers/`` frame, e.g.
     ``engine._begin``) only calls made from inside that engine step count, so a
     boundary is named by what the engine was doing rather than by an order of jobs
-    that may vary.
+    that may vary (for ``queue.finish``: only cycles recording a job of that event).
     """
     point = POINTS[name]
     owner = getattr(importlib.import_module(point.module), point.owner)
@@ -118,7 +129,8 @@ def arm(name: str, nth: int, note: str, step: str | None = None) -> None:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         counted = point.counts is None or point.counts(*args, **kwargs)
         if counted and step is not None:
-            counted = step in engine_steps()
+            where = point.context(*args, **kwargs) if point.context else engine_steps()
+            counted = step in where
         with lock:
             if counted:
                 seen[0] += 1
