@@ -18,6 +18,7 @@ Crash injection lives here, in test code: the product has no switch for it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -83,13 +84,13 @@ POINTS: dict[str, Point] = {
     # The audit record of an applied action.
     "audit.append": Point("bot.store.audit", "AuditLog", "append"),
     # A role's progress report renews the job's lease: the role is mid-run.
-    "role.heartbeat": Point("bot.leases", "JobLease", "renew"),
+    "role.heartbeat": Point("bot.jobs.leases", "JobLease", "renew"),
     # The job's work is done (its writes landed) but the queue has not recorded it.
     "queue.finish": Point(
-        "bot.queue", "JobQueue", "cycle", "before", _finishes_a_job, _finished_events
+        "bot.jobs.queue", "JobQueue", "cycle", "before", _finishes_a_job, _finished_events
     ),
     # A local event is in the queue, the feed's cursor not yet past it.
-    "feed.cursor": Point("bot.local_feed", "CursorFile", "save", "before"),
+    "feed.cursor": Point("bot.intake.local_feed", "CursorFile", "save", "before"),
 }
 
 
@@ -100,6 +101,43 @@ def engine_steps() -> list[str]:
         for f in traceback.extract_stack()
         if f"{os.sep}handlers{os.sep}" in f.filename
     ]
+
+
+ARM_ENV = "CRASHPOINTS_ARM"
+"""The armed crash as JSON ``[point, n, note, step]``, for the bot's jobs process: the
+server starts it as ``python -m bot.jobs.process`` with the server's environment, and
+``tests/e2e/crashsite/sitecustomize.py`` (on its ``PYTHONPATH``) arms it from this."""
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def kill_the_bot() -> None:
+    """SIGKILL the whole bot at once, as a machine stopping would: ``agentforge serve``
+    (the intake) and its jobs process, whichever of the two got here."""
+    me = os.getpid()
+    victims = _children(me)
+    if "bot.jobs.process" in sys.orig_argv:
+        victims.append(os.getppid())  # the jobs process: its server goes too
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    os.kill(me, signal.SIGKILL)
+
+
+def arm_from_env() -> None:
+    """Arm the crash :data:`ARM_ENV` names, unless it has fired already (a process
+    started after the kill, e.g. by a restarted server, runs unarmed)."""
+    spec = os.environ.get(ARM_ENV)
+    if not spec:
+        return
+    name, nth, note, step = json.loads(spec)
+    if not Path(note).exists():
+        arm(name, int(nth), note, step)
 
 
 def arm(name: str, nth: int, note: str, step: str | None = None) -> None:
@@ -124,7 +162,7 @@ def arm(name: str, nth: int, note: str, step: str | None = None) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.kill(os.getpid(), signal.SIGKILL)
+        kill_the_bot()
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         counted = point.counts is None or point.counts(*args, **kwargs)
@@ -165,10 +203,7 @@ PRELOAD = (
     "bot.commands.serve",
     "uvicorn",
     "fastapi",
-    "bot.server",
-    "bot.services",
-    "bot.executor",
-    "bot.worker",
+    "bot.intake.server",
     "bot.forges.local",
     "handlers.workflow",
 )
@@ -188,6 +223,12 @@ def _child(order: dict[str, Any]) -> None:
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     crash = order.get("crash")
+    if crash:
+        os.environ[ARM_ENV] = json.dumps(crash)
+        site = str(Path(__file__).with_name("crashsite"))
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (site, os.environ.get("PYTHONPATH", "")) if p
+        )
     start_cli(order["args"], tuple(crash) if crash else None)
 
 
@@ -254,6 +295,11 @@ def main(argv: list[str]) -> int:
         print(f"unknown crash point {name!r}; known: {', '.join(POINTS)}", file=sys.stderr)
         return 2
     step = argv[3] if split == 4 else None
+    os.environ[ARM_ENV] = json.dumps([name, nth, note, step])
+    site = str(Path(__file__).with_name("crashsite"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (site, os.environ.get("PYTHONPATH", "")) if p
+    )
     start_cli(argv[split + 1 :], (name, nth, note, step))
     return 0
 

@@ -47,7 +47,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.forges.local import LocalForge
 from bot.forges.local_store import release_all
-from bot.local_feed import CURSOR_NAME
+from bot.intake.local_feed import CURSOR_NAME
 from tests.conftest import ROOT
 from tests.e2e.workflow_support import (
     BRANCH,
