@@ -13,6 +13,12 @@ call run (``after``) or not (``before``), appends one line to the file ``NOTE`` 
 so the test knows the kill was the injected one) and sends itself ``SIGKILL``: no
 ``finally``, no ``atexit``, no flush — the way a machine or an OOM killer stops a bot.
 
+``agentforge serve`` is two processes: the server (intake, local feed) and the jobs
+process it starts (``python -m bot.jobs.process``: engine, executor, stores). The
+server is armed here; the jobs process inherits :data:`ARM_ENV` and a ``PYTHONPATH``
+holding ``crashsite/sitecustomize.py``, which arms it the same way. Whichever process
+fires kills both at once (:func:`kill_the_bot`).
+
 Crash injection lives here, in test code: the product has no switch for it.
 """
 
