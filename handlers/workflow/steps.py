@@ -99,7 +99,10 @@ class PhaseSteps:
             }
             return True
 
-        return self.transition(record, change)[0]
+        # The marker gets the result before the push: if the process dies after the
+        # commit landed, a run rebuilt from the forge alone still has the phase's
+        # summary, confidence and covered criteria (an ``auto`` gate needs them).
+        return self.publish(self.transition(record, change)[0])
 
     def _role_failed(self: Engine, record: RunRecord, name: str, result: RoleResult) -> RunRecord:
         if result.status == "needs_human":

@@ -49,7 +49,7 @@ def retry_last(b, attempt):
 
 
 @pytest.mark.parametrize("kind", [Crash, Unavailable])
-@pytest.mark.parametrize("crash_at", list(range(1, 18)))
+@pytest.mark.parametrize("crash_at", list(range(1, 20)))
 def test_crash_at_each_boundary_converges_without_duplicates(crash_at, kind, monkeypatch):
     b = bot(workflow(Phase(name="one", role="analyst"), Phase(name="two", role="developer")))
     original = b.handle
@@ -88,7 +88,8 @@ def test_rebuilt_from_the_forge_with_an_empty_run_store():
 
 def test_rebuild_after_a_crash_mid_push_does_not_commit_twice():
     b = bot(all_human())
-    b.w.sink.crash_after = 3  # status comment twice, then the discovery push lands: crash
+    # The status comment three times (start, claim, result), then the push lands: crash.
+    b.w.sink.crash_after = 4
     with pytest.raises(Crash):
         b.label()
     assert isinstance(b.w.sink.log[-1][0], PushCommit)
@@ -99,6 +100,44 @@ def test_rebuild_after_a_crash_mid_push_does_not_commit_twice():
     assert run.phase.name == "discovery" and run.phase.state == "needs_approval"
     assert len(b.w.forge.branches["agentforge/issue-7"]) == 1
     assert len(b.w.roles.tasks) == 1, "the pushed phase was not worked again"
+
+
+def _crash_after_the_first_push(b, monkeypatch) -> None:
+    original, fired = b.w.sink.apply, []
+
+    def apply(actions):
+        out = original(actions)
+        if not fired and any(isinstance(a, PushCommit) for a in actions):
+            fired.append(True)
+            raise Crash("the process died right after the push landed")
+        return out
+
+    monkeypatch.setattr(b.w.sink, "apply", apply)
+
+
+def test_a_rebuild_after_the_push_landed_keeps_the_result_and_its_auto_gate(monkeypatch):
+    # The process dies right after the commit landed, before the run store recorded
+    # it, and the data directory is lost: the marker already carries the result, so
+    # the rebuilt phase keeps its summary and confidence and its auto gate passes.
+    b = bot(
+        workflow(
+            Phase(name="one", role="analyst", gate="auto"), Phase(name="two", role="developer")
+        )
+    )
+    _crash_after_the_first_push(b, monkeypatch)
+    with pytest.raises(Crash):
+        b.label()
+    assert len(b.w.forge.branches["agentforge/issue-7"]) == 1
+    b.w.runs = FakeRuns(b.w.clock)
+    b.label()
+    run = b.run()
+    one = run.phases[0]
+    assert one.state == "approved", (one.state, one.pending)
+    assert one.summary == "analyst did the one work." and one.confidence == 0.9
+    assert run.phase.name == "two" and run.phase.state == "needs_approval"
+    assert [t.phase for t in b.w.roles.tasks] == ["one", "two"]
+    assert len(b.w.forge.branches["agentforge/issue-7"]) == 2
+    assert "analyst did the one work." in b.w.forge.get_mr("acme/app", b.mr_number()).body
 
 
 def test_markers_in_human_comments_are_never_state():
