@@ -209,18 +209,24 @@ def _tail(text: str, limit: int = 1500) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def run_new_tests(paths: list[str], run: TestRunner, report: ValidationReport) -> None:
-    """Run the new test files; failures become errors, what could not run a note."""
+def _runnable_tests(paths: list[str], report: ValidationReport) -> list[str]:
+    """The Python test files the bot can run; a note for each it cannot."""
     python = [p for p in paths if p.endswith(".py")]
     others = [p for p in paths if not p.endswith(".py")]
     if others:
         report.notes.append(
             "not run (no runner for this stack in the sandbox): " + ", ".join(others)
         )
-    if not python:
-        return
-    if importlib.util.find_spec("pytest") is None:
+    if python and importlib.util.find_spec("pytest") is None:
         report.notes.append("not run (pytest is not installed for the bot): " + ", ".join(python))
+        return []
+    return python
+
+
+def run_new_tests(paths: list[str], run: TestRunner, report: ValidationReport) -> None:
+    """Run the new test files; failures become errors, what could not run a note."""
+    python = _runnable_tests(paths, report)
+    if not python:
         return
     result = run(pytest_command(python))
     if result.timed_out:
@@ -238,16 +244,8 @@ def run_new_tests(paths: list[str], run: TestRunner, report: ValidationReport) -
 
 def run_reproducing_tests(paths: list[str], run: TestRunner, report: ValidationReport) -> None:
     """Run tests that must fail on the unfixed code (a bug's reproduction)."""
-    python = [p for p in paths if p.endswith(".py")]
-    others = [p for p in paths if not p.endswith(".py")]
-    if others:
-        report.notes.append(
-            "not run (no runner for this stack in the sandbox): " + ", ".join(others)
-        )
+    python = _runnable_tests(paths, report)
     if not python:
-        return
-    if importlib.util.find_spec("pytest") is None:
-        report.notes.append("not run (pytest is not installed for the bot): " + ", ".join(python))
         return
     # Each file on its own: one reproducing file must not hide another that passes.
     failing = []
