@@ -299,14 +299,7 @@ class WorkerPool:
     def _report(self, f: Finished, state: str | None, seconds: float) -> None:
         job = f.job
         outcome = state or "lost"
-        with bound(
-            delivery_id=job.delivery_id,
-            job_id=job.id,
-            forge=job.forge,
-            repo=job.repo,
-            subject=job.subject,
-            attempt=job.attempts,
-        ):
+        with _job_log(job):
             if state is None:
                 log.warning("job finished after its lease was lost; result discarded")
             elif state == "moved":
@@ -371,14 +364,7 @@ class WorkerPool:
         lease = self.leases.start(job)
         job = dataclasses.replace(job, heartbeat=lease.renew)
         try:
-            with bound(
-                delivery_id=job.delivery_id,
-                job_id=job.id,
-                forge=job.forge,
-                repo=job.repo,
-                subject=job.subject,
-                attempt=job.attempts,
-            ):
+            with _job_log(job):
                 finished = self.execute(job)
         finally:
             self.leases.finish(job)
@@ -425,3 +411,15 @@ class WorkerPool:
         state = states.get(job.id)
         self._report(finished, state, seconds)
         return state or "lost"
+
+
+def _job_log(job: Job) -> Any:
+    """Log context for one job: every line carries its delivery, id, repo and subject."""
+    return bound(
+        delivery_id=job.delivery_id,
+        job_id=job.id,
+        forge=job.forge,
+        repo=job.repo,
+        subject=job.subject,
+        attempt=job.attempts,
+    )
