@@ -719,4 +719,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from bot.cli import end_process
+
     main()
+    end_process(0)  # the stores' native threads must not abort a finished run

@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -85,7 +86,15 @@ def run() -> None:
     command's status, without the native teardown. :func:`main` stays importable for
     callers that run commands in their own process.
     """
-    code = main()
+    end_process(main())
+
+
+def end_process(code: int) -> NoReturn:
+    """Run the exit handlers, flush, and end the process with ``code`` at once.
+
+    For any process that used DuckDB or LanceDB (the CLI, benchmarks): skips the native
+    thread teardown that aborts a finished process (duckdb/duckdb#13904).
+    """
     atexit._run_exitfuncs()  # what interpreter exit would run: close stores, flush logs
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say

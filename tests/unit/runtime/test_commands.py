@@ -9,6 +9,7 @@ import types
 
 import pytest
 
+import bot.judging_runs  # noqa: F401 - loads handlers.workflow before `shipped` stands in for it
 import handlers
 from bot.actions import PostComment
 from bot.cli import main
