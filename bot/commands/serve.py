@@ -8,6 +8,7 @@ kept.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Mapping
@@ -40,8 +41,14 @@ def tune_process() -> None:
     the synchronous append); with the default 5 ms switch interval it then waits up to
     that long each time for the event loop thread to let it back in, which holds every
     acknowledgement of the batch.
+
+    Everything loaded by then (the libraries, the app) lives as long as the process, so
+    it is moved out of the garbage collector's generations: the collections that decoding
+    payloads triggers then scan what requests left, not the ~100k objects of the
+    libraries (~18 us per delivery measured on a 12 KB payload).
     """
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    gc.freeze()
 
 
 @click.command()

@@ -27,7 +27,7 @@ import http.client
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from bot.errors import PayloadError, QueueUnavailable, VerificationError
 from bot.events import EventKind
@@ -80,8 +81,6 @@ _KEPT_HEADERS = (
     "user-agent",
 )
 
-_KEPT_HEADER_NAMES = frozenset(name.encode() for name in _KEPT_HEADERS)
-
 
 class Reply(Exception):
     """An early answer to a delivery (status, outcome label, reason)."""
@@ -107,27 +106,49 @@ class IntakeApp(FastAPI):
     """The FastAPI app, with ``POST /webhooks/<forge>`` answered before its middleware.
 
     A delivery needs none of what FastAPI wraps every request in (telemetry, body-limit,
-    exception and exit-stack middleware, route matching, dependency resolution):
-    :func:`receive` reads the body under its own limit and turns every outcome into an
-    answer. That wrapping was ~15% of the server's main-thread profile samples per
-    delivery (py-spy during bench/webhook_load.py). Every other request, and a webhook
-    path under a ``root_path``, goes through FastAPI as before.
+    exception and exit-stack middleware, route matching, dependency resolution), nor
+    Starlette's request and response objects: :class:`WebhookEndpoint` reads the body
+    under its own limit from the ASGI messages and turns every outcome into an answer.
+    That wrapping was ~15%, and the two objects another ~8%, of the server's
+    main-thread profile samples per delivery (py-spy during bench/webhook_load.py).
+    Every other request, and a webhook path under a ``root_path``, goes through FastAPI.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.webhooks: dict[str, Callable[[Request], Awaitable[Response]]] = {}
-        """Exact path -> handler of the webhook routes."""
+        self.webhooks: dict[str, WebhookEndpoint] = {}
+        """Exact path -> endpoint of the webhook routes."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Serve one ASGI connection scope."""
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            handler = self.webhooks.get(scope["path"])
-            if handler is not None:
-                response = await handler(Request(scope, receive))
-                await response(scope, receive, send)
+            endpoint = self.webhooks.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+class WebhookEndpoint:
+    """The ASGI app of ``POST /webhooks/<forge>``: one delivery in, one answer out."""
+
+    def __init__(self, state: ServerState, forge: str) -> None:
+        self.state = state
+        self.forge = forge
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Answer one delivery (nothing, if the client went away before sending it)."""
+        answer = await take_delivery(self.state, self.forge, scope, receive)
+        if answer is None:
+            return
+        status, body, headers = answer
+        headers = [(b"content-length", str(len(body)).encode()), *headers]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
 
 
 @dataclass(frozen=True)
@@ -234,17 +255,12 @@ def create_app(
     app = IntakeApp(title="AgentForge", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.agentforge = state
 
-    async def github_webhook(request: Request) -> Response:
-        return await receive(state, "github", request)
-
-    async def gitlab_webhook(request: Request) -> Response:
-        return await receive(state, "gitlab", request)
-
-    # IntakeApp answers these two itself (see there); the routes stay for an app mounted
+    # IntakeApp answers these itself (see there); the routes stay for an app mounted
     # under a root path, and so that they are listed with the others.
-    app.router.add_route("/webhooks/github", github_webhook, methods=["POST"])
-    app.router.add_route("/webhooks/gitlab", gitlab_webhook, methods=["POST"])
-    app.webhooks.update({"/webhooks/github": github_webhook, "/webhooks/gitlab": gitlab_webhook})
+    for forge in ("github", "gitlab"):
+        path = f"/webhooks/{forge}"
+        app.webhooks[path] = WebhookEndpoint(state, forge)
+        app.router.routes.append(Route(path, app.webhooks[path], methods=["POST"]))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -421,7 +437,11 @@ async def _forward(state: ServerState, request: Request) -> Response:
     """Answer a DuckDB-reading route through the jobs process."""
     try:
         # Read before anything checks who is asking (the jobs process does): bounded.
-        body = await _read_body(request, FORWARD_MAX_BODY_BYTES)
+        body = await read_body(
+            request.receive, request.headers.get("content-length"), FORWARD_MAX_BODY_BYTES
+        )
+    except ClientGone:
+        return Response(status_code=400)
     except Reply as reply:
         return _json(reply.status, {"status": reply.outcome, "reason": reply.reason})
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -447,33 +467,46 @@ async def _forward(state: ServerState, request: Request) -> Response:
     return response
 
 
-async def receive(state: ServerState, forge: str, request: Request) -> Response:
-    """Handle one delivery for ``forge``; never raises (every outcome is an HTTP answer)."""
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
+"""An HTTP answer as ASGI sends it: status, JSON body, raw headers."""
+
+
+async def take_delivery(
+    state: ServerState, forge: str, scope: dict[str, Any], receive: Any
+) -> Answer | None:
+    """Handle one delivery for ``forge``; never raises (every outcome is an HTTP answer).
+
+    Returns None only if the client went away before its body was complete.
+    """
     started = time.perf_counter()
     event_name = ""
     delivery_id: str | None = None
     try:
-        body = await _read_body(request, state.settings.max_body_bytes)
-        _check_content_type(request)
+        headers = _headers(scope)
+        body = await read_body(
+            receive, headers.get("content-length"), state.settings.max_body_bytes
+        )
+        _check_content_type(headers)
         try:
-            state.verifier.verify(forge, request.headers, body)
+            state.verifier.verify(forge, headers, body)
         except VerificationError as exc:
             raise Reply(401, "unauthorized", str(exc)) from None
         # Only a verified sender's headers are trusted enough to label metrics.
-        event_name = request.headers.get(_EVENT_HEADER[forge], "")
-        delivery_id = _delivery_id(forge, request)
+        event_name = headers.get(_EVENT_HEADER[forge], "")
+        delivery_id = _delivery_id(forge, headers)
         if not event_name:
             raise Reply(400, "bad_request", f"missing {_EVENT_HEADER[forge]} header")
         if not delivery_id and forge == "github":
             raise Reply(400, "bad_request", "missing X-GitHub-Delivery header")
         # No contextvars binding here: nothing below logs but the line at the end of
         # _accept, which names the delivery itself (binding costs ~5 us per request).
-        response = await _accept(state, forge, event_name, delivery_id, body, request)
-        outcome = response.headers.get("x-agentforge-outcome", "queued")
-        state.metrics.deliveries.labels(forge, event_name, outcome).inc()
-        return response
+        job_id = await _accept(state, forge, event_name, delivery_id, body, headers)
+        state.metrics.delivery(forge, event_name, "queued")
+        return 202, b'{"status":"queued","job_id":%d}' % job_id, _QUEUED_HEADERS
+    except ClientGone:
+        return None
     except Reply as reply:
-        state.metrics.deliveries.labels(forge, event_name, reply.outcome).inc()
+        state.metrics.delivery(forge, event_name, reply.outcome)
         level = "warning" if reply.status >= 400 else "info"
         getattr(log, level)(
             "webhook answered",
@@ -484,14 +517,17 @@ async def receive(state: ServerState, forge: str, request: Request) -> Response:
             outcome=reply.outcome,
             reason=reply.reason,
         )
-        headers = {"x-agentforge-outcome": reply.outcome}
+        raw_headers = [*_JSON_HEADERS, (b"x-agentforge-outcome", reply.outcome.encode())]
         if reply.status == 503:
-            headers["retry-after"] = "5"
-        return _json(
-            reply.status, {"status": reply.outcome, "reason": reply.reason, **reply.extra}, headers
-        )
+            raw_headers.append((b"retry-after", b"5"))
+        body = {"status": reply.outcome, "reason": reply.reason, **reply.extra}
+        return reply.status, json.dumps(body).encode(), raw_headers
     finally:
-        state.metrics.ack_seconds.labels(forge).observe(time.perf_counter() - started)
+        state.metrics.acknowledged(forge, time.perf_counter() - started)
+
+
+_JSON_HEADERS = ((b"content-type", b"application/json"),)
+_QUEUED_HEADERS = [*_JSON_HEADERS, (b"x-agentforge-outcome", b"queued")]
 
 
 async def _accept(
@@ -500,8 +536,13 @@ async def _accept(
     event_name: str,
     delivery_id: str | None,
     body: bytes,
-    request: Request,
-) -> Response:
+    headers: dict[str, str],
+) -> int:
+    """Parse, check and durably queue a verified delivery; returns its job id.
+
+    Raises:
+        Reply: every outcome but ``queued``.
+    """
     try:
         if len(body) > PARSE_INLINE_BYTES:
             event = await run_in_threadpool(parse_event, forge, event_name, body, delivery_id)
@@ -537,7 +578,7 @@ async def _accept(
         repo=event.repo.full_name,
         kind=event.kind.value,
         action=event.action,
-        headers=_kept_headers(request),
+        headers={name: headers[name] for name in _KEPT_HEADERS if name in headers},
         queue=placement.queue,
         priority=placement.priority,
     )
@@ -558,11 +599,7 @@ async def _accept(
         kind=event.kind.value,
         repo=event.repo.full_name,
     )
-    return _json(
-        202,
-        {"status": "queued", "job_id": result.job_id},
-        {"x-agentforge-outcome": "queued"},
-    )
+    return result.job_id
 
 
 async def _committed(fut: asyncio.Future) -> Any:
@@ -583,18 +620,27 @@ def _expire(fut: asyncio.Future) -> None:
         fut.set_exception(TimeoutError("the job queue did not commit in time"))
 
 
-def _kept_headers(request: Request) -> dict[str, str]:
-    # One pass over the raw header list (Headers.get() scans it once per name); reversed
-    # so that the first of repeated headers wins, as with Headers.get().
-    return {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in reversed(request.scope["headers"])
-        if name in _KEPT_HEADER_NAMES
-    }
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    """The request's headers by lower-case name; the first of repeated headers wins.
+
+    One pass over the raw list (Starlette's ``Headers.get()`` scans it once per name).
+    """
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").lower()
+        if key not in headers:
+            headers[key] = value.decode("latin-1")
+    return headers
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def read_body(receive: Any, declared: str | None, limit: int) -> bytes:
+    """The request body from ASGI ``receive``, refused past ``limit`` bytes.
+
+    Raises:
+        Reply: 400 for a malformed Content-Length, 413 over the limit (nothing read
+            past it).
+        ClientGone: the client disconnected first.
+    """
     if declared is not None:
         if not declared.isdigit():
             raise Reply(400, "bad_request", "Content-Length is not a number")
@@ -602,16 +648,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise Reply(413, "too_large", f"body is over the {limit}-byte limit")
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise Reply(413, "too_large", f"body is over the {limit}-byte limit")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _check_content_type(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _check_content_type(headers: dict[str, str]) -> None:
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         raise Reply(
             415,
@@ -620,7 +671,7 @@ def _check_content_type(request: Request) -> None:
         )
 
 
-def _delivery_id(forge: str, request: Request) -> str | None:
+def _delivery_id(forge: str, headers: dict[str, str]) -> str | None:
     """The forge's delivery id; None for a GitLab delivery that carries none.
 
     GitLab sends ``Idempotency-Key`` from 17.4 on, the same on retries (``webhook-id``
@@ -632,5 +683,5 @@ def _delivery_id(forge: str, request: Request) -> str | None:
     retries included, so it cannot recognise a redelivery.
     """
     if forge == "github":
-        return request.headers.get("x-github-delivery") or None
-    return request.headers.get("idempotency-key") or request.headers.get("webhook-id") or None
+        return headers.get("x-github-delivery") or None
+    return headers.get("idempotency-key") or headers.get("webhook-id") or None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=int(args.grace) or None,
     )
+    gc.freeze()  # as in the intake process (bot.commands.serve.tune_process)
     server_class(config).run()
     return 0
 

