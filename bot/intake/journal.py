@@ -64,33 +64,45 @@ _HEADER = struct.Struct(">II")
 _FIELDS = ("forge", "delivery_id", "event_name", "content_key", "subject", "repo", "kind")
 
 
-def encode(stored: Stored) -> bytes:
-    """One framed journal record."""
-    d = stored.delivery
-    meta = {f: getattr(d, f) for f in _FIELDS}
-    meta.update(action=d.action, headers=d.headers, job_id=stored.job_id)
-    meta.update(queue=d.queue, priority=d.priority)
-    meta["received_at"] = stored.received_at.isoformat()
-    body = json.dumps(meta, separators=(",", ":")).encode() + b"\n" + d.payload
-    return _HEADER.pack(len(body), crc32(body)) + body
-
-
 _CRC_CHUNK = 4096
 """Below zlib's 5 KiB threshold for releasing the GIL (see :func:`crc32`)."""
 
 
-def crc32(data: bytes) -> int:
-    """``zlib.crc32`` of ``data``, computed without giving up the GIL.
+def crc32(data: bytes, start: int = 0) -> int:
+    """``zlib.crc32(data, start)``, computed without giving up the GIL.
 
     zlib releases the GIL for inputs over 5 KiB; on the event loop thread that costs a
     wait to get it back whenever the journal writer holds it, far more than the
     checksum itself (~3 us for a 12 KB record).
     """
     view = memoryview(data)
-    crc = 0
-    for start in range(0, len(view), _CRC_CHUNK):
-        crc = zlib.crc32(view[start : start + _CRC_CHUNK], crc)
+    crc = start
+    for offset in range(0, len(view), _CRC_CHUNK):
+        crc = zlib.crc32(view[offset : offset + _CRC_CHUNK], crc)
     return crc
+
+
+def encode(stored: Stored) -> bytes:
+    """One framed journal record."""
+    return b"".join(encode_parts(stored, stored.received_at.isoformat()))
+
+
+def encode_parts(stored: Stored, received_at: str) -> tuple[bytes, bytes, bytes]:
+    """One framed record as (frame header, metadata line, payload), to be joined.
+
+    A batch joins the parts of all its records once, so a 12 KB payload is copied once
+    on its way to the file; ``received_at`` is the record's time, formatted once per
+    batch.
+    """
+    import msgspec.json  # several times faster than json.dumps for this small dict
+
+    d = stored.delivery
+    meta = {f: getattr(d, f) for f in _FIELDS}
+    meta.update(action=d.action, headers=d.headers, job_id=stored.job_id)
+    meta.update(queue=d.queue, priority=d.priority, received_at=received_at)
+    line = msgspec.json.encode(meta) + b"\n"
+    crc = crc32(d.payload, zlib.crc32(line))
+    return _HEADER.pack(len(line) + len(d.payload), crc), line, d.payload
 
 
 def decode(body: bytes) -> Stored:
@@ -377,8 +389,11 @@ class JournalIntake:
                 settle_waiters(failed, [error] * len(failed))
                 return
             now = self.clock()
+            stamp = now.isoformat()
             data = b"".join(
-                encode(Stored(d, i, now)) for (d, _, _), i in zip(staged, ids, strict=True)
+                part
+                for (d, _, _), i in zip(staged, ids, strict=True)
+                for part in encode_parts(Stored(d, i, now), stamp)
             )
             items = [(d, w) for d, _, w in staged]
             self._pending.put(_Batch(data, items, ids, [k for _, ks, _ in staged for k in ks]))

@@ -8,6 +8,7 @@ does not know: it returns an ``ignored`` event with a reason. It raises
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,13 @@ def _registry() -> dict[str, Parser]:
     return {"github": github.parse, "gitlab": gitlab.parse, "local": local.parse}
 
 
+@functools.cache
+def _decoder() -> Any:
+    import msgspec.json
+
+    return msgspec.json.Decoder()
+
+
 def decode_body(body: bytes | str) -> dict[str, Any]:
     """Decode a webhook body into a JSON object, or raise :class:`MalformedPayload`.
 
@@ -34,10 +42,10 @@ def decode_body(body: bytes | str) -> dict[str, Any]:
     through ``json.loads``, which also words the error for a body that is not JSON.
     """
     if isinstance(body, bytes):
-        import msgspec.json  # here: the CLI's start-up never pays for it
+        import msgspec  # here: the CLI's start-up never pays for it
 
         try:
-            data = msgspec.json.decode(body)
+            data = _decoder().decode(body)
         except msgspec.MsgspecError:
             pass
         else:
