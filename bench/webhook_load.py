@@ -2,7 +2,9 @@
 
 Starts both servers as subprocesses on loopback, then drives each from this (separate)
 process with the same number of signed GitHub deliveries over keep-alive connections,
-and reports accepted/s and p50/p99 acknowledgement latency, and the ratio. Every
+and reports accepted/s and p50/p99 acknowledgement latency, and the ratio. The bare
+endpoint is measured before and after ``agentforge serve`` and the ratio is taken
+against the mean of the two (the speed of a shared machine drifts between phases). Every
 delivery to ``agentforge serve`` is verified, parsed, deduplicated and fsync'd to the
 intake journal (its durable commit point, see ``bot/intake/journal.py``) before its 202.
 
@@ -330,16 +332,19 @@ def main() -> None:
         )
         phases[name + "@rate"] = (started, time.time())
 
-    port = free_port()
-    bare = subprocess.Popen(
-        [sys.executable, __file__, "--bare-server", "--port", str(port)],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_ready(port, "/healthz")
-        measure("bare", port, pids={"bare": bare.pid})
-    finally:
-        stop(bare)
+    def measure_bare(name: str) -> None:
+        port = free_port()
+        bare = subprocess.Popen(
+            [sys.executable, __file__, "--bare-server", "--port", str(port)],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(port, "/healthz")
+            measure(name, port, pids={name: bare.pid})
+        finally:
+            stop(bare)
+
+    measure_bare("bare")
 
     runs: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -358,6 +363,10 @@ def main() -> None:
                 runs = {name: handler_runs(log, *span) for name, span in phases.items()}
         finally:
             stop(server)
+    # The baseline is measured again after agentforge: on a shared machine the speed
+    # drifts between phases, and the mean of a run before and one after cancels a
+    # steady drift instead of charging it to either side.
+    measure_bare("bare (again)")
 
     print(
         f"{args.count} signed deliveries at {args.concurrency} connections (throughput), "
@@ -365,7 +374,7 @@ def main() -> None:
     )
     for name, r in results.items():
         print(
-            f"{name:>16}: {r['accepted_per_s']:8.0f} accepted/s  p50 {r['p50_ms']:6.2f} ms  "
+            f"{name:>19}: {r['accepted_per_s']:8.0f} accepted/s  p50 {r['p50_ms']:6.2f} ms  "
             f"p99 {r['p99_ms']:6.2f} ms  statuses {r['statuses']}"
         )
     if cpu:
@@ -387,11 +396,17 @@ def main() -> None:
     )
     print(f"uvicorn: {_uvicorn_stack()}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    ratio = results["agentforge"]["accepted_per_s"] / results["bare"]["accepted_per_s"]
-    print(f"throughput ratio agentforge/bare: {ratio:.2f} (target >= 0.50)")
+    bare_rate = statistics.mean(results[n]["accepted_per_s"] for n in ("bare", "bare (again)"))
+    bare_p99 = max(results[n]["p99_ms"] for n in ("bare@rate", "bare (again)@rate"))
+    ratio = results["agentforge"]["accepted_per_s"] / bare_rate
+    print(
+        f"throughput ratio agentforge/bare: {ratio:.2f} (target >= 0.50; bare: mean of "
+        f"{results['bare']['accepted_per_s']:.0f} before and "
+        f"{results['bare (again)']['accepted_per_s']:.0f} after)"
+    )
     print(
         f"agentforge p99 at {args.rate:.0f}/s: {results['agentforge@rate']['p99_ms']:.2f} ms "
-        f"(bare {results['bare@rate']['p99_ms']:.2f} ms; target < 20 ms)"
+        f"(bare {bare_p99:.2f} ms; target < 20 ms)"
     )
 
 

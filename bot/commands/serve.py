@@ -37,10 +37,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
 def tune_process() -> None:
     """Process-wide settings of a serving process (the benchmark's baseline applies them too).
 
-    The journal's writer thread gives up the GIL for each of its syscalls (the id lock,
-    the synchronous append); with the default 5 ms switch interval it then waits up to
-    that long each time for the event loop thread to let it back in, which holds every
-    acknowledgement of the batch.
+    The journal's writer thread gives up the GIL for its synchronous append; with the
+    default 5 ms switch interval it then waits up to that long for the event loop thread
+    to let it back in, which holds every acknowledgement of the batch.
 
     Everything loaded by then (the libraries, the app) lives as long as the process, so
     it is moved out of the garbage collector's generations: the collections that decoding
