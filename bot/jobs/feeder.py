@@ -10,8 +10,13 @@ segments from their start again, and the rows it already stored are skipped, so 
 
 While records keep arriving it gathers them, and writes when the journal has not grown
 for one poll, at the latest after :data:`FEED_MAX_DELAY_SECONDS` or
-:data:`FEED_MAX_RECORDS`: one large transaction costs less CPU per row than many small
-ones during a burst.
+:data:`FEED_MAX_RECORDS` / :data:`FEED_MAX_BYTES`: one large transaction costs less CPU
+per row than many small ones during a burst. While intake is saturated (a burst: see
+:meth:`bot.jobs.queue.JobQueue.intake_saturated`) the delay may grow to
+:data:`FEED_SATURATED_MAX_DELAY_SECONDS`: the coordinator leases nothing new during a
+burst for as long, so storing earlier would start no job sooner, and a DuckDB insert
+(~100-200 us of CPU per delivery) in the middle of a burst takes CPU the intake process
+is short of. A :meth:`JournalFeeder.flush` stores at once.
 
 It is also how the jobs process knows that deliveries are arriving: it tells the queue
 (:meth:`bot.jobs.queue.JobQueue.intake_seen`, and :meth:`JournalFeeder.busy` as one of
@@ -39,8 +44,12 @@ FEED_POLL_SECONDS = 0.01
 """How often the feeder looks for new records (or is woken by an intake in-process)."""
 FEED_MAX_DELAY_SECONDS = 1.0
 """Longest a journaled delivery waits for DuckDB while records keep arriving."""
-FEED_MAX_RECORDS = 5000
-"""Largest backlog the feeder gathers before it writes, arrivals or not."""
+FEED_SATURATED_MAX_DELAY_SECONDS = 10.0
+"""Longest it waits while intake is saturated (the coordinator's own bound, by default)."""
+FEED_MAX_RECORDS = 20_000
+"""Largest backlog (in deliveries) the feeder gathers before it writes, arrivals or not."""
+FEED_MAX_BYTES = 64 * 1024 * 1024
+"""Largest backlog (in payload bytes) it holds in memory before it writes."""
 FEED_RETRY_SECONDS = 0.5
 
 
@@ -83,6 +92,7 @@ class JournalFeeder:
         self._idle = threading.Condition()
         self._committed = (0, 0)  # (segment number, offset): everything before is stored
         self._growing = False  # the last read found new records
+        self._flush_to = (0, 0)  # a flush() waits for this position: no holding before it
         self._thread = threading.Thread(target=self._loop, name="agentforge-feeder", daemon=True)
         queue.add_intake(self)
 
@@ -111,6 +121,8 @@ class JournalFeeder:
         """
         found = segments(self.directory)
         target = (segment_number(found[-1]), found[-1].stat().st_size) if found else (0, 0)
+        with self._idle:
+            self._flush_to = max(self._flush_to, target)
         self.wake()
         with self._idle:
             return self._idle.wait_for(lambda: self._committed >= target, timeout)
@@ -126,6 +138,7 @@ class JournalFeeder:
 
     def _loop(self) -> None:
         backlog: list[Stored] = []
+        held_bytes = 0
         since = 0.0
         while True:
             stopping = self._stop.is_set()
@@ -137,22 +150,16 @@ class JournalFeeder:
                 if not backlog:
                     since = time.monotonic()
                 backlog.extend(fresh)
+                held_bytes += sum(len(s.delivery.payload) for s in fresh)
             else:
                 self.queue.notify_intake_idle()
-            grew = bool(fresh)
-            hold = (
-                grew
-                and not stopping
-                and len(backlog) < FEED_MAX_RECORDS
-                and time.monotonic() - since < FEED_MAX_DELAY_SECONDS
-            )
-            if backlog and not hold:
+            if backlog and not (fresh and self._hold(len(backlog), held_bytes, since, stopping)):
                 if not self._store(backlog):
                     if stopping:
                         return  # still in the journal: stored at the next start
                     self._stop.wait(FEED_RETRY_SECONDS)
                     continue
-                backlog = []
+                backlog, held_bytes = [], 0
             if not backlog:
                 self._delete(done_segments)
                 with self._idle:
@@ -163,6 +170,17 @@ class JournalFeeder:
                     return
             self._wake.wait(FEED_POLL_SECONDS)
             self._wake.clear()
+
+    def _hold(self, records: int, size: int, since: float, stopping: bool) -> bool:
+        """Whether to keep gathering while the journal grows (see the module docstring)."""
+        if stopping or records >= FEED_MAX_RECORDS or size >= FEED_MAX_BYTES:
+            return False
+        if self._committed < self._flush_to:
+            return False  # someone waits in flush()
+        waited = time.monotonic() - since
+        if waited < FEED_MAX_DELAY_SECONDS:
+            return True
+        return waited < FEED_SATURATED_MAX_DELAY_SECONDS and self.queue.intake_saturated()
 
     def _read(self) -> tuple[list[Stored], list[Path], tuple[int, int]]:
         """New complete records, the closed segments read to their end, and the position

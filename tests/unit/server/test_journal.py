@@ -353,3 +353,26 @@ def test_separate_appends_read_in_one_poll_do_not_count_as_a_burst(data_dir) -> 
         feeder.stop()
         queue.close()
         db.close()
+
+
+def test_a_saturated_intake_lets_the_feeder_gather_longer_within_its_bounds(
+    opened, monkeypatch
+) -> None:
+    feeder = opened.feeder
+    saturated = {"on": False}
+    monkeypatch.setattr(opened.queue, "intake_saturated", lambda: saturated["on"])
+    monkeypatch.setattr(bot.jobs.feeder, "FEED_MAX_DELAY_SECONDS", 1.0)
+    monkeypatch.setattr(bot.jobs.feeder, "FEED_SATURATED_MAX_DELAY_SECONDS", 10.0)
+    now = bot.jobs.feeder.time.monotonic()
+    assert feeder._hold(10, 1000, since=now, stopping=False)  # within the usual delay
+    assert not feeder._hold(10, 1000, since=now - 2, stopping=False)  # past it
+    saturated["on"] = True
+    assert feeder._hold(10, 1000, since=now - 2, stopping=False)  # a burst: keep gathering
+    assert not feeder._hold(10, 1000, since=now - 11, stopping=False)  # up to its own bound
+    limit = bot.jobs.feeder.FEED_MAX_RECORDS
+    assert not feeder._hold(limit, 1000, since=now, stopping=False)  # too many records
+    size = bot.jobs.feeder.FEED_MAX_BYTES
+    assert not feeder._hold(10, size, since=now, stopping=False)  # too much memory
+    assert not feeder._hold(10, 1000, since=now, stopping=True)  # stopping: store now
+    feeder._flush_to = (feeder._committed[0] + 1, 0)  # what flush() asks for
+    assert not feeder._hold(10, 1000, since=now, stopping=False)  # someone waits: store now
