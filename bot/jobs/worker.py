@@ -8,8 +8,10 @@ pause in intake (:meth:`bot.jobs.queue.JobQueue.wait_intake_idle`, at most
 ``intake_priority_seconds``), so a busy pool never slows acknowledgements down by more
 than one short transaction. While intake is saturated (requests queue up behind each
 journal append) it keeps waiting, up to ``intake_saturated_seconds``: a burst is
-acknowledged first and worked after. A worker binds the job's delivery id (and job id,
-forge, repository, subject, attempt) to every log line while it runs the job. The one
+acknowledged first and worked after; for as long, a worker of a lane of long jobs does
+not start the job leased for it ahead of time (the light lane's workers never wait). A
+worker binds the job's delivery id (and job id, forge, repository, subject, attempt) to
+every log line while it runs the job. The one
 catch-all of the job path lives here: whatever a handler raises is recorded on the job
 as a failed attempt (retried with backoff, then dead), never lost and never fatal to the worker.
 While a job runs, the coordinator renews its lease every ``heartbeat_seconds`` (see
@@ -333,12 +335,29 @@ class WorkerPool:
             job = lane.ready.get()
             if job is None or self._stop.is_set():
                 return  # a job taken here stays leased and is released by stop()
+            if lane.ahead:
+                self._wait_out_burst()
+                if self._stop.is_set():
+                    return
             if self._stale(job):
                 continue
             finished, seconds = self._execute_bound(job)
             with self._signal:
                 self._finished.append((finished, seconds))
                 self._signal.notify()
+
+    def _wait_out_burst(self) -> None:
+        # A lane of long jobs (role runs: tools, tests, index updates) does not start
+        # one while intake is saturated, up to intake_saturated_seconds, as the
+        # coordinator leases nothing new meanwhile: its CPU would come out of the
+        # acknowledgements of the burst. The light lane never waits here.
+        deadline = time.monotonic() + self.intake_saturated_seconds
+        while (
+            self.queue.intake_saturated()
+            and time.monotonic() < deadline
+            and not self._stop.wait(self.intake_priority_seconds)
+        ):
+            continue
 
     def _stale(self, job: Job) -> bool:
         # A job leased ahead of time waited behind a long one: its lease may expire

@@ -206,6 +206,53 @@ def test_a_burst_of_heavy_jobs_delays_an_approve_by_at_most_one_light_job(queue)
         pool.stop(grace=10)
 
 
+def test_during_a_burst_only_the_light_lane_starts_jobs(queue, monkeypatch) -> None:
+    # Two new issues (heavy): the first runs and holds its worker, the second is leased
+    # for it ahead of time. A burst starts: when the first finishes, the second waits
+    # for the burst to end, while an /approve (light) runs at once.
+    saturated = threading.Event()
+    monkeypatch.setattr(queue, "intake_saturated", saturated.is_set)
+    first_id = queue.enqueue(new_issue(1)).job_id
+    second_id = queue.enqueue(new_issue(2)).job_id
+    started: list[int] = []
+    first_running, release_first = threading.Event(), threading.Event()
+
+    def on_issue(event, ctx):
+        started.append(ctx.job_id)
+        if ctx.job_id == first_id:
+            first_running.set()
+            release_first.wait(30)
+        return []
+
+    registry = HandlerRegistry()
+    registry.register(EventKind.ISSUE, on_issue)
+    registry.register(EventKind.ISSUE_COMMENT, lambda event, ctx: [])
+    pool = WorkerPool(
+        queue,
+        InProcessDispatcher(registry),
+        lanes={"light": 1, "heavy": 1},
+        poll_seconds=0.05,
+        intake_priority_seconds=0.01,
+        intake_saturated_seconds=60,
+    )
+    pool.start()
+    try:
+        assert first_running.wait(30)
+        assert wait_for(lambda: queue.get(second_id)["state"] == "running")  # leased ahead
+        saturated.set()
+        approve_id = queue.enqueue(approve(3, f"github:{REPO}:issue:9")).job_id
+        pool.wake()
+        assert wait_for(lambda: queue.get(approve_id)["state"] == "done")
+        release_first.set()
+        assert wait_for(lambda: queue.get(first_id)["state"] == "done")
+        assert not wait_for(lambda: second_id in started, seconds=0.5)
+        saturated.clear()
+        assert wait_for(lambda: queue.get(second_id)["state"] == "done")
+    finally:
+        release_first.set()
+        pool.stop(grace=10)
+
+
 def test_a_subjects_jobs_keep_arrival_order_across_queues(queue) -> None:
     # A heavy job (the issue's run) arrives first, then an /approve on the same issue:
     # the free light lane must wait for the heavy job of the subject.
