@@ -155,6 +155,20 @@ def _open_writer(data_dir: Path) -> Any:
             time.sleep(0.2)
 
 
+def duckdb_threads() -> int:
+    """DuckDB's thread count in the jobs process: every CPU this process may use but one.
+
+    DuckDB runs a statement on as many threads as there are CPUs; the feeder's insert of
+    a burst's deliveries (thousands of rows) then took both cores of a 2-core machine
+    from the intake process answering the forge. One core is left to the intake.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus - 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the jobs process until SIGTERM (or until the server is gone)."""
     parser = argparse.ArgumentParser(prog="python -m bot.jobs.process")
@@ -182,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     register_shipped_handlers()
     import_modules(args.imports)
     db = _open_writer(settings.data_dir)
+    db.execute(f"SET threads TO {duckdb_threads()}")
     dispatcher = build_dispatcher(settings, db)
     if settings.dispatch_secret is not None:
         from bot.jobs.ci_dispatch import build_routing
