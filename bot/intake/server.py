@@ -582,6 +582,11 @@ async def _accept(
         queue=placement.queue,
         priority=placement.priority,
     )
+    kind, repo = event.kind.value, event.repo.full_name
+    # The event holds the decoded payload (hundreds of objects). Dropped here, it is freed
+    # now instead of living through the commit wait, where the garbage collector would
+    # scan the payloads of every request in flight, again and again.
+    del event
     try:
         result = await _committed((state.intake or state.queue).submit_async(delivery))
     except QueueUnavailable as exc:
@@ -596,8 +601,8 @@ async def _accept(
         forge=forge,
         event_name=event_name,
         job_id=result.job_id,
-        kind=event.kind.value,
-        repo=event.repo.full_name,
+        kind=kind,
+        repo=repo,
     )
     return result.job_id
 
