@@ -50,6 +50,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec.json
+
 from bot.errors import QueueUnavailable, StoreError
 from bot.jobs.ids import IdCounter
 from bot.jobs.queue_types import Delivery, EnqueueResult, Stored, Waiter, settle_waiters, utcnow
@@ -97,13 +99,11 @@ def encode_parts(stored: Stored, received_at: str) -> tuple[bytes, bytes, bytes]
     on its way to the file; ``received_at`` is the record's time, formatted once per
     batch.
     """
-    import msgspec.json  # several times faster than json.dumps for this small dict
-
     d = stored.delivery
     meta = {f: getattr(d, f) for f in _FIELDS}
     meta.update(action=d.action, headers=d.headers, job_id=stored.job_id)
     meta.update(queue=d.queue, priority=d.priority, received_at=received_at)
-    line = msgspec.json.encode(meta) + b"\n"
+    line = msgspec.json.encode(meta) + b"\n"  # several times faster than json.dumps here
     crc = crc32(d.payload, zlib.crc32(line))
     return _HEADER.pack(len(line) + len(d.payload), crc), line, d.payload
 
