@@ -17,7 +17,9 @@ now shows:
   per head (a phase may need several, ``approvers.required``).
 
 The decision and the write are one compare-and-set: a lost race re-reads the run and
-decides again, so two ``/approve`` at once record one approval for a phase.
+decides again, so one approver's two ``/approve`` at once record one approval. Two
+approvers at once may both be recorded (each landed while the phase waited); the
+advance that follows is its own compare-and-set, so the phase still advances once.
 """
 
 from __future__ import annotations
