@@ -43,6 +43,24 @@ _PATTERNS = (
     re.compile(r"(?i)\b(?:bearer|token|basic)\s+[A-Za-z0-9_\-.=+/]{16,}"),
 )
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]+:)[^@\s/]+(?P<at>@)", re.I)
+_HINTS = (
+    "-----begin ",
+    *(f"gh{c}_" for c in "pousr"),
+    "github_pat_",
+    *(f"gl{t}-" for t in ("pat", "ptt", "dt", "rt", "cbt", "soat", "imt", "ffct", "agent")),
+    "sk-",
+    "xox",
+    "akia",
+    "asia",
+    "whsec_",
+    "eyj",
+    "bearer",
+    "token",
+    "basic",
+    "://",
+)
+"""Lower-cased text every shape above contains: where none occurs in a string, no shape
+can match it. Keep it in step with the shapes (tests/unit/test_redaction.py checks)."""
 
 _known: set[str] = set()
 _known_pattern: re.Pattern[str] | None = None
@@ -104,8 +122,29 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def _may_hold_secret(text: str) -> bool:
+    """Whether redacting ``text`` could change it (False means it surely cannot)."""
+    lowered = text.lower()
+    return any(hint in lowered for hint in _HINTS) or any(value in text for value in _known)
+
+
 def structlog_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """A structlog processor masking secrets in every value of a log line."""
+    """A structlog processor masking secrets in every value of a log line.
+
+    A line whose values are all plain strings (or not text at all) is searched once, for
+    the shapes' hints and the known secrets, and passes unchanged when neither occurs:
+    ten substitutions per value cost ~45 us a line, the intake's largest per-delivery
+    cost after parsing. NUL joins the values because no secret or shape contains one.
+    """
+    strings = []
+    for value in event_dict.values():
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, (dict, list, tuple)):
+            break
+    else:
+        if not _may_hold_secret("\0".join(strings)):
+            return event_dict
     return {
         key: scrub(value) if isinstance(value, (str, dict, list, tuple)) else value
         for key, value in event_dict.items()

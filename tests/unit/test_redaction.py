@@ -58,3 +58,49 @@ def test_audit_details_are_scrubbed_before_hashing() -> None:
     entry = log.append("bot", "push_commit.failed", "x", {"error": {"message": f"auth {PAT}"}})
     assert PAT not in json.dumps(entry.detail)
     assert log.verify().ok
+
+
+# One example of every shape in bot.redact._PATTERNS and the URL password, mixed case
+# where the shape allows it: the log processor's quick pre-check must let each through.
+_EXAMPLES = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+    PAT,
+    "github_pat_" + "A1b2C3d4E5f6G7h8I9j0K1",
+    "glpat-" + "abcdefghij0123456789",
+    "glcbt-" + "abcdefghij0123456789",
+    "sk-ant-" + "abcdefghijklmnopqrstuvwx",
+    "xoxb-" + "1234567890-abcdef",
+    "AKIAZ7QW3RT5YU2IOPAS",
+    "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "eyJhbGciOiJI.eyJzdWIiOiIx.SflKxwRJSMeKKF2QT4",
+    "BeArEr abcdefghijklmnop1234",
+    "Token abcdefghijklmnop1234",
+    "https://user:hunter2-pw@git.example/x.git",
+)
+
+
+def test_every_shape_is_masked_in_log_lines() -> None:
+    assert len(_EXAMPLES) == len(redact._PATTERNS) + 4  # gitlab x2, bearer/token, URL
+    for example in _EXAMPLES:
+        assert redact.redact(example) != example, example
+        stream = io.StringIO()
+        configure_logging("INFO", "json", stream)
+        get_logger("t").info("sent", delivery_id="d-1", detail=f"see {example} here", n=3)
+        line = json.loads(stream.getvalue())
+        assert line["detail"] == f"see {redact.redact(example)} here", example
+        assert line["delivery_id"] == "d-1" and line["n"] == 3
+
+
+def test_known_secret_without_a_shape_is_masked_in_log_lines() -> None:
+    redact.register(["plain-known-secret-271828"])
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    get_logger("t").info("sent", detail="x plain-known-secret-271828 y")
+    assert json.loads(stream.getvalue())["detail"] == f"x {redact.MASK} y"
+
+
+def test_lines_without_secrets_pass_unchanged() -> None:
+    line = {"event": "webhook queued", "delivery_id": "3f1c-22", "job_id": 7, "ok": True}
+    assert redact.structlog_processor(None, "info", dict(line)) == line
+    nested = {"event": "x", "detail": {"error": f"auth {PAT}"}}
+    assert PAT not in json.dumps(redact.structlog_processor(None, "info", nested))
