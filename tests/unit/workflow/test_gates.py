@@ -18,6 +18,26 @@ def _waiting_on_discovery():
     return b
 
 
+def _handle_at_once(b, events) -> list[Exception]:
+    """Handle ``events`` in one thread each, released together; the errors raised."""
+    barrier = threading.Barrier(len(events))
+    errors: list[Exception] = []
+
+    def go(event):
+        try:
+            barrier.wait()
+            b.handle(event)
+        except Exception as exc:  # returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(e,)) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def test_approve_without_permission_changes_nothing_and_gets_one_reply():
     b = _waiting_on_discovery()
     before = b.w.runs.get(b.record().id).version
@@ -186,20 +206,7 @@ def test_two_approvals_both_recorded_before_either_advances_make_one_advance(mon
         return outcome
 
     monkeypatch.setattr(commands_table.approvals, "record", record_then_wait)
-    errors = []
-
-    def go(event):
-        try:
-            b.handle(event)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=go, args=(e,)) for e in events]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not _handle_at_once(b, events)
     run = b.run()
     assert sorted(a.by for a in run.approvals if a.phase == "discovery") == ["alice", "bob"]
     assert run.phases[0].state == "approved" and run.phase.name == "design"
@@ -240,22 +247,7 @@ def test_approval_in_the_same_second_the_phase_started_waiting_applies():
 def test_two_approvals_at_once_make_one_advance():
     b = _waiting_on_discovery()
     events = [b.comment("/approve", who=w, on_mr=True, send=False) for w in ("alice", "bob")]
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def go(event):
-        try:
-            barrier.wait()
-            b.handle(event)
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=go, args=(e,)) for e in events]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not _handle_at_once(b, events)
     run = b.run()
     assert run.phases[0].state == "approved" and run.phase.name == "design"
     # Both may be recorded (each landed while discovery waited); each approver once.
