@@ -125,7 +125,12 @@ def scrub(value: Any) -> Any:
 def _may_hold_secret(text: str) -> bool:
     """Whether redacting ``text`` could change it (False means it surely cannot)."""
     lowered = text.lower()
-    return any(hint in lowered for hint in _HINTS) or any(value in text for value in _known)
+    if any(hint in lowered for hint in _HINTS):
+        return True
+    # The compiled pattern, not the set: register() swaps it whole, while iterating
+    # the set could meet another thread's update.
+    known = _known_pattern
+    return known is not None and known.search(text) is not None
 
 
 def structlog_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
