@@ -51,7 +51,7 @@ from bot.jobs.runtime import JobsRuntime
 from bot.jobs.subjects import resolve_subject
 from bot.logs import get_logger
 from bot.metrics import Metrics
-from bot.parsers import parse_event
+from bot.parsers import parse_for_intake
 from bot.settings import Settings
 from bot.store.db import Database
 
@@ -545,9 +545,9 @@ async def _accept(
     """
     try:
         if len(body) > PARSE_INLINE_BYTES:
-            event = await run_in_threadpool(parse_event, forge, event_name, body, delivery_id)
+            event = await run_in_threadpool(parse_for_intake, forge, event_name, body, delivery_id)
         else:
-            event = parse_event(forge, event_name, body, delivery_id)
+            event = parse_for_intake(forge, event_name, body, delivery_id)
     except PayloadError as exc:
         raise Reply(400, "bad_request", str(exc)) from None
     if event.kind == EventKind.PING:

@@ -20,10 +20,26 @@ Parser = Callable[[str, dict[str, Any], str | None], Event]
 """(event name, decoded payload, delivery id) -> Event."""
 
 
+@functools.cache
 def _registry() -> dict[str, Parser]:
     from bot.parsers import github, gitlab, local
 
     return {"github": github.parse, "gitlab": gitlab.parse, "local": local.parse}
+
+
+@functools.cache
+def _webhook_reads() -> dict[str, Any]:
+    """Per forge that sends webhooks, the decoder of the fields its parser reads."""
+    from bot.parsers import github, gitlab, slim
+
+    return {"github": slim.decoder(github.READS), "gitlab": slim.decoder(gitlab.READS)}
+
+
+@functools.cache
+def _reconcile() -> tuple[str, Callable[..., Event]]:
+    from bot.jobs.reconcile import RECONCILE_EVENT, parse_reconcile
+
+    return RECONCILE_EVENT, parse_reconcile
 
 
 @functools.cache
@@ -93,8 +109,38 @@ def parse_event(
     if forge not in parsers:
         raise PayloadError(f"unknown forge {forge!r}; expected one of {', '.join(parsers)}")
     payload = body if isinstance(body, dict) else decode_body(body)
-    from bot.jobs.reconcile import RECONCILE_EVENT, parse_reconcile
-
-    if event_name == RECONCILE_EVENT:  # the bot's own sweep job, never from a webhook
+    reconcile_event, parse_reconcile = _reconcile()
+    if event_name == reconcile_event:  # the bot's own sweep job, never from a webhook
         return parse_reconcile(forge, payload, delivery_id)
     return parsers[forge](event_name, payload, delivery_id)
+
+
+def parse_for_intake(
+    forge: str, event_name: str, body: bytes, delivery_id: str | None = None
+) -> Event:
+    """:func:`parse_event` of a webhook body, decoding only the fields the parser reads.
+
+    Gives the event :func:`parse_event` gives, or raises the error it raises, except
+    that ``raw`` holds only the fields the parser read (see :mod:`bot.parsers.slim`):
+    for the intake, which classifies a delivery and keeps its body, not the event.
+    A body the narrow decode refuses, and an event the parser refuses from it, go
+    through :func:`parse_event`, whose answer (and error wording) is the one given.
+
+    Raises:
+        PayloadError: as :func:`parse_event`.
+    """
+    decoder = _webhook_reads().get(forge)
+    if decoder is None or event_name == _reconcile()[0]:
+        return parse_event(forge, event_name, body, delivery_id)
+    import msgspec
+
+    from bot.parsers import slim
+
+    try:
+        payload = slim.decode(decoder, body)
+    except msgspec.MsgspecError:
+        return parse_event(forge, event_name, body, delivery_id)
+    try:
+        return _registry()[forge](event_name, payload, delivery_id)
+    except PayloadError:
+        return parse_event(forge, event_name, body, delivery_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef, ReviewState
 from bot.parsers._shape import Fields, ignored_event, push_fields
+from bot.parsers.slim import Reads
 
 _CHECK_CONCLUSIONS = {
     # "neutral" counts as passing in GitHub's own branch protection.
@@ -40,6 +41,74 @@ _COMMIT_STATES = {
     "error": "failure",
 }
 _REVIEW_STATES = {state.value: state for state in ReviewState}
+
+_USER: Reads = {"login": None, "name": None, "type": None, "id": None}
+_LABELS: Reads = {"name": None}
+_PULL_REQUESTS: Reads = {"number": None}
+_HEAD: Reads = {"ref": None, "sha": None, "repo": {"full_name": None}}
+READS: Reads = {
+    "action": None,
+    "number": None,
+    "repository": {
+        "full_name": None,
+        "owner": {"login": None, "name": None},
+        "name": None,
+        "id": None,
+        "clone_url": None,
+        "default_branch": None,
+        "master_branch": None,
+        "html_url": None,
+    },
+    "sender": _USER,
+    "label": {"name": None},
+    "issue": {
+        **dict.fromkeys(("number", "title", "body", "state", "draft", "html_url", "id")),
+        "updated_at": None,
+        "labels": [_LABELS],
+        "pull_request": {},
+        "user": _USER,
+    },
+    "comment": {
+        **dict.fromkeys(("id", "body", "html_url", "updated_at", "created_at")),
+        "user": _USER,
+    },
+    "pull_request": {
+        **dict.fromkeys(("number", "title", "body", "state", "draft", "merged", "merged_at")),
+        **dict.fromkeys(("html_url", "id", "updated_at")),
+        "labels": [_LABELS],
+        "head": _HEAD,
+        "base": _HEAD,
+        "user": _USER,
+    },
+    "review": {
+        **dict.fromkeys(("state", "body", "html_url", "id", "submitted_at")),
+        "user": _USER,
+    },
+    **dict.fromkeys(("ref", "before", "after", "deleted", "created", "compare")),
+    **dict.fromkeys(("state", "sha", "context", "target_url", "id", "updated_at")),
+    "branches": [{"name": None}],
+    "check_run": {
+        **dict.fromkeys(("head_sha", "status", "conclusion", "name", "html_url", "id")),
+        **dict.fromkeys(("updated_at", "completed_at", "started_at")),
+        "pull_requests": [_PULL_REQUESTS],
+        "check_suite": {"head_branch": None},
+    },
+    "check_suite": {
+        **dict.fromkeys(("head_sha", "status", "conclusion", "id", "head_branch", "updated_at")),
+        "pull_requests": [_PULL_REQUESTS],
+        "app": {"name": None},
+    },
+    "workflow_run": {
+        **dict.fromkeys(("name", "head_sha", "status", "conclusion", "html_url", "id")),
+        **dict.fromkeys(("head_branch", "updated_at")),
+        "pull_requests": [_PULL_REQUESTS],
+    },
+    "workflow": {"name": None},
+    "hook": {"id": None, "updated_at": None},
+    "hook_id": None,
+}
+"""Every field this module reads from a payload (see :mod:`bot.parsers.slim`); a test
+checks it against what the parser reads from every recorded payload."""
 
 
 def parse(event_name: str, payload: dict[str, Any], delivery_id: str | None) -> Event:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.events import Actor, Event, EventKind, ForgeKind, RepoRef, ReviewState
 from bot.parsers._shape import Fields, ignored_event, path_of_url, push_fields
+from bot.parsers.slim import Reads
 
 _HEADERS = {
     "issue hook": "issue",
@@ -55,6 +56,41 @@ _TOKEN_BOT = re.compile(r"^(?:project|group)_\d+_bot")
 _DRAFT_TITLE = re.compile(r"^\s*(?:\[draft\]|\(draft\)|draft:)", re.IGNORECASE)
 # Bookkeeping GitLab adds to every change; they do not make a label change an "edit".
 _BOOKKEEPING = {"updated_at", "updated_by_id"}
+
+_LABELS: Reads = {"title": None}
+_ISSUE: Reads = {**dict.fromkeys(("iid", "title", "description", "state")), "labels": [_LABELS]}
+_MR: Reads = {
+    **_ISSUE,
+    **dict.fromkeys(("draft", "work_in_progress", "source_branch", "target_branch")),
+    **dict.fromkeys(("source_project_id", "target_project_id")),
+    "last_commit": {"id": None},
+}
+READS: Reads = {
+    **dict.fromkeys(("object_kind", "event_name", "project_id")),
+    "project": {
+        **dict.fromkeys(("web_url", "homepage", "path_with_namespace", "id", "default_branch")),
+        **dict.fromkeys(("git_http_url", "http_url")),
+    },
+    "repository": {"homepage": None, "git_http_url": None},
+    "user": {"username": None, "id": None, "name": None, "bot": None},
+    **dict.fromkeys(("user_id", "user_username", "user_name")),
+    "labels": [_LABELS],
+    "changes": None,  # read whole: a label change is told by the set of its keys
+    "object_attributes": {
+        **_MR,
+        **dict.fromkeys(("action", "url", "id", "updated_at", "created_at", "oldrev")),
+        **dict.fromkeys(("noteable_type", "note", "status", "ref", "sha", "name")),
+        "finished_at": None,
+    },
+    "issue": _ISSUE,
+    "merge_request": _MR,
+    **dict.fromkeys(("ref", "before", "after", "sha")),
+    "commits": [{"id": None, "url": None}],
+    **dict.fromkeys(("build_status", "build_id", "build_name")),
+    **dict.fromkeys(("build_finished_at", "build_started_at", "build_created_at")),
+}
+"""Every field this module reads from a payload (see :mod:`bot.parsers.slim`); a test
+checks it against what the parser reads from every recorded payload."""
 
 
 def parse(event_name: str, payload: dict[str, Any], delivery_id: str | None) -> Event:
