@@ -29,10 +29,17 @@ def _registry() -> dict[str, Parser]:
 
 @functools.cache
 def _webhook_reads() -> dict[str, Any]:
-    """Per forge that sends webhooks, the decoder of the fields its parser reads."""
-    from bot.parsers import github, gitlab, slim
+    """Per forge whose parser module states ``READS``, the decoder of those fields."""
+    import sys
 
-    return {"github": slim.decoder(github.READS), "gitlab": slim.decoder(gitlab.READS)}
+    from bot.parsers import slim
+
+    modules = {forge: sys.modules[parse.__module__] for forge, parse in _registry().items()}
+    return {
+        forge: slim.decoder(module.READS)
+        for forge, module in modules.items()
+        if hasattr(module, "READS")
+    }
 
 
 @functools.cache
